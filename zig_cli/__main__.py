@@ -1,0 +1,3 @@
+from zig_cli.cli import main
+
+main()

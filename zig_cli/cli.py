@@ -1,0 +1,253 @@
+"""The `zig` command: the only module that prints, imports rich, or exits.
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from zig_cli import defaults, kafka, loader, preflight
+from zig_cli.config import Config, Route
+from zig_cli.errors import ConfigError, Problem, ZigError
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+app = typer.Typer(
+    name="zig",
+    help="Run plain Python handler functions as Kafka workers from one config file.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold passwords
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect and convert config files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class TableFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn zig's own errors into clear lines and exit codes; anything else is a bug and keeps its traceback."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as error:
+            _print_problems(error.warnings)
+            _print_problems(error.problems)
+            raise typer.Exit(EXIT_CONFIG) from None
+        except ZigError as error:
+            err.print(f"[red]{escape(str(error))}[/red]")
+            raise typer.Exit(EXIT_FAILURE) from None
+
+    return run
+
+
+ConfigArg = Annotated[Path, typer.Argument(help="The config file (.edn or .toml).", show_default=False, metavar="CONFIG")]
+
+
+def _print_problems(problems: tuple[Problem, ...] | list[Problem], console: Console = err) -> None:
+    for problem in problems:
+        prefix = "warning: " if problem.severity == "warning" else ""
+        style = "yellow" if problem.severity == "warning" else "red"
+        console.print(f"[{style}]{escape(prefix + str(problem))}[/{style}]")
+        if problem.detail:
+            console.print(escape(problem.detail), style="dim")
+
+
+def _shown(route: Route, key: str, value: Any) -> str:
+    setting_key = key.rsplit(".", 1)[-1]
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in kafka.mask(value).items()) or "{}"
+    if kafka.is_secret(setting_key) or kafka.is_secret(key):
+        return kafka.MASK
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _where_failures_go(route: Route) -> str:
+    retry = route.retry
+    if not retry.enabled:
+        return f"retry is disabled: messages to retry go to dead-letter topic {route['dead-letter-topic']!r}"
+    return (
+        f"messages to retry go to {route['retry-topic']!r} ({retry.type} backoff of {retry.backoff_ms} ms, "
+        f"up to {retry.count} times), then to dead-letter topic {route['dead-letter-topic']!r}"
+    )
+
+
+def _summary_tables(config: Config) -> None:
+    security = kafka.security_properties(config)
+    for route in config.routes:
+        table = Table(title=f"{route.kind} route {route.name!r}  ({route.path})", title_justify="left")
+        table.add_column("setting", overflow="fold")
+        table.add_column("value", overflow="fold")
+        table.add_column("origin")
+        for key, value in sorted(route.values.items()):
+            origin_style = {"env": "cyan", "file": "green", "derived": "magenta"}.get(value.origin, "dim")
+            table.add_row(key, escape(_shown(route, key, value.value)), f"[{origin_style}]{value.origin}[/]")
+        out.print(table)
+        out.print(f"  {escape(_where_failures_go(route))}")
+    if security:
+        out.print("security (every client): " + escape(", ".join(f"{k}={v}" for k, v in kafka.mask(security).items())))
+
+
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    return {
+        "file": problem.file,
+        "path": problem.path,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+        "detail": problem.detail,
+        "text": str(problem),
+    }
+
+
+def _route_json(route: Route) -> dict[str, Any]:
+    return {
+        "kind": route.kind,
+        "name": route.name,
+        "path": route.path,
+        "settings": {k: {"value": _json_value(route, k, v.value), "origin": v.origin} for k, v in route.values.items()},
+        "failures": _where_failures_go(route),
+    }
+
+
+def _json_value(route: Route, key: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        return kafka.mask(value)
+    if kafka.is_secret(key.rsplit(".", 1)[-1]):
+        return kafka.MASK
+    return value
+
+
+@app.command()
+@reports_errors
+def validate(
+    config: ConfigArg,
+    output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for machines.")] = (
+        OutputFormat.text
+    ),
+) -> None:
+    """Check a config without a broker: syntax, every setting, env overrides, and every handler import."""
+    checked = preflight.check_file(config, os.environ)
+    if output is OutputFormat.json:
+        document: dict[str, Any] = {
+            "file": checked.file,
+            "valid": checked.config is not None,
+            "problems": [_problem_json(p) for p in checked.problems],
+            "warnings": [_problem_json(p) for p in checked.warnings],
+            "routes": [_route_json(r) for r in checked.config.routes] if checked.config else [],
+        }
+        out.print_json(json.dumps(document))
+    else:
+        _print_problems(checked.warnings)
+        if checked.config is None:
+            _print_problems(checked.problems)
+            count = len(checked.problems)
+            err.print(f"[red]{escape(checked.file)}: {count} problem{'s' if count != 1 else ''}[/red]")
+        else:
+            _summary_tables(checked.config)
+            out.print(f"[green]{escape(checked.file)}: valid, {len(checked.config.routes)} route(s)[/green]")
+    raise typer.Exit(EXIT_OK if checked.config is not None else EXIT_CONFIG)
+
+
+@config_app.command("defaults")
+def show_defaults(
+    output: Annotated[TableFormat, typer.Option("--format", help="text, markdown (as in the README) or json.")] = (
+        TableFormat.text
+    ),
+) -> None:
+    """Print the table of every setting zig understands, with its default."""
+    sections = list(defaults.documented_sections())
+    if output is TableFormat.markdown:
+        out.print(defaults.markdown_table(), markup=False, end="")
+        return
+    if output is TableFormat.json:
+        out.print_json(
+            json.dumps(
+                {
+                    path or "root": [
+                        {
+                            "key": s.key,
+                            "aliases": list(s.aliases),
+                            "type": defaults.type_text(s).replace("\\|", "|"),
+                            "default": s.default,
+                            "mandatory": s.mandatory,
+                            "librdkafka": s.kafka,
+                            "description": s.description,
+                        }
+                        for s in section.settings
+                    ]
+                    for path, section in sections
+                }
+            )
+        )
+        return
+    for path, section in sections:
+        table = Table(title=f"{section.title}" + (f"  {path}" if path else ""), title_justify="left")
+        for column in ("key", "type", "default", "mandatory", "librdkafka", "description"):
+            table.add_column(column)
+        for s in section.settings:
+            table.add_row(
+                s.key,
+                defaults.type_text(s).replace("\\|", "|"),
+                defaults.default_text(s),
+                "yes" if s.mandatory else "",
+                s.kafka or "zig",
+                s.description,
+            )
+        out.print(table, markup=False)
+
+
+@config_app.command("convert")
+@reports_errors
+def convert(
+    file: ConfigArg,
+    to: Annotated[loader.Format, typer.Option("--to", help="Target format: toml or edn.", show_default=False)],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")] = False,
+) -> None:
+    """Write an equivalent config in the other format."""
+    text = loader.dumps(loader.load(file), to, str(file))
+    if output is None:
+        out.print(text, markup=False, end="")
+        return
+    if output.exists() and not force:
+        err.print(f"[red]{escape(str(output))} exists; pass --force to overwrite it[/red]")
+        raise typer.Exit(EXIT_CONFIG)
+    output.write_text(text, encoding="utf-8")
+    err.print(f"wrote {escape(str(output))}")
+
+
+def main() -> None:
+    app()

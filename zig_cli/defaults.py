@@ -1,0 +1,614 @@
+"""THE table of settings: every key zig understands, its type, default, and the librdkafka property it becomes.
+
+Validation, `zig validate`'s summary, `zig config defaults` and the README's settings table are all derived from
+the sections below; nothing else in zig may declare a default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["str", "int", "bool", "float", "choice", "deserializer", "serializer", "properties"]
+Scalar = str | int | bool | float
+
+BYTE_ARRAY_DESERIALIZER = "org.apache.kafka.common.serialization.ByteArrayDeserializer"
+STRING_SERIALIZER = "org.apache.kafka.common.serialization.StringSerializer"
+
+# Codec names zig implements, and the Java class names Ziggurat configs use for them.
+DESERIALIZERS: Mapping[str, str] = {
+    "bytes": "bytes",
+    "string": "string",
+    "json": "json",
+    BYTE_ARRAY_DESERIALIZER: "bytes",
+    "org.apache.kafka.common.serialization.StringDeserializer": "string",
+}
+SERIALIZERS: Mapping[str, str] = {
+    "bytes": "bytes",
+    "string": "string",
+    "json": "json",
+    "org.apache.kafka.common.serialization.ByteArraySerializer": "bytes",
+    STRING_SERIALIZER: "string",
+}
+PROTOBUF_PREFIX = "protobuf:"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key: how it is typed and checked, its default, and where it goes."""
+
+    key: str
+    kind: Kind
+    default: Scalar | None
+    description: str
+    mandatory: bool = False
+    kafka: str | None = None  # the librdkafka property it becomes; None for zig's own keys
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    aliases: tuple[str, ...] = ()  # other spellings accepted in config files (Ziggurat's variants)
+    secret: bool = False
+    default_text: str = ""  # how to show a default that is derived rather than fixed
+
+
+@dataclass(frozen=True)
+class Section:
+    """A map in the config file: its settings, the nested sections it may hold, and Ziggurat keys it tolerates."""
+
+    name: str
+    title: str
+    settings: tuple[Setting, ...]
+    children: Mapping[str, Section] = field(default_factory=dict)
+    # Ziggurat keys zig reads but does not use: key -> what zig does instead (reported as a warning).
+    ignored: Mapping[str, str] = field(default_factory=dict)
+    named: bool = False  # a map of user-named entries (routes), each shaped like the only child
+
+    def setting(self, key: str) -> Setting | None:
+        for setting in self.settings:
+            if key == setting.key or key in setting.aliases:
+                return setting
+        return None
+
+    def known_keys(self) -> list[str]:
+        return [s.key for s in self.settings] + list(self.children)
+
+
+def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
+    inherit = "the global retry setting" if route_override else ""
+
+    def text(fixed: str) -> str:
+        return inherit or fixed
+
+    return (
+        Setting(
+            "enabled",
+            "bool",
+            None if route_override else True,
+            "Retry failed messages through the retry topic; when false a retry goes to the dead-letter topic",
+            default_text=text(""),
+        ),
+        Setting(
+            "count",
+            "int",
+            None if route_override else 5,
+            "Retries before a message goes to the dead-letter topic",
+            minimum=0,
+            default_text=text(""),
+        ),
+        Setting(
+            "type",
+            "choice",
+            None if route_override else "linear",
+            "Backoff between retries: linear (backoff-ms) or exponential ((2^n - 1) * backoff-ms)",
+            choices=("linear", "exponential"),
+            default_text=text(""),
+        ),
+        Setting(
+            "backoff-ms",
+            "int",
+            None if route_override else 1000,
+            "Base delay before a retried message is handled again",
+            minimum=0,
+            default_text=text(""),
+        ),
+        Setting(
+            "max-backoff-ms",
+            "int",
+            None if route_override else 3_600_000,
+            "Upper bound of the exponential backoff",
+            minimum=0,
+            default_text=text(""),
+        ),
+    )
+
+
+RETRY = Section("retry", "Retry (global)", _retry_settings(route_override=False))
+ROUTE_RETRY = Section("route-retry", "Retry (per-route override)", _retry_settings(route_override=True))
+
+PRODUCER = Section(
+    "producer",
+    "Producer (a route's :producer)",
+    (
+        Setting(
+            "bootstrap-servers",
+            "str",
+            None,
+            "Kafka brokers for this producer, host:port[,host:port]",
+            kafka="bootstrap.servers",
+            default_text="the route's bootstrap-servers",
+        ),
+        Setting(
+            "acks",
+            "choice",
+            "all",
+            "Acknowledgements the leader waits for",
+            kafka="acks",
+            choices=("all", "-1", "0", "1"),
+        ),
+        Setting(
+            "retries-config",
+            "int",
+            2_147_483_647,
+            "Times a failed produce request is retried",
+            kafka="retries",
+            minimum=0,
+            aliases=("retries",),
+        ),
+        Setting(
+            "enable-idempotence",
+            "bool",
+            False,
+            "Exactly-once, in-order writes per partition",
+            kafka="enable.idempotence",
+        ),
+        Setting(
+            "max-in-flight-requests-per-connection",
+            "int",
+            5,
+            "Unacknowledged requests per connection",
+            kafka="max.in.flight.requests.per.connection",
+            minimum=1,
+        ),
+        Setting(
+            "linger-ms", "int", 5, "Time to wait for more messages before sending a batch", kafka="linger.ms", minimum=0
+        ),
+        Setting(
+            "compression-type",
+            "choice",
+            "none",
+            "Compression of produced batches",
+            kafka="compression.type",
+            choices=("none", "gzip", "snappy", "lz4", "zstd"),
+        ),
+        Setting(
+            "key-serializer-class",
+            "serializer",
+            STRING_SERIALIZER,
+            "How keys are encoded: string (UTF-8), bytes or json; Java class names are mapped",
+            aliases=("key-serializer-class-config", "key-serializer"),
+        ),
+        Setting(
+            "value-serializer-class",
+            "serializer",
+            STRING_SERIALIZER,
+            "How values are encoded: string (UTF-8), bytes or json; Java class names are mapped",
+            aliases=("value-serializer-class-config", "value-serializer"),
+        ),
+        Setting(
+            "kafka-properties",
+            "properties",
+            None,
+            "Any other librdkafka producer property, by its own name; checked at validation",
+        ),
+    ),
+)
+
+_HANDLER_TEXT = 'Dotted path of the handler, "module/function" or "module:function"'
+_DESERIALIZER_TEXT = "decoded as bytes, string (UTF-8), json or protobuf:<message class>; Java class names are mapped"
+_ROUTE_TOPICS = (
+    Setting(
+        "retry-topic",
+        "str",
+        None,
+        "Topic that holds messages waiting for a retry",
+        default_text="<app-name>-<route>-retry",
+    ),
+    Setting(
+        "dead-letter-topic",
+        "str",
+        None,
+        "Topic that receives messages that will not be retried",
+        default_text="<app-name>-<route>-dead-letter",
+    ),
+)
+
+# Kafka Streams settings a Ziggurat stream route may carry; zig consumes with plain consumers, so they mean nothing.
+_STREAMS_ONLY = "a Kafka Streams setting; zig consumes with plain consumers and ignores it"
+_STREAM_IGNORED = {
+    "changelog-topic-replication-factor": _STREAMS_ONLY,
+    "stream-thread-exception-response": _STREAMS_ONLY,
+    "buffered-records-per-partition": _STREAMS_ONLY,
+    "upgrade-from": _STREAMS_ONLY,
+    "default-key-serde": "use key-deserializer-class-config",
+    "default-value-serde": "use value-deserializer-class-config",
+    "key-deserializer-encoding": "the string deserializer always decodes UTF-8",
+    "value-deserializer-encoding": "the string deserializer always decodes UTF-8",
+    "deserializer-encoding": "the string deserializer always decodes UTF-8",
+    "consumer-type": "zig has one consumer type",
+    "channels": "channels are not supported; the route's handler-fn handles every message",
+    "input-topics": "stream joins are not supported; use origin-topic",
+    "join-cfg": "stream joins are not supported",
+}
+
+BATCH_ROUTE = Section(
+    "batch-route",
+    "Batch route (:batch-routes {name {...}})",
+    (
+        Setting("handler-fn", "str", None, _HANDLER_TEXT + "; called with a list of messages", mandatory=True),
+        Setting(
+            "bootstrap-servers",
+            "str",
+            None,
+            "Kafka brokers, host:port[,host:port]",
+            mandatory=True,
+            kafka="bootstrap.servers",
+        ),
+        Setting(
+            "consumer-group-id",
+            "str",
+            None,
+            "Consumer group of the route's consumers",
+            mandatory=True,
+            kafka="group.id",
+        ),
+        Setting(
+            "origin-topic", "str", None, "Topic to read (a regex when it is not a plain topic name)", mandatory=True
+        ),
+        Setting(
+            "max-poll-records",
+            "int",
+            500,
+            "Most messages handed to the handler in one batch",
+            minimum=1,
+            maximum=1_000_000,
+        ),
+        Setting(
+            "session-timeout-ms-config",
+            "int",
+            60_000,
+            "Consumer session timeout",
+            kafka="session.timeout.ms",
+            minimum=1,
+        ),
+        Setting(
+            "key-deserializer-class-config",
+            "deserializer",
+            BYTE_ARRAY_DESERIALIZER,
+            "How keys are " + _DESERIALIZER_TEXT,
+        ),
+        Setting(
+            "value-deserializer-class-config",
+            "deserializer",
+            BYTE_ARRAY_DESERIALIZER,
+            "How values are " + _DESERIALIZER_TEXT,
+        ),
+        Setting("poll-timeout-ms-config", "int", 1000, "Longest wait for a batch before polling again", minimum=0),
+        Setting("thread-count", "int", 2, "Consumer threads for the route", minimum=1),
+        Setting(
+            "default-api-timeout-ms",
+            "int",
+            60_000,
+            "Timeout of blocking calls (commit, committed offsets)",
+            minimum=1,
+            aliases=("default-api-timeout-ms-config",),
+        ),
+        Setting(
+            "max-poll-interval-ms",
+            "int",
+            300_000,
+            "Longest time between polls before the consumer is evicted",
+            kafka="max.poll.interval.ms",
+            minimum=1,
+        ),
+        Setting(
+            "auto-offset-reset-config",
+            "choice",
+            "latest",
+            "Where a group without offsets starts",
+            kafka="auto.offset.reset",
+            choices=("earliest", "latest"),
+        ),
+        Setting(
+            "commit-interval-ms",
+            "int",
+            5000,
+            "How often stored offsets are committed",
+            kafka="auto.commit.interval.ms",
+            minimum=1,
+        ),
+        Setting(
+            "manual-commit-enabled",
+            "bool",
+            False,
+            "Accepted for Ziggurat configs; zig always commits only what has been handled",
+        ),
+        *_ROUTE_TOPICS,
+        Setting(
+            "kafka-properties",
+            "properties",
+            None,
+            "Any other librdkafka consumer property, by its own name; checked at validation",
+        ),
+    ),
+    children={"producer": PRODUCER, "retry": ROUTE_RETRY},
+)
+
+STREAM_ROUTE = Section(
+    "stream-route",
+    "Stream route (:stream-router {name {...}})",
+    (
+        Setting("handler-fn", "str", None, _HANDLER_TEXT + "; called with one message", mandatory=True),
+        Setting(
+            "application-id", "str", None, "Consumer group of the route's consumers", mandatory=True, kafka="group.id"
+        ),
+        Setting(
+            "bootstrap-servers",
+            "str",
+            None,
+            "Kafka brokers, host:port[,host:port]",
+            mandatory=True,
+            kafka="bootstrap.servers",
+        ),
+        Setting(
+            "origin-topic", "str", None, "Topic to read (a regex when it is not a plain topic name)", mandatory=True
+        ),
+        Setting("stream-threads-count", "int", 1, "Consumer threads for the route", minimum=1),
+        Setting(
+            "oldest-processed-message-in-s",
+            "int",
+            604_800,
+            "Messages older than this are skipped (and counted) before the handler",
+            minimum=1,
+        ),
+        Setting(
+            "auto-offset-reset-config",
+            "choice",
+            "latest",
+            "Where a group without offsets starts",
+            kafka="auto.offset.reset",
+            choices=("earliest", "latest"),
+        ),
+        Setting(
+            "session-timeout-ms-config",
+            "int",
+            60_000,
+            "Consumer session timeout",
+            kafka="session.timeout.ms",
+            minimum=1,
+        ),
+        Setting(
+            "default-api-timeout-ms-config",
+            "int",
+            60_000,
+            "Timeout of blocking calls (commit, committed offsets)",
+            minimum=1,
+            aliases=("default-api-timeout-ms",),
+        ),
+        Setting(
+            "commit-interval-ms",
+            "int",
+            15_000,
+            "How often stored offsets are committed",
+            kafka="auto.commit.interval.ms",
+            minimum=1,
+        ),
+        Setting(
+            "key-deserializer-class-config",
+            "deserializer",
+            BYTE_ARRAY_DESERIALIZER,
+            "How keys are " + _DESERIALIZER_TEXT,
+        ),
+        Setting(
+            "value-deserializer-class-config",
+            "deserializer",
+            BYTE_ARRAY_DESERIALIZER,
+            "How values are " + _DESERIALIZER_TEXT,
+        ),
+        *_ROUTE_TOPICS,
+        Setting(
+            "kafka-properties",
+            "properties",
+            None,
+            "Any other librdkafka consumer property, by its own name; checked at validation",
+        ),
+    ),
+    children={"producer": PRODUCER, "retry": ROUTE_RETRY},
+    ignored=_STREAM_IGNORED,
+)
+
+JAAS = Section(
+    "jaas",
+    "SASL credentials (:jaas inside :ssl or :sasl)",
+    (
+        Setting("username", "str", None, "SASL user name", kafka="sasl.username", secret=True),
+        Setting("password", "str", None, "SASL password", kafka="sasl.password", secret=True),
+        Setting(
+            "mechanism",
+            "choice",
+            "PLAIN",
+            "SASL mechanism",
+            kafka="sasl.mechanism",
+            choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+        ),
+    ),
+)
+
+_TRUSTSTORE = "librdkafka cannot read a Java truststore; convert it to PEM and set ssl-ca-location"
+SSL = Section(
+    "ssl",
+    "TLS for every client (:ssl)",
+    (
+        Setting("enabled", "bool", False, "Apply this section to every consumer and producer"),
+        Setting(
+            "security-protocol",
+            "choice",
+            "SSL",
+            "Protocol when enabled",
+            kafka="security.protocol",
+            choices=("SSL", "SASL_SSL"),
+        ),
+        Setting("ssl-ca-location", "str", None, "PEM file of the CA certificates to trust", kafka="ssl.ca.location"),
+        Setting(
+            "ssl-certificate-location",
+            "str",
+            None,
+            "PEM file of the client certificate",
+            kafka="ssl.certificate.location",
+        ),
+        Setting(
+            "ssl-key-location", "str", None, "PEM file of the client private key", kafka="ssl.key.location", secret=True
+        ),
+        Setting(
+            "ssl-key-password", "str", None, "Password of the client private key", kafka="ssl.key.password", secret=True
+        ),
+        Setting(
+            "ssl-keystore-location",
+            "str",
+            None,
+            "PKCS#12 keystore with the client certificate and key",
+            kafka="ssl.keystore.location",
+        ),
+        Setting(
+            "ssl-keystore-password", "str", None, "Password of the keystore", kafka="ssl.keystore.password", secret=True
+        ),
+        Setting(
+            "ssl-endpoint-identification-algorithm",
+            "choice",
+            "https",
+            "Verify the broker's host name (https) or not (none)",
+            kafka="ssl.endpoint.identification.algorithm",
+            choices=("https", "none"),
+            aliases=("endpoint-algorithm-config",),
+        ),
+    ),
+    children={"jaas": JAAS},
+    ignored={"ssl-truststore-location": _TRUSTSTORE, "ssl-truststore-password": _TRUSTSTORE},
+)
+
+SASL = Section(
+    "sasl",
+    "SASL for every client (:sasl)",
+    (
+        Setting("enabled", "bool", False, "Apply this section to every consumer and producer"),
+        Setting(
+            "protocol",
+            "choice",
+            "SASL_PLAINTEXT",
+            "Protocol when enabled",
+            kafka="security.protocol",
+            choices=("SASL_PLAINTEXT", "SASL_SSL"),
+        ),
+    ),
+    children={"jaas": JAAS},
+)
+
+BATCH_ROUTES = Section("batch-routes", "Batch routes", (), {"*": BATCH_ROUTE}, named=True)
+STREAM_ROUTES = Section("stream-router", "Stream routes", (), {"*": STREAM_ROUTE}, named=True)
+
+# Ziggurat sections zig does not implement: each is read, reported once, and otherwise ignored.
+UNSUPPORTED_SECTIONS: Mapping[str, str] = {
+    "rabbit-mq": "zig keeps retries and dead letters in Kafka topics (retry-topic, dead-letter-topic)",
+    "rabbit-mq-connection": "zig keeps retries and dead letters in Kafka topics (retry-topic, dead-letter-topic)",
+    "jobs": "zig has no RabbitMQ jobs; retries are read from the route's retry topic",
+    "messaging": "zig keeps retries and dead letters in Kafka topics (retry-topic, dead-letter-topic)",
+    "nrepl-server": "zig is a Python process and starts no nREPL server",
+    "statsd": "zig sends no StatsD metrics",
+    "datadog": "zig sends no Datadog metrics",
+    "metrics": "zig has no pluggable metrics constructor",
+    "prometheus": "zig serves no Prometheus endpoint yet",
+    "sentry": "zig logs handler errors; forward them to Sentry from your log shipper",
+    "new-relic": "zig logs handler errors; forward them to New Relic from your log shipper",
+    "tracer": "zig does no tracing",
+    "alpha-features": "zig has no alpha features",
+    "http-server": "zig serves no HTTP endpoints yet",
+    "env": "zig has no environment profiles; override settings with ZIGGURAT_* variables",
+    "log-format": "zig logs plain text",
+    "enable-stream-joins": "stream joins are not supported",
+}
+
+ROOT = Section(
+    "root",
+    "Application",
+    (Setting("app-name", "str", None, "Name of the application; prefixes derived topic names", mandatory=True),),
+    children={
+        "retry": RETRY,
+        "ssl": SSL,
+        "sasl": SASL,
+        "batch-routes": BATCH_ROUTES,
+        "stream-router": STREAM_ROUTES,
+    },
+    ignored=UNSUPPORTED_SECTIONS,
+)
+
+# Other spellings of the root's sections: the flat form names its stream routes like its batch routes.
+SECTION_ALIASES: Mapping[str, str] = {"stream-routes": "stream-router"}
+
+ENV_PREFIX = "ZIGGURAT_"
+
+
+def documented_sections() -> Iterator[tuple[str, Section]]:
+    """Every section with settings, with the key path a user writes it under (`<route>` for a route name)."""
+    yield "", ROOT
+    yield "retry", RETRY
+    yield "ssl", SSL
+    yield "sasl", SASL
+    yield "ssl.jaas / sasl.jaas", JAAS
+    yield "batch-routes.<route>", BATCH_ROUTE
+    yield "stream-router.<route>", STREAM_ROUTE
+    yield "<route>.producer", PRODUCER
+    yield "<route>.retry", ROUTE_RETRY
+
+
+def default_text(setting: Setting) -> str:
+    """The default as the settings table shows it."""
+    if setting.default_text:
+        return setting.default_text
+    if setting.mandatory or setting.default is None:
+        return "NA" if setting.mandatory else "none"
+    if isinstance(setting.default, bool):
+        return "true" if setting.default else "false"
+    if isinstance(setting.default, str):
+        return f'"{setting.default}"'
+    return str(setting.default)
+
+
+def type_text(setting: Setting) -> str:
+    if setting.kind == "choice":
+        return " \\| ".join(setting.choices)
+    return {
+        "str": "string",
+        "int": "integer",
+        "bool": "boolean",
+        "float": "number",
+        "deserializer": "deserializer",
+        "serializer": "serializer",
+        "properties": "map",
+    }[setting.kind]
+
+
+def markdown_table() -> str:
+    """The settings table in Markdown, exactly as the README carries it."""
+    lines: list[str] = []
+    for path, section in documented_sections():
+        lines.append(f"#### {section.title}" + (f" — `{path}`" if path else ""))
+        lines.append("")
+        lines.append("Key | Type | Default | Mandatory | librdkafka property | Description")
+        lines.append("--- | --- | --- | --- | --- | ---")
+        for s in section.settings:
+            names = f"`{s.key}`" + "".join(f" (or `{a}`)" for a in s.aliases)
+            kafka = f"`{s.kafka}`" if s.kafka else "zig"
+            mandatory = "Yes" if s.mandatory else "No"
+            lines.append(f"{names} | {type_text(s)} | {default_text(s)} | {mandatory} | {kafka} | {s.description}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,61 @@
+"""Every error zig raises on purpose.
+
+    ZigError
+     ├── ConfigError          the config file cannot be used; carries every Problem found
+     └── HandlerImportError   a handler's dotted path does not lead to a callable
+
+Library code raises these and never exits; only the CLI turns them into text and exit codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding about a config file, located by key path or, for parse errors, by line and column."""
+
+    file: str
+    path: str = ""
+    message: str = ""
+    line: int | None = None
+    column: int | None = None
+    severity: Severity = "error"
+    detail: str = ""  # a traceback, printed under the one-line message
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.file, self.line or 0, self.column or 0, self.path, self.message)
+
+    def __str__(self) -> str:
+        if self.line is not None:
+            where = f"{self.file}:{self.line}:{self.column or 1}"
+        else:
+            where = self.file
+        location = f"{where}: {self.path}:" if self.path else f"{where}:"
+        return f"{location} {self.message}"
+
+
+class ZigError(Exception):
+    """Root of every error zig raises on purpose."""
+
+
+class ConfigError(ZigError):
+    """The config cannot be used. `problems` holds every error found, sorted; `warnings` what was tolerated."""
+
+    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
+        self.problems = sorted(problems, key=Problem.sort_key)
+        self.warnings = sorted(warnings or [], key=Problem.sort_key)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class HandlerImportError(ZigError):
+    """A handler's dotted path does not lead to a callable; `detail` holds the import traceback, if any."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        self.message = message
+        self.detail = detail
+        super().__init__(message)

@@ -1,0 +1,107 @@
+"""Import handlers by dotted path, telling apart every way that can fail.
+
+A handler is named `"package.module/function"` (Clojure style) or `"package.module:function"`. Hyphens map to
+underscores, as Clojure names map to files, so `"my-app.handlers/on-batch"` is `my_app.handlers.on_batch`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from zig_cli.errors import HandlerImportError
+
+Handler = Callable[[Any], Any]
+
+_NAME = r"[A-Za-z_][\w\-]*"
+_SPEC = re.compile(rf"(?P<module>{_NAME}(?:\.{_NAME})*)[/:](?P<attr>{_NAME}(?:\.{_NAME})*)")
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split a handler spec into (module, attribute path); raises ValueError with the reason."""
+    match = _SPEC.fullmatch(spec.strip())
+    if not match:
+        raise ValueError(
+            f'{spec!r} is not a handler path; write "package.module/function" or "package.module:function"'
+        )
+    return match["module"].replace("-", "_"), match["attr"].replace("-", "_")
+
+
+def add_search_paths(paths: Iterable[Path]) -> None:
+    """Make the config's folder and the working directory importable, so a handler beside the config just works."""
+    for path in reversed([str(p.resolve()) for p in paths]):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+
+
+def resolve(spec: str) -> Handler:
+    """Import the handler named by `spec`; raises HandlerImportError saying exactly what went wrong."""
+    try:
+        module_name, attr_path = parse_spec(spec)
+    except ValueError as error:
+        raise HandlerImportError(str(error)) from None
+    module = _import(module_name)
+    target: Any = module
+    walked = module_name
+    for part in attr_path.split("."):
+        if not hasattr(target, part):
+            raise HandlerImportError(f"{walked!r} has no attribute {part!r}{_suggest(part, target)}")
+        target = getattr(target, part)
+        walked = f"{walked}.{part}"
+    if not callable(target):
+        raise HandlerImportError(f"{walked!r} is a {type(target).__name__}, not a function")
+    _check_one_argument(target, walked)
+    return target  # type: ignore[no-any-return]
+
+
+def _import(module_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        # The module itself is missing only when the name not found is it or one of its parents;
+        # otherwise the module was found and failed on an import of its own.
+        if error.name and (module_name == error.name or module_name.startswith(error.name + ".")):
+            raise HandlerImportError(
+                f"module {module_name!r} not found (looked in the config's folder, the working directory "
+                "and the installed packages)"
+            ) from None
+        raise HandlerImportError(_raised(module_name, error), _traceback(error)) from None
+    except (Exception, SystemExit) as error:  # whatever the module's own code raised while importing
+        raise HandlerImportError(_raised(module_name, error), _traceback(error)) from None
+
+
+def _raised(module_name: str, error: BaseException) -> str:
+    return f"module {module_name!r} raised {type(error).__name__} while importing: {error}"
+
+
+def _traceback(error: BaseException) -> str:
+    """The traceback of the module's own frames, without importlib's."""
+    lines = traceback.TracebackException.from_exception(error)
+    lines.stack = traceback.StackSummary.from_list(
+        [frame for frame in lines.stack if not frame.filename.startswith("<frozen") and "zig_cli" not in frame.filename]
+    )
+    return "".join(lines.format()).rstrip()
+
+
+def _suggest(name: str, target: Any) -> str:
+    candidates = [n for n in dir(target) if not n.startswith("_") and callable(getattr(target, n, None))]
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_one_argument(handler: Callable[..., Any], name: str) -> None:
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # builtins and some C callables have no signature to check
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        raise HandlerImportError(f"{name!r} cannot be called with one argument; its signature is {signature}") from None

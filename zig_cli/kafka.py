@@ -1,0 +1,140 @@
+"""The only module that knows librdkafka property names: client configs from a route, secret masking, checks.
+
+A route's settings become properties through the `kafka` column of the settings table; zig's own keys never
+reach librdkafka. Raw `kafka-properties` are passed through after librdkafka itself has accepted them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+
+from zig_cli import defaults
+from zig_cli.config import Config, Route, Value
+from zig_cli.defaults import Section
+from zig_cli.errors import Problem
+
+MASK = "***"
+_SECRET_PATTERNS = ("*password*", "*secret*", "sasl.*", "ssl.key*", "*jaas*")
+
+# Properties zig sets itself to guarantee at-least-once delivery; a user may not override them.
+CONSUMER_FIXED: Mapping[str, str] = {
+    "enable.auto.offset.store": "false",  # an offset is stored only after its message's outcome is applied
+    "enable.auto.commit": "true",  # ...and librdkafka commits what is stored, every commit-interval-ms
+}
+_FIXED_REASON = "zig sets it to commit only what has been handled (at-least-once)"
+
+
+def is_secret(name: str) -> bool:
+    """True for property or setting names whose values must never be shown."""
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in _SECRET_PATTERNS)
+
+
+def mask(properties: Mapping[str, str]) -> dict[str, str]:
+    return {k: MASK if is_secret(k) else v for k, v in properties.items()}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _mapped(section: Section, values: Mapping[str, Value]) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for setting in section.settings:
+        if setting.kafka and setting.key in values:
+            props[setting.kafka] = _text(values[setting.key].value)
+    return props
+
+
+def security_properties(config: Config) -> dict[str, str]:
+    """librdkafka's security settings from the enabled :ssl and :sasl sections, applied to every client."""
+    props: dict[str, str] = {}
+    for name in ("ssl", "sasl"):
+        section_values = {k[len(name) + 1 :]: v for k, v in config.security.items() if k.startswith(name + ".")}
+        if not section_values.get("enabled", Value(False, "default")).value:
+            continue
+        own = {k: v for k, v in section_values.items() if "." not in k}
+        props.update(_mapped(getattr(defaults, name.upper()), own))
+        jaas = {k[len("jaas.") :]: v for k, v in section_values.items() if k.startswith("jaas.")}
+        if "username" in jaas:
+            props.update(_mapped(defaults.JAAS, jaas))
+    return props
+
+
+def consumer_properties(config: Config, route: Route) -> dict[str, str]:
+    """The full librdkafka consumer config of a route."""
+    section = defaults.BATCH_ROUTE if route.kind == "batch" else defaults.STREAM_ROUTE
+    props = security_properties(config)
+    props.update(_mapped(section, route.own()))
+    props.update(route["kafka-properties"] if "kafka-properties" in route.values else {})
+    props.update(CONSUMER_FIXED)
+    return props
+
+
+def producer_properties(config: Config, route: Route) -> dict[str, str]:
+    """The full librdkafka producer config of a route's :producer block."""
+    producer = route.section("producer")
+    props = security_properties(config)
+    props.update(_mapped(defaults.PRODUCER, producer))
+    props.update(producer["kafka-properties"].value if "kafka-properties" in producer else {})
+    return props
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def property_problems(config: Config) -> tuple[list[Problem], list[Problem]]:
+    """Let librdkafka itself judge each client config, without connecting; returns (problems, warnings)."""
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    for route in config.routes:
+        checks: list[tuple[str, str, dict[str, str]]] = [
+            ("consumer", f"{route.path}.kafka-properties", consumer_properties(config, route))
+        ]
+        own = route["kafka-properties"] if "kafka-properties" in route.values else {}
+        for prop in sorted(set(own) & set(CONSUMER_FIXED)):
+            problems.append(Problem(config.file, f"{route.path}.kafka-properties.{prop}", _FIXED_REASON))
+        if route.has_producer:
+            checks.append(("producer", f"{route.path}.producer.kafka-properties", producer_properties(config, route)))
+        for role, path, props in checks:
+            error, notes = _try_client(role, props)
+            if error:
+                problems.append(Problem(config.file, path, f"librdkafka refuses the {role} config: {error}"))
+            warnings.extend(Problem(config.file, path, note, severity="warning") for note in notes)
+    return problems, warnings
+
+
+def _try_client(role: str, props: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Build (and close) a client that never connects; returns librdkafka's error and its config warnings."""
+    collect = _Collect()
+    logger = logging.getLogger(f"zig_cli.kafka.check.{role}")
+    logger.propagate = False
+    logger.addHandler(collect)
+    conf: dict[str, Any] = {k: v for k, v in props.items() if k != "bootstrap.servers"}
+    conf["logger"] = logger
+    try:
+        if role == "consumer":
+            consumer = Consumer(conf)
+            consumer.close()
+        else:
+            producer = Producer(conf)
+            producer.poll(0)
+    except KafkaException as error:
+        return error.args[0].str(), []
+    finally:
+        logger.removeHandler(collect)
+    notes = [m.split("]: ", 1)[-1] for m in collect.messages if "CONFWARN" in m and "bootstrap.servers" not in m]
+    return "", notes

@@ -1,0 +1,68 @@
+"""Everything that can be checked without a broker, in one pass: parse, validate, import handlers, ask librdkafka.
+
+`zig validate` reports what `check_file` finds; commands that go on to use the config call `load`, which raises
+the same findings as one ConfigError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zig_cli import config, handlers, kafka, loader
+from zig_cli.config import Config
+from zig_cli.errors import ConfigError, HandlerImportError, Problem
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of checking a config file; `config` is set only when there are no problems."""
+
+    file: str
+    config: Config | None
+    problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    handlers: Mapping[str, handlers.Handler] = field(default_factory=dict)  # route name -> handler
+
+
+def check_file(path: Path, environ: Mapping[str, str]) -> Checked:
+    file = str(path)
+    try:
+        raw = loader.load(path)
+    except ConfigError as error:
+        return Checked(file, None, tuple(error.problems), tuple(error.warnings))
+    report = config.check(raw, file, environ)
+    problems = list(report.problems)
+    warnings = list(report.warnings)
+
+    handlers.add_search_paths([path.parent, Path.cwd()])
+    resolved: dict[str, handlers.Handler] = {}
+    for key_path, spec in report.handler_specs.items():
+        try:
+            resolved[key_path] = handlers.resolve(spec)
+        except HandlerImportError as error:
+            problems.append(Problem(file, key_path, error.message, detail=error.detail))
+
+    if report.config is not None:
+        refused, notes = kafka.property_problems(report.config)
+        problems.extend(refused)
+        warnings.extend(notes)
+
+    valid = report.config if not problems else None
+    by_route = {} if valid is None else {r.name: resolved[f"{r.path}.handler-fn"] for r in valid.routes}
+    return Checked(
+        file,
+        valid,
+        tuple(sorted(problems, key=Problem.sort_key)),
+        tuple(sorted(warnings, key=Problem.sort_key)),
+        by_route,
+    )
+
+
+def load(path: Path, environ: Mapping[str, str]) -> Checked:
+    """check_file, raising ConfigError (with the warnings) when anything is wrong."""
+    checked = check_file(path, environ)
+    if checked.config is None:
+        raise ConfigError(list(checked.problems), list(checked.warnings))
+    return checked
