@@ -71,7 +71,9 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
-ConfigArg = Annotated[Path, typer.Argument(help="The config file (.edn or .toml).", show_default=False, metavar="CONFIG")]
+ConfigArg = Annotated[
+    Path, typer.Argument(help="The config file (.edn or .toml).", show_default=False, metavar="CONFIG")
+]
 
 
 def _print_problems(problems: tuple[Problem, ...] | list[Problem], console: Console = err) -> None:

@@ -82,11 +82,10 @@ def _raised(module_name: str, error: BaseException) -> str:
 
 
 def _traceback(error: BaseException) -> str:
-    """The traceback of the module's own frames, without importlib's."""
+    """The traceback of the module's own frames, without importlib's or zig's."""
+    hidden = (str(Path(importlib.__file__).parent), str(Path(__file__).parent), "<frozen")
     lines = traceback.TracebackException.from_exception(error)
-    lines.stack = traceback.StackSummary.from_list(
-        [frame for frame in lines.stack if not frame.filename.startswith("<frozen") and "zig_cli" not in frame.filename]
-    )
+    lines.stack = traceback.StackSummary.from_list([f for f in lines.stack if not f.filename.startswith(hidden)])
     return "".join(lines.format()).rstrip()
 
 

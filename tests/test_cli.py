@@ -1,0 +1,200 @@
+"""The zig command as a user runs it: output lines and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES
+from helpers import batch_route, flat_config, write
+from typer.testing import CliRunner
+
+from zig_cli import defaults
+from zig_cli.cli import app
+
+runner = CliRunner()
+
+
+def zig(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_sample_config_validates_with_its_summary(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(SAMPLES.parent)
+    code, out, err = zig("validate", "sample-configs/config.edn")
+    assert code == 0, err
+    assert "batch route 'orders'  (ziggurat.batch-routes.orders)" in out
+    assert "stream route 'default'  (ziggurat.stream-router.default)" in out
+    assert "sample-configs/config.edn: valid, 2 route(s)" in out
+    assert "messages to retry go to 'sample-app-orders-retry' (linear backoff of 1000 ms, up to 3 times)" in out
+    assert err == ""
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES.glob("*.edn")) + sorted(SAMPLES.glob("*.toml")), ids=lambda p: p.name)
+def test_every_sample_config_validates(sample: Path):
+    code, _, err = zig("validate", str(sample))
+    assert code == 0, err
+
+
+def test_ziggurat_config_warns_once_per_unsupported_section():
+    code, out, err = zig("validate", str(SAMPLES / "ziggurat-legacy.edn"))
+    assert code == 0, err
+    warned = [line for line in err.splitlines() if line.startswith("warning: ")]
+    sections = [
+        "env",
+        "http-server",
+        "jobs",
+        "log-format",
+        "new-relic",
+        "nrepl-server",
+        "rabbit-mq",
+        "rabbit-mq-connection",
+        "sentry",
+        "statsd",
+        "tracer",
+    ]
+    for section in sections:
+        assert sum(f"ziggurat.{section}: ignored: " in line for line in warned) == 1, section
+    assert len(warned) == len(sections) + 1  # and the stream route's changelog-topic-replication-factor
+
+
+def test_invalid_config_prints_every_problem_and_exits_2(tmp_path: Path):
+    raw = flat_config(
+        **{
+            "batch-routes": {
+                "orders": batch_route(**{"thread-count": 0, "handler-fn": "zig_fixture_nowhere/handle"}),
+                "audit": batch_route(**{"origin-topic": "audit", "auto-offset-reset-config": "sideways"}),
+            }
+        }
+    )
+    path = write(tmp_path, raw)
+    code, out, err = zig("validate", str(path))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{path}: batch-routes.audit.auto-offset-reset-config: must be one of 'earliest', 'latest', got 'sideways'",
+        f"{path}: batch-routes.orders.handler-fn: module 'zig_fixture_nowhere' not found (looked in the config's "
+        "folder, the working directory and the installed packages)",
+        f"{path}: batch-routes.orders.thread-count: must be at least 1, got 0",
+        f"{path}: 3 problems",
+    ]
+    assert "Traceback" not in out + err
+
+
+def test_a_handler_module_that_raises_shows_its_traceback(tmp_path: Path):
+    path = write(
+        tmp_path,
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"handler-fn": "zig_fixture_raises/on-batch"})}}),
+    )
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert "module 'zig_fixture_raises' raised RuntimeError while importing: database URL is not set" in err
+    assert "Traceback (most recent call last)" in err
+    assert 'raise RuntimeError("database URL is not set")' in err
+
+
+def test_parse_error_is_reported_with_line_and_column(tmp_path: Path):
+    path = tmp_path / "config.edn"
+    path.write_text('{:app-name "x"\n :batch-routes {:orders {:thread-count 2}}\n')
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert err.splitlines()[0] == f"{path}:1:1: '{{' is never closed"
+
+
+def test_librdkafka_rejects_a_misspelled_raw_property(tmp_path: Path):
+    route = batch_route(**{"kafka-properties": {"fetch.min.byte": 1}})
+    path = write(tmp_path, flat_config(**{"batch-routes": {"orders": route}}))
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert err.splitlines()[0] == (
+        f"{path}: batch-routes.orders.kafka-properties: librdkafka refuses the consumer config: "
+        'No such configuration property: "fetch.min.byte"'
+    )
+
+
+def test_librdkafka_rejects_inconsistent_settings(tmp_path: Path):
+    route = batch_route(**{"session-timeout-ms-config": 60000, "max-poll-interval-ms": 1000})
+    path = write(tmp_path, flat_config(**{"batch-routes": {"orders": route}}))
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert "`max.poll.interval.ms`must be >= `session.timeout.ms`" in err.splitlines()[0]
+
+
+def test_secrets_are_masked_in_text_and_json(tmp_path: Path):
+    raw = flat_config(
+        ssl={"enabled": True, "ssl-keystore-password": "hunter2", "jaas": {"username": "svc", "password": "s3cr3t"}},
+        **{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"sasl.oauthbearer.client.secret": "xyz"}})}},
+    )
+    path = write(tmp_path, raw)
+    for fmt in ("text", "json"):
+        _, out, err = zig("validate", str(path), "--format", fmt)
+        for secret in ("hunter2", "s3cr3t", "xyz"):
+            assert secret not in out + err, (fmt, secret)
+        assert "***" in out
+
+
+def test_json_format_for_machines(tmp_path: Path):
+    good = write(tmp_path, flat_config(), name="good")
+    code, out, _ = zig(
+        "validate", str(good), "--format", "json", env={"ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT": "3"}
+    )
+    document = json.loads(out)
+    assert code == 0
+    assert document["valid"] is True
+    settings = document["routes"][0]["settings"]
+    assert settings["thread-count"] == {"value": 3, "origin": "env"}
+    assert settings["max-poll-records"] == {"value": 500, "origin": "default"}
+
+    bad = write(tmp_path, flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": 0})}}), name="bad")
+    code, out, _ = zig("validate", str(bad), "--format", "json")
+    document = json.loads(out)
+    assert code == 2
+    assert document["valid"] is False
+    assert [p["path"] for p in document["problems"]] == ["batch-routes.orders.thread-count"]
+
+
+def test_config_defaults_markdown_is_the_table():
+    code, out, _ = zig("config", "defaults", "--format", "markdown")
+    assert code == 0
+    assert out == defaults.markdown_table()
+
+
+def test_config_defaults_json_lists_every_setting():
+    code, out, _ = zig("config", "defaults", "--format", "json")
+    document = json.loads(out)
+    batch = {s["key"]: s for s in document["batch-routes.<route>"]}
+    assert batch["max-poll-records"]["default"] == 500
+    assert batch["consumer-group-id"]["librdkafka"] == "group.id"
+
+
+def test_convert_writes_a_file_and_refuses_to_overwrite(tmp_path: Path):
+    target = tmp_path / "config.toml"
+    (tmp_path / "sample_handlers.py").write_text((SAMPLES / "sample_handlers.py").read_text())
+    code, _, err = zig("config", "convert", str(SAMPLES / "config.edn"), "--to", "toml", "-o", str(target))
+    assert code == 0, err
+    code, _, _ = zig("validate", str(target))
+    assert code == 0
+    code, _, err = zig("config", "convert", str(SAMPLES / "config.edn"), "--to", "toml", "-o", str(target))
+    assert code == 2
+    assert "exists; pass --force to overwrite it" in err
+
+
+def test_python_dash_m_works_like_zig():
+    completed = subprocess.run(
+        [sys.executable, "-m", "zig_cli", "validate", str(SAMPLES / "config.toml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "valid, 2 route(s)" in completed.stdout
+
+
+def test_usage_error_exits_2():
+    code, _, _ = zig("validate")
+    assert code == 2

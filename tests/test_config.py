@@ -1,0 +1,278 @@
+"""config.check / validate: every problem reported, with its key path and exact message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers import batch_route, flat_config, stream_route
+
+from zig_cli import config
+from zig_cli.errors import ConfigError
+
+
+def messages(raw: dict[str, Any], environ: dict[str, str] | None = None) -> list[str]:
+    report = config.check(raw, "c.edn", environ or {})
+    return [str(p) for p in report.problems]
+
+
+def warnings(raw: dict[str, Any], environ: dict[str, str] | None = None) -> list[str]:
+    return [str(p) for p in config.check(raw, "c.edn", environ or {}).warnings]
+
+
+BROKEN: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
+    (
+        "missing mandatory key",
+        flat_config(**{"batch-routes": {"orders": {k: v for k, v in batch_route().items() if k != "origin-topic"}}}),
+        {},
+        [
+            "c.edn: batch-routes.orders.origin-topic: missing mandatory setting "
+            "(Topic to read (a regex when it is not a plain topic name))"
+        ],
+    ),
+    (
+        "wrong type",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"max-poll-records": "many"})}}),
+        {},
+        ["c.edn: batch-routes.orders.max-poll-records: expected an integer, got 'many' (string)"],
+    ),
+    (
+        "boolean is not an integer",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": True})}}),
+        {},
+        ["c.edn: batch-routes.orders.thread-count: expected an integer, got True (boolean)"],
+    ),
+    (
+        "thread-count 0",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": 0})}}),
+        {},
+        ["c.edn: batch-routes.orders.thread-count: must be at least 1, got 0"],
+    ),
+    (
+        "thread-count negative",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": -3})}}),
+        {},
+        ["c.edn: batch-routes.orders.thread-count: must be at least 1, got -3"],
+    ),
+    (
+        "auto-offset-reset sideways",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"auto-offset-reset-config": "sideways"})}}),
+        {},
+        ["c.edn: batch-routes.orders.auto-offset-reset-config: must be one of 'earliest', 'latest', got 'sideways'"],
+    ),
+    (
+        "unknown key with suggestion",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"max-pol-records": 10})}}),
+        {},
+        ["c.edn: batch-routes.orders.max-pol-records: unknown key 'max-pol-records'; did you mean 'max-poll-records'?"],
+    ),
+    (
+        "unknown top-level key",
+        flat_config(**{"retyr": {"count": 3}}),
+        {},
+        ["c.edn: retyr: unknown key 'retyr'; did you mean 'retry'?"],
+    ),
+    (
+        "unknown deserializer",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"value-deserializer-class-config": "avro"})}}),
+        {},
+        [
+            "c.edn: batch-routes.orders.value-deserializer-class-config: unknown 'avro'; use 'bytes', 'string', "
+            "'json' or 'protobuf:<message class>' (or the Java class names Ziggurat used)"
+        ],
+    ),
+    (
+        "env override that does not coerce",
+        flat_config(),
+        {"ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT": "four"},
+        [
+            "c.edn: batch-routes.orders.thread-count: "
+            "ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT='four': expected an integer"
+        ],
+    ),
+    (
+        "env override out of range",
+        flat_config(),
+        {"ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT": "0"},
+        [
+            "c.edn: batch-routes.orders.thread-count: "
+            "ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT: must be at least 1, got 0"
+        ],
+    ),
+    (
+        "route is not a map",
+        flat_config(**{"batch-routes": {"orders": "yes"}}),
+        {},
+        ["c.edn: batch-routes.orders: expected a map of route settings, got 'yes' (string)"],
+    ),
+    (
+        "no routes",
+        {"app-name": "shop"},
+        {},
+        ["c.edn: batch-routes: no routes: add :batch-routes or :stream-router"],
+    ),
+    (
+        "retry topic equal to origin",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"retry-topic": "orders"})}}),
+        {},
+        ["c.edn: batch-routes.orders.retry-topic: 'orders' is also the route's origin-topic; each needs its own topic"],
+    ),
+    (
+        "java property with a zig key",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"group.id": "x"}})}}),
+        {},
+        ["c.edn: batch-routes.orders.kafka-properties.group.id: set this with zig's key 'consumer-group-id' instead"],
+    ),
+    (
+        "key set twice through an alias",
+        flat_config(
+            **{
+                "batch-routes": {
+                    "orders": batch_route(**{"default-api-timeout-ms": 1, "default-api-timeout-ms-config": 2})
+                }
+            }
+        ),
+        {},
+        [
+            "c.edn: batch-routes.orders.default-api-timeout-ms-config: set twice, also as 'default-api-timeout-ms'",
+        ],
+    ),
+    (
+        "stream route missing application-id, bad retry type, everything at once",
+        {
+            "app-name": "shop",
+            "retry": {"type": "quadratic"},
+            "stream-routes": {"events": {k: v for k, v in stream_route().items() if k != "application-id"}},
+        },
+        {},
+        [
+            "c.edn: retry.type: must be one of 'linear', 'exponential', got 'quadratic'",
+            "c.edn: stream-router.events.application-id: missing mandatory setting "
+            "(Consumer group of the route's consumers)",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
+def test_broken_configs_report_exact_messages(raw: dict[str, Any], environ: dict[str, str], expected: list[str]):
+    assert messages(raw, environ) == expected
+
+
+def test_validate_raises_with_every_problem_sorted():
+    raw = flat_config(
+        **{"batch-routes": {"orders": batch_route(**{"thread-count": 0, "max-poll-records": 0, "colour": "red"})}}
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.validate(raw, "c.edn", {})
+    assert [p.path for p in caught.value.problems] == [
+        "batch-routes.orders.colour",
+        "batch-routes.orders.max-poll-records",
+        "batch-routes.orders.thread-count",
+    ]
+
+
+def test_defaults_come_from_the_table_and_origins_are_marked():
+    route = config.validate(flat_config(), "c.edn", {}).route("orders")
+    assert route["max-poll-records"] == 500
+    assert route.values["max-poll-records"].origin == "default"
+    assert route["thread-count"] == 2
+    assert route["session-timeout-ms-config"] == 60000
+    assert route["poll-timeout-ms-config"] == 1000
+    assert route["default-api-timeout-ms"] == 60000
+    assert route["max-poll-interval-ms"] == 300000
+    assert route["key-deserializer-class-config"] == "bytes"
+    assert route.values["origin-topic"].origin == "file"
+    assert route["retry-topic"] == "shop-orders-retry"
+    assert route["dead-letter-topic"] == "shop-orders-dead-letter"
+    assert route.values["retry-topic"].origin == "derived"
+
+
+def test_ziggurat_root_form_and_flat_form_give_the_same_routes():
+    flat = config.validate(flat_config(), "c.edn", {})
+    nested = config.validate({"ziggurat": flat_config()}, "c.edn", {})
+    assert [r.values for r in flat.routes] == [r.values for r in nested.routes]
+    assert nested.routes[0].path == "ziggurat.batch-routes.orders"
+
+
+def test_env_overrides_any_key_even_when_the_file_omits_it():
+    environ = {
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT": "4",
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_MANUAL_COMMIT_ENABLED": "false",
+        "ZIGGURAT_RETRY_ENABLED": "false",
+        "ZIGGURAT_APP_NAME": "other",
+    }
+    cfg = config.validate({"ziggurat": flat_config()}, "c.edn", environ)
+    route = cfg.route("orders")
+    assert route["thread-count"] == 4
+    assert route.values["thread-count"].origin == "env"
+    assert route["manual-commit-enabled"] is False
+    assert route.retry.enabled is False
+    assert cfg.app_name == "other"
+
+
+def test_env_override_beats_the_file_and_stream_routes_use_the_canonical_name():
+    raw = {"app-name": "shop", "stream-routes": {"events": stream_route(**{"stream-threads-count": 2})}}
+    cfg = config.validate(raw, "c.edn", {"ZIGGURAT_STREAM_ROUTER_EVENTS_STREAM_THREADS_COUNT": "3"})
+    assert cfg.route("events")["stream-threads-count"] == 3
+
+
+def test_unknown_env_variable_is_a_warning_with_a_suggestion():
+    found = warnings(flat_config(), {"ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_CONT": "4", "OTHER": "x"})
+    assert found == [
+        "c.edn: environment variable ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_CONT matches no setting; "
+        "did you mean ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT?"
+    ]
+
+
+def test_route_retry_overrides_the_global_retry():
+    raw = flat_config(
+        retry={"count": 7, "type": "exponential"},
+        **{"batch-routes": {"orders": batch_route(retry={"count": 2}), "audit": batch_route(**{"origin-topic": "a"})}},
+    )
+    cfg = config.validate(raw, "c.edn", {})
+    assert cfg.route("orders").retry.count == 2
+    assert cfg.route("orders").retry.type == "exponential"
+    assert cfg.route("audit").retry.count == 7
+
+
+def test_unsupported_ziggurat_sections_warn_once_each_and_are_not_errors():
+    raw = {"ziggurat": flat_config(**{"rabbit-mq": {"delay": {}}, "statsd": {"port": 8125}, "nrepl-server": {}})}
+    report = config.check(raw, "c.edn", {})
+    assert report.problems == ()
+    assert [str(w) for w in report.warnings] == [
+        "c.edn: ziggurat.nrepl-server: ignored: zig is a Python process and starts no nREPL server",
+        "c.edn: ziggurat.rabbit-mq: ignored: zig keeps retries and dead letters in Kafka topics "
+        "(retry-topic, dead-letter-topic)",
+        "c.edn: ziggurat.statsd: ignored: zig sends no StatsD metrics",
+    ]
+
+
+def test_java_only_property_is_translated_not_passed_through():
+    raw = flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"max.poll.records": 50}})}})
+    report = config.check(raw, "c.edn", {})
+    route = report.config.route("orders")  # type: ignore[union-attr]
+    assert route["max-poll-records"] == 50
+    assert "max.poll.records" not in route["kafka-properties"]
+    assert [str(w) for w in report.warnings] == [
+        "c.edn: batch-routes.orders.kafka-properties.max.poll.records: "
+        "a Java client property; translated to zig's 'max-poll-records'"
+    ]
+
+
+def test_java_serializer_class_names_are_mapped():
+    producer = {"value-serializer-class": "org.apache.kafka.common.serialization.ByteArraySerializer", "retries": 3}
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": batch_route(producer=producer)}}), "c.edn", {})
+    route = cfg.route("orders")
+    assert route["producer.value-serializer-class"] == "bytes"
+    assert route["producer.key-serializer-class"] == "string"
+    assert route["producer.retries-config"] == 3
+    assert route["producer.bootstrap-servers"] == "localhost:9092"
+
+
+def test_secret_env_values_are_never_echoed():
+    raw = flat_config(sasl={"enabled": True, "jaas": {"username": "u", "password": "p"}})
+    found = messages(raw, {"ZIGGURAT_SASL_ENABLED": "hunter2-secret"})
+    assert found == ["c.edn: sasl.enabled: ZIGGURAT_SASL_ENABLED='hunter2-secret': expected true or false"]
+    found = messages(flat_config(sasl={"jaas": {"password": 12345}}))
+    assert found == ["c.edn: sasl.jaas.password: expected a string, got '***'"]

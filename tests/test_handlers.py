@@ -1,0 +1,79 @@
+"""handlers.resolve: each way a dotted path can fail gets its own exact message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zig_cli import handlers
+from zig_cli.errors import HandlerImportError
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            "zig_fixture_nowhere/on-batch",
+            "module 'zig_fixture_nowhere' not found (looked in the config's folder, the working directory "
+            "and the installed packages)",
+        ),
+        (
+            "zig_fixture_raises/on-batch",
+            "module 'zig_fixture_raises' raised RuntimeError while importing: database URL is not set",
+        ),
+        (
+            "zig_fixture_bad_import/on-batch",
+            "module 'zig_fixture_bad_import' raised ModuleNotFoundError while importing: "
+            "No module named 'zig_no_such_dependency'",
+        ),
+        (
+            "zig_fixture_handlers/on-bach",
+            "'zig_fixture_handlers' has no attribute 'on_bach'; did you mean 'on_batch'?",
+        ),
+        ("zig_fixture_handlers/NOT_A_FUNCTION", "'zig_fixture_handlers.NOT_A_FUNCTION' is a int, not a function"),
+        (
+            "zig_fixture_handlers/takes-nothing",
+            "'zig_fixture_handlers.takes_nothing' cannot be called with one argument; its signature is ()",
+        ),
+        (
+            "zig_fixture_handlers.on_batch",
+            "'zig_fixture_handlers.on_batch' is not a handler path; "
+            'write "package.module/function" or "package.module:function"',
+        ),
+    ],
+    ids=[
+        "module not found",
+        "module raised",
+        "module's own import missing",
+        "attribute missing",
+        "not callable",
+        "wrong arity",
+        "malformed path",
+    ],
+)
+def test_each_failure_kind_has_its_message(spec: str, expected: str):
+    with pytest.raises(HandlerImportError) as caught:
+        handlers.resolve(spec)
+    assert caught.value.message == expected
+
+
+def test_module_that_raised_carries_its_traceback():
+    with pytest.raises(HandlerImportError) as caught:
+        handlers.resolve("zig_fixture_raises/on-batch")
+    assert 'zig_fixture_raises.py", line 3' in caught.value.detail
+    assert "RuntimeError: database URL is not set" in caught.value.detail
+    assert "importlib" not in caught.value.detail
+
+
+@pytest.mark.parametrize("spec", ["zig_fixture_handlers/on-batch", "zig_fixture_handlers:on_batch"])
+def test_clojure_and_python_spellings_resolve_to_the_same_function(spec: str):
+    from zig_fixture_handlers import on_batch  # type: ignore[import-not-found]
+
+    assert handlers.resolve(spec) is on_batch
+
+
+def test_a_handler_beside_the_config_is_importable(tmp_path: Path):
+    (tmp_path / "zig_fixture_beside.py").write_text("def handle(batch):\n    return None\n")
+    handlers.add_search_paths([tmp_path])
+    assert handlers.resolve("zig_fixture_beside/handle").__name__ == "handle"

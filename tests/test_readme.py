@@ -1,0 +1,29 @@
+"""The README says what the code does: its settings table and its test command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from zig_cli import defaults
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_settings_table_matches_the_code():
+    found = re.search(r"<!-- settings-table:start -->\n(.*?)<!-- settings-table:end -->", README, re.S)
+    assert found, "README.md lost its settings-table markers"
+    assert found[1] == defaults.markdown_table(), "regenerate with: zig config defaults --format markdown"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    found = re.search(r"<!-- test-command -->\n```sh\n(.+?)\n```", README)
+    assert found, "README.md lost its test command block"
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert found[1] in ci_lines
+
+
+def test_every_unsupported_section_is_documented():
+    for section in defaults.UNSUPPORTED_SECTIONS:
+        assert f"`:{section}`" in README, section
