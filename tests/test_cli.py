@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SAMPLES
 from helpers import batch_route, flat_config, write
+from test_config import BROKEN
 from typer.testing import CliRunner
 
 from zig_cli import defaults
@@ -46,6 +48,8 @@ def test_ziggurat_config_warns_once_per_unsupported_section():
     assert code == 0, err
     warned = [line for line in err.splitlines() if line.startswith("warning: ")]
     sections = [
+        "alpha-features",
+        "metrics",
         "env",
         "http-server",
         "jobs",
@@ -60,7 +64,15 @@ def test_ziggurat_config_warns_once_per_unsupported_section():
     ]
     for section in sections:
         assert sum(f"ziggurat.{section}: ignored: " in line for line in warned) == 1, section
-    assert len(warned) == len(sections) + 1  # and the stream route's changelog-topic-replication-factor
+    streams_only = [
+        "changelog-topic-replication-factor",
+        "consumer-type",
+        "stream-thread-exception-response",
+        "channels",
+    ]
+    for key in streams_only:
+        assert sum(f"ziggurat.stream-router.booking.{key}: ignored: " in line for line in warned) == 1, key
+    assert len(warned) == len(sections) + len(streams_only)
 
 
 def test_invalid_config_prints_every_problem_and_exits_2(tmp_path: Path):
@@ -198,3 +210,23 @@ def test_python_dash_m_works_like_zig():
 def test_usage_error_exits_2():
     code, _, _ = zig("validate")
     assert code == 2
+
+
+@pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
+def test_every_broken_config_prints_its_lines_and_exits_2(
+    raw: dict[str, Any], environ: dict[str, str], expected: list[str], tmp_path: Path
+):
+    path = write(tmp_path, raw)
+    code, out, err = zig("validate", str(path), env=environ)
+    assert code == 2
+    count = len(expected)
+    assert err.splitlines() == [line.replace("c.edn", str(path), 1) for line in expected] + [
+        f"{path}: {count} problem{'s' if count != 1 else ''}"
+    ]
+    assert "Traceback" not in out + err
+
+
+def test_missing_file_exits_2(tmp_path: Path):
+    code, _, err = zig("validate", str(tmp_path / "nope.edn"))
+    assert code == 2
+    assert err.splitlines()[0] == f"{tmp_path / 'nope.edn'}: no such file"

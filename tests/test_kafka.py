@@ -1,0 +1,68 @@
+"""kafka: settings become librdkafka properties through the table; secrets are masked."""
+
+from __future__ import annotations
+
+from helpers import batch_route, flat_config
+
+from zig_cli import config, kafka
+
+
+def test_consumer_properties_map_zig_keys_and_pin_at_least_once():
+    route_raw = batch_route(**{"session-timeout-ms-config": 6000, "kafka-properties": {"fetch.min.bytes": 10}})
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": route_raw}}), "c.edn", {})
+    props = kafka.consumer_properties(cfg, cfg.route("orders"))
+    assert props == {
+        "bootstrap.servers": "localhost:9092",
+        "group.id": "orders-group",
+        "session.timeout.ms": "6000",
+        "max.poll.interval.ms": "300000",
+        "auto.offset.reset": "latest",
+        "auto.commit.interval.ms": "5000",
+        "fetch.min.bytes": "10",
+        "enable.auto.offset.store": "false",
+        "enable.auto.commit": "true",
+    }
+
+
+def test_security_sections_apply_only_when_enabled():
+    sasl = {"enabled": True, "protocol": "SASL_SSL", "jaas": {"username": "svc", "password": "pw"}}
+    ssl = {"enabled": False, "ssl-ca-location": "/etc/ca.pem"}
+    cfg = config.validate(flat_config(sasl=sasl, ssl=ssl), "c.edn", {})
+    assert kafka.security_properties(cfg) == {
+        "security.protocol": "SASL_SSL",
+        "sasl.username": "svc",
+        "sasl.password": "pw",
+        "sasl.mechanism": "PLAIN",
+    }
+
+
+def test_producer_properties_inherit_the_route_brokers():
+    route_raw = batch_route(producer={"acks": 1, "linger-ms": 20})
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": route_raw}}), "c.edn", {})
+    props = kafka.producer_properties(cfg, cfg.route("orders"))
+    assert props["bootstrap.servers"] == "localhost:9092"
+    assert props["acks"] == "1"
+    assert props["linger.ms"] == "20"
+    assert "key.serializer" not in props
+
+
+def test_mask_hides_every_secret_kind():
+    props = {
+        "sasl.username": "u",
+        "sasl.password": "p",
+        "ssl.key.password": "k",
+        "ssl.keystore.password": "s",
+        "sasl.oauthbearer.client.secret": "c",
+        "fetch.min.bytes": "1",
+    }
+    assert kafka.mask(props) == {**{k: "***" for k in props}, "fetch.min.bytes": "1"}
+
+
+def test_zig_managed_properties_cannot_be_overridden():
+    route_raw = batch_route(**{"kafka-properties": {"enable.auto.commit": "false"}})
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": route_raw}}), "c.edn", {})
+    problems, _ = kafka.property_problems(cfg)
+    assert [str(p) for p in problems] == [
+        "c.edn: batch-routes.orders.kafka-properties.enable.auto.commit: "
+        "zig sets it to commit only what has been handled (at-least-once)"
+    ]
