@@ -5,9 +5,14 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import logging
 import os
+import re
+import sys
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -15,10 +20,12 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from zig_cli import defaults, kafka, loader, preflight
+from zig_cli import defaults, kafka, loader, preflight, runner, stats
 from zig_cli.config import Config, Route
 from zig_cli.errors import ConfigError, Problem, ZigError
 
@@ -249,6 +256,142 @@ def convert(
         raise typer.Exit(EXIT_CONFIG)
     output.write_text(text, encoding="utf-8")
     err.print(f"wrote {escape(str(output))}")
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+_FIELDS = re.compile(r"route=(?P<route>\S+)(?: (?P<topic>[^\s\[]+)\[(?P<partition>\d+)\](?:@(?P<offset>\d+))?)?")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line, with route, topic, partition and offset lifted out of zig's messages."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": message,
+        }
+        found = _FIELDS.search(message)
+        if found:
+            entry.update({k: int(v) if k in ("partition", "offset") else v for k, v in found.groupdict().items() if v})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging(log_format: LogFormat) -> None:
+    handler: logging.Handler
+    if log_format is LogFormat.json:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLines())
+    elif err.is_terminal:
+        handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+
+
+def _stats_table(route_stats: dict[str, stats.RouteStats]) -> Table:
+    table = Table(title="zig run", title_justify="left")
+    table.add_column("route")
+    for column in stats.COLUMNS:
+        table.add_column(column.replace("_", " "), justify="right")
+    for name, one in route_stats.items():
+        snapshot = one.snapshot()
+        table.add_row(
+            name,
+            *(
+                f"{getattr(snapshot, c):.1f}" if c == "last_batch_ms" else str(getattr(snapshot, c))
+                for c in stats.COLUMNS
+            ),
+        )
+    return table
+
+
+def _log_stats(route_stats: dict[str, stats.RouteStats]) -> None:
+    for name, route_stats_one in route_stats.items():
+        snapshot = route_stats_one.snapshot()
+        fields = " ".join(
+            f"{c}={getattr(snapshot, c):.1f}" if c == "last_batch_ms" else f"{c}={getattr(snapshot, c)}"
+            for c in stats.COLUMNS
+        )
+        logging.getLogger("zig_cli.run").info("route=%s %s", name, fields)
+
+
+def _abort(code: int) -> None:
+    """Leave at once, without waiting for threads stuck in a handler or in librdkafka."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+@app.command()
+@reports_errors
+def run(
+    config: ConfigArg,
+    route: Annotated[list[str] | None, typer.Option("--route", help="Run only this route (repeatable).")] = None,
+    log_format: Annotated[LogFormat, typer.Option("--log-format", help="text, or json lines for log shippers.")] = (
+        LogFormat.text
+    ),
+    graceful_timeout: Annotated[
+        float, typer.Option("--graceful-timeout", help="Seconds to finish the batches in hand after a stop signal.")
+    ] = 30.0,
+    stats_interval: Annotated[
+        float, typer.Option("--stats-interval", help="Seconds between summary lines when not on a terminal.")
+    ] = 10.0,
+) -> None:
+    """Consume every batch route's topic and call its handler; offsets commit only after outcomes are applied."""
+    checked = preflight.load(config, os.environ)
+    for warning in checked.warnings:
+        _print_problems([warning])
+    assert checked.config is not None
+    _setup_logging(log_format)
+    zig_runner = runner.Runner(checked.config, checked.handlers, route or ())
+    runner.handle_signals(zig_runner.stop, abort=lambda: _abort(130))
+    try:
+        zig_runner.start()
+    except Exception:
+        zig_runner.stop.set()
+        zig_runner.wait(graceful_timeout)
+        raise
+    stopping_since: float | None = None
+    last_stats = time.monotonic()
+    live = Live(_stats_table(zig_runner.stats), console=out, refresh_per_second=2) if out.is_terminal else None
+    with live or contextlib.nullcontext():
+        while not zig_runner.wait(0.5):
+            if live is not None:
+                live.update(_stats_table(zig_runner.stats))
+            elif time.monotonic() - last_stats >= stats_interval:
+                _log_stats(zig_runner.stats)
+                last_stats = time.monotonic()
+            if zig_runner.stop.is_set():
+                stopping_since = stopping_since or time.monotonic()
+                if time.monotonic() - stopping_since > graceful_timeout:
+                    err.print(
+                        f"[red]workers did not stop within {graceful_timeout:g} s; exiting without "
+                        "committing the batches in hand[/red]"
+                    )
+                    _abort(EXIT_FAILURE)
+        if live is not None:
+            live.update(_stats_table(zig_runner.stats))
+    zig_runner.close(graceful_timeout)
+    if live is None:
+        _log_stats(zig_runner.stats)
+    failure = zig_runner.failure
+    if failure is not None:
+        if isinstance(failure, ZigError):
+            raise failure
+        err.print(f"[red]a worker failed: {escape(repr(failure))}[/red]")
+        raise typer.Exit(EXIT_FAILURE)
 
 
 def main() -> None:

@@ -2,7 +2,10 @@
 
     ZigError
      ├── ConfigError          the config file cannot be used; carries every Problem found
-     └── HandlerImportError   a handler's dotted path does not lead to a callable
+     ├── HandlerImportError   a handler's dotted path does not lead to a callable
+     ├── ContractError        a handler returned something zig cannot act on; its batch is not committed
+     ├── DecodeError          a message's key or value does not decode with the route's deserializer
+     └── KafkaFatalError      the broker said something zig cannot survive (auth, ACLs, missing topic, delivery)
 
 Library code raises these and never exits; only the CLI turns them into text and exit codes.
 """
@@ -59,3 +62,15 @@ class HandlerImportError(ZigError):
         self.message = message
         self.detail = detail
         super().__init__(message)
+
+
+class ContractError(ZigError):
+    """A handler broke its contract (an invalid return value); every worker stops and nothing of the batch commits."""
+
+
+class DecodeError(ZigError):
+    """A message's key or value does not decode; the message goes to the dead-letter topic with this reason."""
+
+
+class KafkaFatalError(ZigError):
+    """An error from Kafka that retrying cannot fix: authentication, authorization, a missing topic, a lost write."""

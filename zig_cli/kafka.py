@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from zig_cli import defaults
 from zig_cli.config import Config, Route, Value
 from zig_cli.defaults import Section
-from zig_cli.errors import Problem
+from zig_cli.errors import KafkaFatalError, Problem
+
+logger = logging.getLogger(__name__)
 
 MASK = "***"
 _SECRET_PATTERNS = ("*password*", "*secret*", "sasl.*", "ssl.key*", "*jaas*")
@@ -138,3 +143,105 @@ def _try_client(role: str, props: Mapping[str, str]) -> tuple[str, list[str]]:
         logger.removeHandler(collect)
     notes = [m.split("]: ", 1)[-1] for m in collect.messages if "CONFWARN" in m and "bootstrap.servers" not in m]
     return "", notes
+
+
+# --- running: clients, topics and errors ---
+
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+# Errors no retry can fix: the process stops with the cause instead of spinning.
+_FATAL_CODES = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.GROUP_AUTHORIZATION_FAILED,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError._AUTHENTICATION,
+    KafkaError._INVALID_ARG,
+}
+_MISSING_TOPIC_CODES = {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC}
+
+
+def is_plain_topic(origin_topic: str) -> bool:
+    """A name made only of topic-name characters is a topic; anything else is one of Ziggurat's regexes."""
+    return bool(_TOPIC_NAME.fullmatch(origin_topic))
+
+
+def subscription(origin_topic: str) -> str:
+    """The origin topic as librdkafka subscribes to it: the name, or an anchored `^...$` regex."""
+    if is_plain_topic(origin_topic):
+        return origin_topic
+    pattern = origin_topic if origin_topic.startswith("^") else "^" + origin_topic
+    return pattern if pattern.endswith("$") else pattern + "$"
+
+
+def is_fatal(error: KafkaError, plain_topic: bool) -> bool:
+    """True for errors that stop the process: fatal ones, auth and ACL failures, a subscribed topic that is gone."""
+    if error.fatal():
+        return True
+    code = error.code()
+    return code in _FATAL_CODES or (plain_topic and code in _MISSING_TOPIC_CODES)
+
+
+def new_consumer(props: Mapping[str, str], on_error: Callable[[KafkaError], None]) -> Consumer:
+    conf: dict[str, Any] = dict(props)
+    conf["error_cb"] = on_error
+    conf["logger"] = _librdkafka_logger
+    return Consumer(conf)
+
+
+def new_producer(props: Mapping[str, str]) -> Producer:
+    conf: dict[str, Any] = dict(props)
+    conf["logger"] = _librdkafka_logger
+    return Producer(conf)
+
+
+def admin_properties(config: Config, route: Route) -> dict[str, str]:
+    """Enough to reach the route's cluster: its brokers and the security settings."""
+    return security_properties(config) | {"bootstrap.servers": str(route["bootstrap-servers"])}
+
+
+def forwarding_producer_properties(config: Config, route: Route) -> dict[str, str]:
+    """The producer for a route's retry and dead-letter writes: same cluster and security, every write acknowledged."""
+    return admin_properties(config, route) | {"acks": "all"}
+
+
+def prepare_topics(
+    admin_props: Mapping[str, str], origin_topic: str, needed: list[str], timeout_s: float, may_create_origin: bool
+) -> None:
+    """Check the origin topic exists and create the retry and dead-letter topics that are missing.
+
+    Run before anything is consumed, so a broker that refuses (ACLs, policies) stops zig with the reason up front.
+    """
+    conf: dict[str, Any] = dict(admin_props) | {"logger": _librdkafka_logger}
+    admin = AdminClient(conf)
+    servers = admin_props.get("bootstrap.servers", "")
+    try:
+        metadata = admin.list_topics(timeout=timeout_s)
+    except KafkaException as error:
+        raise KafkaFatalError(f"cannot read topics from {servers}: {error.args[0].str()}") from None
+    topics = metadata.topics
+    partitions = 1
+    if is_plain_topic(origin_topic):
+        found = topics.get(origin_topic)
+        if found is None or found.error is not None:
+            if not may_create_origin:
+                raise KafkaFatalError(
+                    f"origin topic {origin_topic!r} does not exist on {servers} (create it, or set "
+                    "allow.auto.create.topics=true in kafka-properties)"
+                )
+        else:
+            partitions = max(1, len(found.partitions))
+    missing = [name for name in needed if name not in topics or topics[name].error is not None]
+    if not missing:
+        return
+    futures = admin.create_topics([NewTopic(name, partitions) for name in missing], request_timeout=timeout_s)
+    for name, future in futures.items():
+        try:
+            future.result(timeout_s)
+            logger.info("created topic %s with %d partition(s)", name, partitions)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise KafkaFatalError(f"cannot create topic {name!r} on {servers}: {error.args[0].str()}") from None
+
+
+_librdkafka_logger = logging.getLogger("zig_cli.librdkafka")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zig_cli import config, handlers, kafka, loader
+from zig_cli import codecs, config, handlers, kafka, loader
 from zig_cli.config import Config
 from zig_cli.errors import ConfigError, HandlerImportError, Problem
 
@@ -45,6 +45,12 @@ def check_file(path: Path, environ: Mapping[str, str]) -> Checked:
             problems.append(Problem(file, key_path, error.message, detail=error.detail))
 
     if report.config is not None:
+        for route in report.config.routes:
+            for key in ("key-deserializer-class-config", "value-deserializer-class-config"):
+                try:
+                    codecs.decoder(route[key])
+                except ValueError as error:
+                    problems.append(Problem(file, f"{route.path}.{key}", str(error)))
         refused, notes = kafka.property_problems(report.config)
         problems.extend(refused)
         warnings.extend(notes)

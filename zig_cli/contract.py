@@ -1,0 +1,84 @@
+"""What a handler receives and what it may return.
+
+A batch handler gets `list[Message]` and returns `None` (all succeeded), `{"retry": [...], "skip": [...]}` (either
+key may be missing) or a `BatchResult`. Anything else is a contract error: zig cannot know what was handled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zig_cli.errors import ContractError
+
+Headers = tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Message:
+    """One Kafka message as a handler sees it: decoded key and value, and where it first came from.
+
+    For a retried message, topic, partition, offset and timestamp are those of the original message, and headers are
+    its original headers; `retry_count` says how many times it has been retried (0 on first delivery).
+    Messages compare by identity: a handler returns the very objects it received.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int | None  # milliseconds since the epoch, as the broker reported it
+    key: Any
+    value: Any
+    headers: Headers = ()
+    retry_count: int = 0
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A batch handler's verdict: messages to retry and messages to skip; every other message succeeded."""
+
+    retry: Sequence[Message] = field(default_factory=tuple)
+    skip: Sequence[Message] = field(default_factory=tuple)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> tuple[list[Message], list[Message]]:
+    """Turn a batch handler's return value into (retry, skip); raises ContractError for anything else."""
+    if value is None:
+        return [], []
+    expected = "None, {'retry': [...], 'skip': [...]} or BatchResult(retry=..., skip=...)"
+    if isinstance(value, BatchResult):
+        parts = {"retry": value.retry, "skip": value.skip}
+    elif isinstance(value, dict):
+        unknown = [k for k in value if k not in ("retry", "skip")]
+        if unknown:
+            raise ContractError(
+                f"route {route!r}: handler returned {_shown(value)}; unknown key(s) {unknown!r}, expected {expected}"
+            )
+        parts = {"retry": value.get("retry") or (), "skip": value.get("skip") or ()}
+    else:
+        raise ContractError(f"route {route!r}: handler returned {_shown(value)}; expected {expected}")
+    members = {id(m) for m in batch}
+    chosen: dict[str, list[Message]] = {}
+    for name, items in parts.items():
+        if not isinstance(items, list | tuple):
+            raise ContractError(
+                f"route {route!r}: handler returned {name}={_shown(items)}; expected a list of messages"
+            )
+        for item in items:
+            if id(item) not in members:
+                raise ContractError(
+                    f"route {route!r}: handler returned {name} containing {_shown(item)}, "
+                    "which is not a message of this batch"
+                )
+        chosen[name] = list(items)
+    both = {id(m) for m in chosen["retry"]} & {id(m) for m in chosen["skip"]}
+    if both:
+        twice = next(m for m in chosen["retry"] if id(m) in both)
+        raise ContractError(f"route {route!r}: handler returned {_shown(twice)} in both retry and skip")
+    return chosen["retry"], chosen["skip"]

@@ -1,0 +1,161 @@
+"""Build the workers of each route, run them on threads, and stop them together.
+
+One `threading.Event` stops everything: a signal sets it, and so does the first worker that fails. Workers check
+it between batches, finish the batch in hand, commit and close. The first failure is kept for the CLI to report,
+so no thread dies quietly.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from zig_cli import codecs, kafka
+from zig_cli.config import Config, Route
+from zig_cli.errors import ZigError
+from zig_cli.handlers import Handler
+from zig_cli.producer import ProducerLike
+from zig_cli.stats import RouteStats
+from zig_cli.worker import ConsumerLike, RouteRuntime, Worker
+
+logger = logging.getLogger(__name__)
+
+# librdkafka reports every message within message.timeout.ms (5 minutes by default); wait a little longer than that.
+DELIVERY_DEADLINE_S = 330.0
+
+
+@dataclass(frozen=True)
+class Clients:
+    """How the runner makes Kafka clients; tests swap in fakes."""
+
+    consumer: Callable[[Mapping[str, str], Callable[[Any], None]], Any] = kafka.new_consumer
+    producer: Callable[[Mapping[str, str]], Any] = kafka.new_producer
+    prepare_topics: Callable[..., None] = kafka.prepare_topics
+
+
+class Runner:
+    def __init__(
+        self,
+        config: Config,
+        handlers: Mapping[str, Handler],
+        route_names: Sequence[str] = (),
+        clients: Clients | None = None,
+    ) -> None:
+        unknown = [name for name in route_names if name not in {r.name for r in config.routes}]
+        if unknown:
+            known = ", ".join(repr(r.name) for r in config.routes)
+            raise ZigError(f"no route named {', '.join(map(repr, unknown))}; routes in {config.file}: {known}")
+        self.config = config
+        self.handlers = handlers
+        self.routes = [r for r in config.routes if not route_names or r.name in route_names]
+        self.clients = clients or Clients()
+        self.stop = threading.Event()
+        self.stats: dict[str, RouteStats] = {}
+        self.workers: list[Worker] = []
+        self._threads: list[threading.Thread] = []
+        self._producers: list[ProducerLike] = []
+        self._failure_lock = threading.Lock()
+        self.failure: BaseException | None = None
+
+    def start(self) -> None:
+        """Prepare topics and start every worker; raises ZigError when the broker refuses before anything runs."""
+        for route in self.routes:
+            if route.kind != "batch":
+                logger.warning("route=%s is a stream route; zig runs only batch routes so far, skipping it", route.name)
+                continue
+            self._start_route(route)
+        if not self.workers:
+            raise ZigError("nothing to run: no batch route selected")
+
+    def _start_route(self, route: Route) -> None:
+        consumer_props = kafka.consumer_properties(self.config, route)
+        retry = route.retry
+        needed = [route["dead-letter-topic"]] + ([route["retry-topic"]] if retry.enabled else [])
+        self.clients.prepare_topics(
+            kafka.admin_properties(self.config, route),
+            route["origin-topic"],
+            needed,
+            route["default-api-timeout-ms"] / 1000,
+            consumer_props.get("allow.auto.create.topics") == "true",
+        )
+        producer = self.clients.producer(kafka.forwarding_producer_properties(self.config, route))
+        self._producers.append(producer)
+        stats = self.stats[route.name] = RouteStats()
+        runtime = RouteRuntime(
+            name=route.name,
+            handler=self.handlers[route.name],
+            subscription=kafka.subscription(route["origin-topic"]),
+            plain_topic=kafka.is_plain_topic(route["origin-topic"]),
+            max_records=route["max-poll-records"],
+            poll_timeout_s=route["poll-timeout-ms-config"] / 1000,
+            key_decoder=codecs.decoder(route["key-deserializer-class-config"]),
+            value_decoder=codecs.decoder(route["value-deserializer-class-config"]),
+            retry=retry,
+            retry_topic=route["retry-topic"],
+            dead_letter_topic=route["dead-letter-topic"],
+            producer=producer,
+            stats=stats,
+            delivery_deadline_s=DELIVERY_DEADLINE_S,
+        )
+        # The retry topic's group starts from the earliest message: a retry written before it first joined counts.
+        retry_props = consumer_props | {
+            "group.id": f"{consumer_props['group.id']}-retry",
+            "auto.offset.reset": "earliest",
+        }
+        plans = [(consumer_props, False)] * route["thread-count"] + ([(retry_props, True)] if retry.enabled else [])
+        for index, (props, delayed) in enumerate(plans):
+            worker = Worker(runtime, self._factory(props), self.stop, delayed=delayed)
+            name = f"zig-{route.name}-{'retry' if delayed else index}"
+            thread = threading.Thread(target=self._run_worker, args=(worker,), name=name, daemon=True)
+            self.workers.append(worker)
+            self._threads.append(thread)
+            thread.start()
+
+    def _factory(self, props: Mapping[str, str]) -> Callable[[Callable[[Any], None]], ConsumerLike]:
+        return lambda on_error: self.clients.consumer(props, on_error)
+
+    def _run_worker(self, worker: Worker) -> None:
+        try:
+            worker.run()
+        except BaseException as error:  # kept for the CLI, which reports it and exits non-zero
+            with self._failure_lock:
+                if self.failure is None:
+                    self.failure = error
+            logger.error(
+                "route=%s worker stopped: %s", worker.runtime.name, error, exc_info=not isinstance(error, ZigError)
+            )
+            self.stop.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for every worker to end; True when they all have."""
+        for thread in self._threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        return True
+
+    def close(self, timeout: float) -> None:
+        """Flush the retry and dead-letter producers (their writes were already acknowledged batch by batch)."""
+        for producer in self._producers:
+            producer.flush(timeout)
+
+
+def handle_signals(stop: threading.Event, abort: Callable[[], None]) -> None:
+    """SIGINT/SIGTERM: the first stops gracefully, the second calls `abort` at once."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            abort()
+            return
+        logger.warning(
+            "%s: finishing the batches in hand, then stopping (again to exit at once)", signal.Signals(signum).name
+        )
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)

@@ -1,0 +1,346 @@
+"""One consumer per thread: consume a batch -> handler -> apply each outcome -> store offsets.
+
+At-least-once by construction: the consumer never stores offsets by itself (`enable.auto.offset.store=false`); a
+batch's offsets are stored only after every message's outcome is applied, retry and dead-letter writes included
+(acknowledged by the broker). librdkafka commits what is stored every `commit-interval-ms`, and the worker commits
+on revoke and on close.
+
+A retry worker is the same loop on the route's retry topic, with a gate: a partition whose next message is not
+yet due is paused (and rewound to it) until it is, so the consumer keeps polling and stays in its group.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from zig_cli import contract, envelope, kafka
+from zig_cli.codecs import Decoder
+from zig_cli.config import Retry
+from zig_cli.contract import Message
+from zig_cli.errors import DecodeError, KafkaFatalError
+from zig_cli.producer import ProducerLike, produce_all
+from zig_cli.stats import RouteStats
+
+logger = logging.getLogger(__name__)
+
+
+class ConsumerLike(Protocol):
+    """The part of confluent_kafka.Consumer a worker uses."""
+
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None: ...
+    def consume(self, num_messages: int = ..., timeout: float = ...) -> list[Any]: ...
+    def store_offsets(self, message: Any = ..., offsets: Any = ...) -> None: ...
+    def commit(self, message: Any = ..., offsets: Any = ..., asynchronous: bool = ...) -> Any: ...
+    def pause(self, partitions: list[TopicPartition]) -> None: ...
+    def resume(self, partitions: list[TopicPartition]) -> None: ...
+    def seek(self, partition: TopicPartition) -> None: ...
+    def close(self) -> None: ...
+
+
+ConsumerFactory = Callable[[Callable[[KafkaError], None]], ConsumerLike]
+
+
+@dataclass(frozen=True)
+class RouteRuntime:
+    """What every worker of one route shares."""
+
+    name: str
+    handler: Callable[[list[Message]], Any]
+    subscription: str  # a topic name, or a librdkafka regex starting with ^
+    plain_topic: bool
+    max_records: int
+    poll_timeout_s: float
+    key_decoder: Decoder
+    value_decoder: Decoder
+    retry: Retry
+    retry_topic: str
+    dead_letter_topic: str
+    producer: ProducerLike
+    stats: RouteStats
+    delivery_deadline_s: float
+
+
+@dataclass(slots=True)
+class _Entry:
+    raw: Any
+    origin: envelope.Origin
+    message: Message | None  # None when it did not decode
+    decode_error: str = ""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Worker:
+    """One thread's consumer loop for a route (or, with `delayed`, for its retry topic)."""
+
+    def __init__(
+        self,
+        runtime: RouteRuntime,
+        new_consumer: ConsumerFactory,
+        stop: threading.Event,
+        delayed: bool = False,
+    ) -> None:
+        self.runtime = runtime
+        self.stop = stop
+        self.delayed = delayed
+        self._new_consumer = new_consumer
+        self._fatal: KafkaFatalError | None = None
+        self._paused: dict[tuple[str, int], int] = {}  # retry partitions waiting: (topic, partition) -> due ms
+        self.joined = threading.Event()  # set at the first partition assignment
+        self._consumer: ConsumerLike | None = None
+
+    # --- the loop ---
+
+    def run(self) -> None:
+        consumer = self._new_consumer(self._on_error)
+        self._consumer = consumer
+        topic = self.runtime.retry_topic if self.delayed else self.runtime.subscription
+        try:
+            consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+            while not self.stop.is_set():
+                if self.delayed:
+                    self._resume_due(consumer)
+                raw = consumer.consume(num_messages=self.runtime.max_records, timeout=self._poll_timeout())
+                if self._fatal is not None:
+                    raise self._fatal
+                if raw:
+                    self.handle(consumer, raw)
+        finally:
+            self._close(consumer)
+
+    def _poll_timeout(self) -> float:
+        timeout = self.runtime.poll_timeout_s
+        if self._paused:
+            until_due = (min(self._paused.values()) - _now_ms()) / 1000
+            timeout = max(0.0, min(timeout, until_due))
+        return timeout
+
+    def handle(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> None:
+        """Handle one consumed batch completely, then store its offsets."""
+        started = time.perf_counter()
+        raw_messages = self._usable(consumer, raw_messages)
+        if not raw_messages:
+            return
+        entries = [self._entry(raw) for raw in raw_messages]
+        batch = [e.message for e in entries if e.message is not None]
+        retry_ids: set[int] = set()
+        skipped = 0
+        failure = ""
+        if batch:
+            try:
+                result = self.runtime.handler(batch)
+            except Exception as error:  # the handler's own failure: the whole batch is retried
+                failure = f"{type(error).__name__}: {error}"
+                logger.error(
+                    "route=%s handler raised on %s; retrying the batch",
+                    self.runtime.name,
+                    _ranges(raw_messages),
+                    exc_info=True,
+                )
+                retry_ids = {id(m) for m in batch}
+            else:
+                retry, skip = contract.interpret_batch_result(self.runtime.name, result, batch)
+                retry_ids = {id(m) for m in retry}
+                skipped = len(skip)
+        records, retried, dead = self._outgoing(entries, retry_ids, failure or "the handler asked for a retry")
+        if records:
+            produce_all(self.runtime.producer, records, self.runtime.delivery_deadline_s)
+        self._store(consumer, raw_messages)
+        self.runtime.stats.add_batch(
+            consumed=len(entries),
+            succeeded=len(batch) - len(retry_ids) - skipped,
+            retried=retried,
+            skipped=skipped,
+            dead_lettered=dead,
+            handler_error=bool(failure),
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    # --- building messages ---
+
+    def _usable(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> list[Any]:
+        """Drop error events (reporting them) and, on a retry topic, messages not yet due."""
+        usable: list[Any] = []
+        blocked: set[tuple[str, int]] = set()
+        now = _now_ms()
+        for raw in raw_messages:
+            error = raw.error()
+            if error is not None:
+                self._on_error(error)
+                if self._fatal is not None:
+                    raise self._fatal
+                continue
+            if self.delayed:
+                where = (raw.topic(), raw.partition())
+                if where in blocked:
+                    continue
+                due = _due_ms(raw.headers())
+                if due is not None and due > now:
+                    blocked.add(where)
+                    self._hold(consumer, where, raw.offset(), due)
+                    continue
+            usable.append(raw)
+        return usable
+
+    def _entry(self, raw: Any) -> _Entry:
+        kind, timestamp = raw.timestamp()
+        headers = raw.headers()
+        origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
+        try:
+            key = self.runtime.key_decoder(raw.key())
+        except DecodeError as error:
+            return _Entry(raw, origin, None, f"key is {error}")
+        try:
+            value = self.runtime.value_decoder(raw.value())
+        except DecodeError as error:
+            return _Entry(raw, origin, None, f"value is {error}")
+        message = Message(
+            origin.topic,
+            origin.partition,
+            origin.offset,
+            origin.timestamp,
+            key,
+            value,
+            origin.headers,
+            origin.retry_count,
+        )
+        return _Entry(raw, origin, message)
+
+    # --- applying outcomes ---
+
+    def _outgoing(
+        self, entries: list[_Entry], retry_ids: set[int], reason: str
+    ) -> tuple[list[envelope.Record], int, int]:
+        """Records for the retry and dead-letter topics, and how many of each."""
+        runtime = self.runtime
+        retry = runtime.retry
+        records: list[envelope.Record] = []
+        retried = dead = 0
+        for entry in entries:
+            origin = entry.origin
+            if entry.message is None:
+                error = f"{entry.decode_error}"
+            elif id(entry.message) in retry_ids:
+                if retry.enabled and origin.retry_count < retry.count:
+                    count = origin.retry_count + 1
+                    due = _now_ms() + envelope.backoff_ms(retry, count)
+                    records.append(self._forward(runtime.retry_topic, entry, count, reason, due))
+                    retried += 1
+                    continue
+                why = "retry is disabled" if not retry.enabled else f"retried {origin.retry_count} time(s)"
+                error = f"{reason} ({why})"
+            else:
+                continue
+            records.append(self._forward(runtime.dead_letter_topic, entry, origin.retry_count, error))
+            dead += 1
+        return records, retried, dead
+
+    def _forward(self, topic: str, entry: _Entry, count: int, error: str, due: int | None = None) -> envelope.Record:
+        raw = entry.raw
+        return envelope.forward(topic, entry.origin, raw.key(), raw.value(), self.runtime.name, count, error, due)
+
+    def _store(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> None:
+        next_offsets: dict[tuple[str, int], int] = {}
+        for raw in raw_messages:
+            where = (raw.topic(), raw.partition())
+            next_offsets[where] = max(next_offsets.get(where, 0), raw.offset() + 1)
+        for (topic, partition), offset in next_offsets.items():
+            try:
+                consumer.store_offsets(offsets=[TopicPartition(topic, partition, offset)])
+            except KafkaException as error:
+                # The partition was taken away meanwhile; its new owner will see these messages again.
+                logger.warning(
+                    "route=%s %s[%d]@%d: offset not stored (%s); the messages will be delivered again",
+                    self.runtime.name,
+                    topic,
+                    partition,
+                    offset - 1,
+                    error.args[0].str(),
+                )
+
+    # --- the retry gate ---
+
+    def _hold(self, consumer: ConsumerLike, where: tuple[str, int], offset: int, due: int) -> None:
+        partition = TopicPartition(where[0], where[1], offset)
+        consumer.pause([partition])
+        consumer.seek(partition)
+        self._paused[where] = due
+
+    def _resume_due(self, consumer: ConsumerLike) -> None:
+        now = _now_ms()
+        ready = [where for where, due in self._paused.items() if due <= now]
+        if ready:
+            consumer.resume([TopicPartition(topic, partition) for topic, partition in ready])
+            for where in ready:
+                del self._paused[where]
+
+    # --- callbacks and errors ---
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self.joined.set()
+        logger.info("route=%s assigned %s", self.runtime.name, _partitions(partitions))
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        logger.info("route=%s revoked %s; committing what is handled", self.runtime.name, _partitions(partitions))
+        self._commit(consumer)
+        for p in partitions:
+            self._paused.pop((p.topic, p.partition), None)
+
+    def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        logger.warning(
+            "route=%s lost %s; uncommitted messages will be delivered again", self.runtime.name, _partitions(partitions)
+        )
+        for p in partitions:
+            self._paused.pop((p.topic, p.partition), None)
+
+    def _on_error(self, error: KafkaError) -> None:
+        if kafka.is_fatal(error, self.runtime.plain_topic and not self.delayed):
+            self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {error.str()}")
+            self.stop.set()
+        elif error.code() != KafkaError._PARTITION_EOF:
+            logger.warning("route=%s kafka: %s (zig keeps going)", self.runtime.name, error.str())
+
+    def _commit(self, consumer: Any) -> None:
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError._NO_OFFSET:
+                logger.warning("route=%s commit failed: %s", self.runtime.name, error.args[0].str())
+
+    def _close(self, consumer: ConsumerLike) -> None:
+        try:
+            self._commit(consumer)
+        finally:
+            consumer.close()
+
+
+def _due_ms(headers: Any) -> int | None:
+    for name, data in headers or ():
+        if name == envelope.DUE_MS:
+            try:
+                return int(data)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _ranges(raw_messages: Sequence[Any]) -> str:
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for raw in raw_messages:
+        where = (raw.topic(), raw.partition())
+        low, high = spans.get(where, (raw.offset(), raw.offset()))
+        spans[where] = (min(low, raw.offset()), max(high, raw.offset()))
+    return ", ".join(f"{t}[{p}]@{lo}..{hi}" for (t, p), (lo, hi) in spans.items())
+
+
+def _partitions(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing"
