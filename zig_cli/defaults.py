@@ -100,7 +100,7 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
             "type",
             "choice",
             None if route_override else "linear",
-            "Backoff between retries: linear (backoff-ms) or exponential ((2^n - 1) * backoff-ms)",
+            "Backoff between retries: linear (backoff-ms each time) or exponential ((2^n - 1) * backoff-ms)",
             choices=("linear", "exponential"),
             default_text=text(""),
         ),
@@ -520,7 +520,7 @@ STREAM_ROUTES = Section("stream-router", "Stream routes", (), {"*": STREAM_ROUTE
 UNSUPPORTED_SECTIONS: Mapping[str, str] = {
     "rabbit-mq": "zig keeps retries and dead letters in Kafka topics (retry-topic, dead-letter-topic)",
     "rabbit-mq-connection": "zig keeps retries and dead letters in Kafka topics (retry-topic, dead-letter-topic)",
-    "jobs": "zig has no RabbitMQ jobs; retries are read from the route's retry topic",
+    "jobs": "zig has no RabbitMQ jobs; a retry consumer per route reads the route's retry topic",
     "messaging": "zig keeps retries and dead letters in Kafka topics (retry-topic, dead-letter-topic)",
     "nrepl-server": "zig is a Python process and starts no nREPL server",
     "statsd": "zig sends no StatsD metrics",

@@ -1,0 +1,412 @@
+"""`zig run` against the real broker: every message handled, at least once, and committed only when handled."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import wait_until
+from kafka_helpers import (
+    RECORDER,
+    RUNNING,
+    Zig,
+    committed,
+    create_topic,
+    next_offsets,
+    produce,
+    read_records,
+    read_topic,
+    unique,
+    write_route_config,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture(autouse=True)
+def end_every_zig() -> Iterator[None]:
+    yield
+    while RUNNING:
+        RUNNING.pop().close()
+
+
+def handlers(tmp_path: Path, body: str) -> None:
+    (tmp_path / "h.py").write_text(RECORDER + "\n" + body, encoding="utf-8")
+
+
+def distinct(records: list[dict], route: str | None = None) -> set[tuple[int, int]]:
+    return {(r["partition"], r["offset"]) for r in records if route is None or r["route"] == route}
+
+
+def test_two_routes_handle_and_commit_every_message(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("orders"), 4)
+    delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"x" * 100) for i in range(10_000)))
+    handlers(tmp_path, "def a(batch):\n    record('a', batch)\n\ndef b(batch):\n    record('b', batch)\n")
+    groups = {"a": unique("group-a"), "b": unique("group-b"), "c": unique("group-c")}
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {
+            name: {
+                "handler-fn": f"h/{name if name != 'c' else 'a'}",
+                "consumer-group-id": group,
+                "origin-topic": topic,
+                "thread-count": 2,
+            }
+            for name, group in groups.items()
+        },
+    )
+    zig = Zig(config, tmp_path / "record.jsonl", "--route", "a", "--route", "b")
+    wait_until(lambda: zig.count() >= 20_000 or zig.process.poll() is not None, 180, "20,000 handled messages")
+    assert zig.stop() == 0, zig.output()[-3000:]
+    records = zig.records()
+    for name in ("a", "b"):
+        assert distinct(records, name) == set(delivered), name
+        assert committed(bootstrap_servers, groups[name], topic, 4) == next_offsets(delivered), name
+    assert "route=c" not in zig.output(), "--route selects only the routes named"
+
+
+def test_retried_messages_come_back_then_go_to_the_dead_letter_topic(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("payments"), 2)
+    app = unique("app")
+    keys = [f"r{i}" for i in range(5)] + [f"ok{i}" for i in range(5)]
+    produce(bootstrap_servers, topic, ((k.encode(), f"value-{k}".encode()) for k in keys), headers=[("trace", b"t1")])
+    handlers(
+        tmp_path,
+        (
+            "def handle(batch):\n"
+            "    record('pay', batch)\n"
+            "    return {'retry': [m for m in batch if m.key.startswith('r')]}\n"
+        ),
+    )
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {
+            "pay": {
+                "handler-fn": "h/handle",
+                "consumer-group-id": unique("pay"),
+                "origin-topic": topic,
+                "key-deserializer-class-config": "string",
+                "value-deserializer-class-config": "string",
+            }
+        },
+        app=app,
+        retry={"count": 2, "backoff-ms": 300},
+    )
+    zig = Zig(config, tmp_path / "record.jsonl")
+    wait_until(lambda: zig.count() >= 5 + 5 * 3, 90, "first deliveries and two retries of each r-message")
+    records = zig.records()
+    for key in keys:
+        seen = sorted((r for r in records if r["key"] == key), key=lambda r: r["retry_count"])
+        expected_counts = [0, 1, 2] if key.startswith("r") else [0]
+        assert [r["retry_count"] for r in seen] == expected_counts, key
+        assert {(r["topic"], r["partition"], r["offset"]) for r in seen} == {
+            (topic, seen[0]["partition"], seen[0]["offset"])
+        }
+        assert all(r["value"] == f"value-{key}" and r["headers"] == {"trace": "t1"} for r in seen)
+        for before, after in zip(seen, seen[1:], strict=False):
+            assert after["at"] - before["at"] >= 0.3, "retried before its backoff"
+    dead = read_topic(bootstrap_servers, f"{app}-pay-dead-letter", 5)
+    assert zig.stop() == 0
+    assert sorted(m.key() for m in dead) == [f"r{i}".encode() for i in range(5)]
+    for message in dead:
+        headers = dict(message.headers())
+        assert headers["trace"] == b"t1"
+        assert headers["zig-origin-topic"] == topic.encode()
+        assert headers["zig-retry-count"] == b"2"
+        assert headers["zig-error"] == b"the handler asked for a retry (retried 2 time(s))"
+        assert message.value() == b"value-" + message.key()
+
+
+def test_a_batch_whose_handler_raises_is_retried_and_nothing_is_lost(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("raise"), 1)
+    delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(300)))
+    handlers(
+        tmp_path,
+        (
+            "import pathlib\n"
+            "def handle(batch):\n"
+            "    marker = pathlib.Path('raised')\n"
+            "    if not marker.exists():\n"
+            "        marker.touch()\n"
+            "        raise RuntimeError('flaky downstream')\n"
+            "    record('r', batch)\n"
+        ),
+    )
+    group = unique("raise")
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {
+            "r": {
+                "handler-fn": "h/handle",
+                "consumer-group-id": group,
+                "origin-topic": topic,
+                "max-poll-records": 50,
+                "thread-count": 1,
+            }
+        },
+        retry={"backoff-ms": 200},
+    )
+    zig = Zig(config, tmp_path / "record.jsonl")
+    wait_until(lambda: len(distinct(zig.records())) >= 300 or zig.process.poll() is not None, 90, "300 handled")
+    assert zig.stop() == 0
+    records = zig.records()
+    assert distinct(records) == set(delivered)
+    retried = [r for r in records if r["retry_count"] == 1]
+    assert 1 <= len(retried) <= 50, "exactly the batch that raised came back through the retry topic"
+    assert "handler raised on " in zig.output() and "RuntimeError: flaky downstream" in zig.output()
+    assert committed(bootstrap_servers, group, topic, 1) == next_offsets(delivered)
+
+
+def test_kill_9_then_restart_handles_everything_at_least_once(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("kill"), 2)
+    delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(3000)))
+    handlers(tmp_path, "import time\ndef handle(batch):\n    time.sleep(0.02)\n    record('k', batch)\n")
+    group = unique("kill")
+    # One thread: tansu sometimes never completes a rejoin of two members at once (real Kafka does).
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {
+            "k": {
+                "handler-fn": "h/handle",
+                "consumer-group-id": group,
+                "origin-topic": topic,
+                "max-poll-records": 20,
+                "thread-count": 1,
+            }
+        },
+    )
+    first = Zig(config, tmp_path / "record-1.jsonl", env={"ZIG_TEST_RUN": "1"})
+    wait_until(lambda: first.count() >= 600, 90, "600 messages handled before the kill")
+    first.stop(signal.SIGKILL)
+    at_kill = committed(bootstrap_servers, group, topic, 2)
+    second = Zig(config, tmp_path / "record-2.jsonl", env={"ZIG_TEST_RUN": "2"})
+    both = (tmp_path / "record-1.jsonl", tmp_path / "record-2.jsonl")
+    wait_until(
+        lambda: distinct(read_records(*both)) >= set(delivered) or second.process.poll() is not None,
+        120,
+        "every message handled",
+    )
+    assert second.stop() == 0
+    records = read_records(*both)
+    assert distinct(records) == set(delivered)
+    for r in records:
+        if r["run"] == "2":
+            assert r["offset"] >= max(at_kill[r["partition"]], 0), f"run 2 re-handled committed {r}"
+    assert committed(bootstrap_servers, group, topic, 2) == next_offsets(delivered)
+
+
+def test_a_second_process_joins_and_partitions_split(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("join"), 4)
+    delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(4000)))
+    handlers(tmp_path, "import time\ndef handle(batch):\n    time.sleep(0.05)\n    record('j', batch)\n")
+    group = unique("join")
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {
+            "j": {
+                "handler-fn": "h/handle",
+                "consumer-group-id": group,
+                "origin-topic": topic,
+                "max-poll-records": 20,
+                "thread-count": 1,
+            }
+        },
+    )
+    first = Zig(config, tmp_path / "record.jsonl", env={"ZIG_TEST_RUN": "1"})
+    wait_until(lambda: first.count() >= 200, 60, "the first process under way")
+    second = Zig(config, tmp_path / "record.jsonl", env={"ZIG_TEST_RUN": "2"})
+    wait_until(lambda: distinct(first.records()) >= set(delivered), 180, "every message handled")
+    assert second.stop() == 0
+    assert first.stop() == 0
+    records = first.records()
+    assert {r["run"] for r in records} == {"1", "2"}, "the second process got partitions too"
+    assert distinct(records) == set(delivered)
+    assert committed(bootstrap_servers, group, topic, 4) == next_offsets(delivered)
+
+
+def test_invalid_return_value_stops_zig_without_committing_the_batch(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("contract"), 1)
+    delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(10)))
+    handlers(
+        tmp_path,
+        (
+            "import os\n"
+            "def handle(batch):\n"
+            "    if not os.environ.get('FIXED'):\n"
+            "        return 'oops'\n"
+            "    record('c', batch)\n"
+        ),
+    )
+    group = unique("contract")
+    # One thread: tansu sometimes never completes a rejoin of two members at once (real Kafka does).
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {"bad": {"handler-fn": "h/handle", "consumer-group-id": group, "origin-topic": topic, "thread-count": 1}},
+    )
+    broken = Zig(config, tmp_path / "record.jsonl")
+    assert broken.wait(60) == 1
+    assert "route 'bad': handler returned 'oops'; expected None" in broken.output()
+    assert committed(bootstrap_servers, group, topic, 1) == {0: -1001}
+    fixed = Zig(config, tmp_path / "record.jsonl", env={"FIXED": "1"})
+    wait_until(lambda: fixed.count() >= 10, 60, "the fixed handler to receive the batch")
+    assert fixed.stop() == 0
+    assert distinct(fixed.records()) == set(delivered)
+
+
+def test_sigterm_during_a_slow_batch_finishes_and_commits_it(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("slow"), 1)
+    delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(20)))
+    handlers(
+        tmp_path,
+        (
+            "import pathlib, time\n"
+            "def handle(batch):\n"
+            "    pathlib.Path('started').touch()\n"
+            "    time.sleep(3)\n"
+            "    record('s', batch)\n"
+        ),
+    )
+    group = unique("slow")
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {"s": {"handler-fn": "h/handle", "consumer-group-id": group, "origin-topic": topic, "thread-count": 1}},
+    )
+    zig = Zig(config, tmp_path / "record.jsonl")
+    wait_until(lambda: (tmp_path / "started").exists(), 60, "the slow batch to start")
+    sent = time.monotonic()
+    assert zig.stop(signal.SIGTERM, timeout=30) == 0
+    assert time.monotonic() - sent < 15, "exit was not prompt"
+    assert distinct(zig.records()) == set(delivered)
+    assert committed(bootstrap_servers, group, topic, 1) == next_offsets(delivered)
+
+
+def test_a_message_that_is_not_json_goes_to_the_dead_letter_topic(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("json"), 1)
+    produce(bootstrap_servers, topic, [(b"1", b'{"n": 1}'), (b"2", b"not json"), (b"3", b'{"n": 3}')])
+    handlers(tmp_path, "def handle(batch):\n    record('j', batch)\n")
+    app = unique("app")
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {
+            "j": {
+                "handler-fn": "h/handle",
+                "consumer-group-id": unique("json"),
+                "origin-topic": topic,
+                "value-deserializer-class-config": "json",
+            }
+        },
+        app=app,
+    )
+    zig = Zig(config, tmp_path / "record.jsonl", "--log-format", "json")
+    wait_until(lambda: zig.count() >= 2, 60, "the two JSON messages")
+    [dead] = read_topic(bootstrap_servers, f"{app}-j-dead-letter", 1)
+    assert dead.value() == b"not json"
+    assert dict(dead.headers())["zig-error"].startswith(b"value is not JSON: Expecting value")
+    produce(bootstrap_servers, topic, [(b"4", b'{"n": 4}')])
+    wait_until(lambda: zig.count() >= 3, 60, "the route to keep consuming")
+    assert zig.stop() == 0
+    assert [r["value"] for r in zig.records()] == [{"n": 1}, {"n": 3}, {"n": 4}]
+    lines = [json.loads(line) for line in zig.output().splitlines()]
+    assigned = [line for line in lines if line["message"].startswith("route=j assigned")]
+    assert assigned and assigned[0]["route"] == "j" and assigned[0]["level"] == "info"
+
+
+def test_zig_survives_a_broker_outage(private_broker: tuple[str, subprocess.Popen[bytes]], tmp_path: Path):
+    bootstrap, broker = private_broker
+    topic = create_topic(bootstrap, unique("outage"), 2)
+    delivered = produce(bootstrap, topic, ((str(i).encode(), b"v") for i in range(200)))
+    handlers(tmp_path, "def handle(batch):\n    record('o', batch)\n")
+    group = unique("outage")
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap,
+        {"o": {"handler-fn": "h/handle", "consumer-group-id": group, "origin-topic": topic}},
+    )
+    zig = Zig(config, tmp_path / "record.jsonl")
+    wait_until(lambda: zig.count() >= 200, 60, "the first 200 messages")
+    os.kill(broker.pid, signal.SIGSTOP)
+    try:
+        outage_ends = time.monotonic() + 20
+        while time.monotonic() < outage_ends:  # the outage itself: zig must stay up through all of it
+            assert zig.process.poll() is None, zig.output()[-3000:]
+            time.sleep(0.5)
+    finally:
+        os.kill(broker.pid, signal.SIGCONT)
+    delivered += produce(bootstrap, topic, ((str(i).encode(), b"v") for i in range(200, 400)))
+    wait_until(
+        lambda: distinct(zig.records()) >= set(delivered) or zig.process.poll() is not None,
+        120,
+        "every message after the outage",
+    )
+    assert zig.stop() == 0, zig.output()[-3000:]
+    assert distinct(zig.records()) == set(delivered)
+    assert committed(bootstrap, group, topic, 2) == next_offsets(delivered)
+
+
+def test_a_missing_origin_topic_stops_zig_with_the_cause(bootstrap_servers: str, tmp_path: Path):
+    handlers(tmp_path, "def handle(batch):\n    record('m', batch)\n")
+    missing = unique("missing")
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {"m": {"handler-fn": "h/handle", "consumer-group-id": unique("m"), "origin-topic": missing}},
+    )
+    zig = Zig(config, tmp_path / "record.jsonl")
+    assert zig.wait(60) == 1
+    assert f"origin topic {missing!r} does not exist on {bootstrap_servers}" in zig.output()
+
+
+def test_on_a_terminal_zig_run_shows_the_live_table(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("live"), 1)
+    produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(50)))
+    handlers(tmp_path, "def handle(batch):\n    record('live', batch)\n")
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {"live": {"handler-fn": "h/handle", "consumer-group-id": unique("live"), "origin-topic": topic}},
+    )
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zig_cli", "run", str(config)],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        cwd=tmp_path,
+        env={**os.environ, "ZIG_TEST_RECORD": str(tmp_path / "record.jsonl"), "COLUMNS": "160"},
+    )
+    os.close(child)
+    screen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"50" not in screen.split(b"live", 1)[-1] and time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.5)
+            if ready:
+                screen += os.read(main, 65536)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(main)
+    text = screen.decode("utf-8", "replace")
+    assert "zig run" in text
+    for column in ("consumed", "succeeded", "retried", "skipped", "dead", "batches"):
+        assert column in text, column

@@ -1,0 +1,81 @@
+"""Runner and topic preparation without a broker: route selection, refusals, first failure kept."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from fakes import FakeConsumer, FakeProducer, FakeRaw
+from helpers import batch_route, flat_config
+
+from zig_cli import config, kafka
+from zig_cli.errors import ContractError, KafkaFatalError, ZigError
+from zig_cli.runner import Clients, Runner
+
+
+class RefusingAdmin:
+    """An AdminClient whose broker knows the origin topic and refuses to create any other."""
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        pass
+
+    def list_topics(self, timeout: float) -> Any:
+        class Metadata:
+            topics = {"orders": type("Topic", (), {"error": None, "partitions": {0: None, 1: None}})()}
+
+        return Metadata()
+
+    def create_topics(self, topics: list[Any], request_timeout: float) -> dict[str, Future[None]]:
+        futures: dict[str, Future[None]] = {}
+        for topic in topics:
+            future: Future[None] = Future()
+            error = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "Authorization failed.")
+            future.set_exception(KafkaException(error))
+            futures[topic.topic] = future
+        return futures
+
+
+def test_a_refused_topic_creation_is_fatal_before_anything_runs(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(kafka, "AdminClient", RefusingAdmin)
+    with pytest.raises(KafkaFatalError) as caught:
+        kafka.prepare_topics({"bootstrap.servers": "b:9092"}, "orders", ["shop-orders-retry"], 5, False)
+    assert str(caught.value) == "cannot create topic 'shop-orders-retry' on b:9092: Authorization failed."
+
+
+def test_unknown_route_names_are_refused_with_the_known_ones():
+    cfg = config.validate(flat_config(), "c.edn", {})
+    with pytest.raises(ZigError) as caught:
+        Runner(cfg, {"orders": lambda batch: None}, ["ordrs"])
+    assert str(caught.value) == "no route named 'ordrs'; routes in c.edn: 'orders'"
+
+
+def test_a_contract_error_in_one_worker_stops_them_all_and_is_kept():
+    raw = flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": 3})}})
+    cfg = config.validate(raw, "c.edn", {})
+    producer = FakeProducer()
+    consumers: list[FakeConsumer] = []
+    served: list[int] = []
+
+    def new_consumer(props: Any, on_error: Any) -> FakeConsumer:
+        consumer = FakeConsumer(producer)
+        index = len(consumers)
+        consumers.append(consumer)
+
+        def consume(num_messages: int = 1, timeout: float = -1) -> list[Any]:
+            if index == 0 and not served:
+                served.append(1)
+                return [FakeRaw("orders", 0, 0, b"v")]
+            return []
+
+        consumer.consume = consume  # type: ignore[method-assign]
+        return consumer
+
+    clients = Clients(consumer=new_consumer, producer=lambda props: producer, prepare_topics=lambda *a: None)
+    runner = Runner(cfg, {"orders": lambda batch: "oops"}, clients=clients)
+    runner.start()
+    assert runner.wait(10)
+    assert isinstance(runner.failure, ContractError)
+    assert len(runner.workers) == 4  # three consumers and the retry worker
+    assert all(c.stored == [] for c in consumers)

@@ -1,0 +1,200 @@
+"""Worker: outcomes applied before offsets are stored, with fakes for the consumer and producer."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError
+from fakes import FakeConsumer, FakeProducer, FakeRaw
+
+from zig_cli import codecs
+from zig_cli.config import Retry
+from zig_cli.contract import Message
+from zig_cli.errors import ContractError, KafkaFatalError
+from zig_cli.stats import RouteStats
+from zig_cli.worker import RouteRuntime, Worker
+
+RETRY = Retry(enabled=True, count=2, type="linear", backoff_ms=1000, max_backoff_ms=10_000)
+
+
+def make_worker(
+    handler: Callable[[list[Message]], Any],
+    producer: FakeProducer,
+    retry: Retry = RETRY,
+    value: str = "json",
+    delayed: bool = False,
+) -> Worker:
+    runtime = RouteRuntime(
+        name="orders",
+        handler=handler,
+        subscription="orders",
+        plain_topic=True,
+        max_records=500,
+        poll_timeout_s=0.1,
+        key_decoder=codecs.decoder("string"),
+        value_decoder=codecs.decoder(value),
+        retry=retry,
+        retry_topic="shop-orders-retry",
+        dead_letter_topic="shop-orders-dead-letter",
+        producer=producer,
+        stats=RouteStats(),
+        delivery_deadline_s=5,
+    )
+    return Worker(runtime, lambda on_error: FakeConsumer(producer), threading.Event(), delayed=delayed)
+
+
+def raws(*values: bytes | None, partition: int = 0, start: int = 10) -> list[FakeRaw]:
+    return [FakeRaw("orders", partition, start + i, v, f"k{i}".encode()) for i, v in enumerate(values)]
+
+
+def test_success_stores_the_next_offset_of_each_partition():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[Message] = []
+    worker = make_worker(lambda batch: seen.extend(batch), producer)
+    worker.handle(consumer, raws(b"1", b"2") + raws(b"3", partition=1, start=5))
+    assert [(m.partition, m.offset, m.key, m.value) for m in seen] == [
+        (0, 10, "k0", 1),
+        (0, 11, "k1", 2),
+        (1, 5, "k0", 3),
+    ]
+    assert sorted(consumer.stored) == [("orders", 0, 12), ("orders", 1, 6)]
+    assert producer.produced == []
+    assert worker.runtime.stats.snapshot().succeeded == 3
+
+
+def test_retry_is_written_and_acknowledged_before_offsets_are_stored():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: {"retry": [batch[1]], "skip": [batch[0]]}, producer)
+    before = int(time.time() * 1000)
+    worker.handle(consumer, raws(b"1", b"2", b"3"))
+    [record] = producer.produced
+    assert record["topic"] == "shop-orders-retry"
+    assert (record["key"], record["value"]) == (b"k1", b"2")
+    assert record["headers"]["zig-retry-count"] == b"1"
+    assert record["headers"]["zig-origin-offset"] == b"11"
+    assert int(record["headers"]["zig-due-ms"]) >= before + 1000
+    assert consumer.stored == [("orders", 0, 13)]
+    assert consumer.delivered_when_stored == [1]
+    snapshot = worker.runtime.stats.snapshot()
+    assert (snapshot.succeeded, snapshot.retried, snapshot.skipped) == (1, 1, 1)
+
+
+def test_handler_exception_retries_the_whole_batch(caplog: pytest.LogCaptureFixture):
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+
+    def boom(batch: list[Message]) -> None:
+        raise ValueError("database down")
+
+    worker = make_worker(boom, producer)
+    worker.handle(consumer, raws(b"1", b"2"))
+    assert [r["topic"] for r in producer.produced] == ["shop-orders-retry"] * 2
+    assert producer.produced[0]["headers"]["zig-error"] == b"ValueError: database down"
+    assert consumer.stored == [("orders", 0, 12)]
+    [logged] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert logged.getMessage() == "route=orders handler raised on orders[0]@10..11; retrying the batch"
+    assert worker.runtime.stats.snapshot().handler_errors == 1
+
+
+def test_contract_error_stores_nothing():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: "oops", producer)
+    with pytest.raises(ContractError, match="route 'orders': handler returned 'oops'"):
+        worker.handle(consumer, raws(b"1"))
+    assert consumer.stored == []
+    assert producer.produced == []
+
+
+def test_message_that_does_not_decode_goes_to_the_dead_letter_topic():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[Message] = []
+    worker = make_worker(lambda batch: seen.extend(batch), producer)
+    worker.handle(consumer, raws(b'{"a": 1}', b"not json", b"2"))
+    assert [m.value for m in seen] == [{"a": 1}, 2]
+    [record] = producer.produced
+    assert record["topic"] == "shop-orders-dead-letter"
+    assert record["value"] == b"not json"
+    assert record["headers"]["zig-error"].startswith(b"value is not JSON: Expecting value")
+    assert consumer.stored == [("orders", 0, 13)]
+
+
+def test_retries_exhausted_go_to_the_dead_letter_topic():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: {"retry": batch}, producer, delayed=True)
+    headers = [
+        ("zig-origin-topic", b"orders"),
+        ("zig-origin-partition", b"0"),
+        ("zig-origin-offset", b"4"),
+        ("zig-retry-count", b"2"),
+        ("zig-due-ms", b"0"),
+    ]
+    worker.handle(consumer, [FakeRaw("shop-orders-retry", 0, 0, b"1", b"k", headers)])
+    [record] = producer.produced
+    assert record["topic"] == "shop-orders-dead-letter"
+    assert record["headers"]["zig-retry-count"] == b"2"
+    assert record["headers"]["zig-error"] == b"the handler asked for a retry (retried 2 time(s))"
+
+
+def test_retry_disabled_sends_retries_to_the_dead_letter_topic():
+    producer = FakeProducer()
+    off = Retry(enabled=False, count=5, type="linear", backoff_ms=1, max_backoff_ms=1)
+    worker = make_worker(lambda batch: {"retry": batch}, producer, retry=off)
+    worker.handle(FakeConsumer(producer), raws(b"1"))
+    assert [r["topic"] for r in producer.produced] == ["shop-orders-dead-letter"]
+    assert producer.produced[0]["headers"]["zig-error"] == b"the handler asked for a retry (retry is disabled)"
+
+
+def test_retry_topic_messages_wait_until_due():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[Message] = []
+    worker = make_worker(lambda batch: seen.extend(batch), producer, delayed=True)
+    later = str(int(time.time() * 1000) + 60_000).encode()
+
+    def retried(offset: int, partition: int, due: bytes) -> FakeRaw:
+        headers = [
+            ("h", b"1"),
+            ("zig-origin-topic", b"orders"),
+            ("zig-origin-partition", b"2"),
+            ("zig-origin-offset", str(100 + offset).encode()),
+            ("zig-retry-count", b"1"),
+            ("zig-due-ms", due),
+        ]
+        return FakeRaw("shop-orders-retry", partition, offset, json.dumps(offset).encode(), b"k", headers)
+
+    worker.handle(consumer, [retried(0, 0, b"0"), retried(1, 0, later), retried(2, 0, b"0"), retried(0, 1, b"0")])
+    assert [(m.topic, m.partition, m.offset, m.retry_count, m.headers) for m in seen] == [
+        ("orders", 2, 100, 1, (("h", b"1"),)),
+        ("orders", 2, 100, 1, (("h", b"1"),)),
+    ]
+    assert consumer.paused == [("shop-orders-retry", 0)]
+    assert consumer.seeks == [("shop-orders-retry", 0, 1)]
+    assert sorted(consumer.stored) == [("shop-orders-retry", 0, 1), ("shop-orders-retry", 1, 1)]
+
+
+def test_failed_delivery_is_fatal_and_stores_nothing():
+    producer = FakeProducer(fail="broker gone")
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: {"retry": batch}, producer)
+    with pytest.raises(KafkaFatalError, match="could not write 1 record"):
+        worker.handle(consumer, raws(b"1"))
+    assert consumer.stored == []
+
+
+def test_fatal_consumer_error_stops_the_worker():
+    producer = FakeProducer()
+    worker = make_worker(lambda batch: None, producer)
+    denied = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "Not authorized to access topics: [orders]")
+    with pytest.raises(KafkaFatalError, match="Not authorized"):
+        worker.handle(FakeConsumer(producer), [FakeRaw("orders", 0, 0, None, _error=denied)])
+    assert worker.stop.is_set()
