@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers import batch_route, flat_config
 
 from zig_cli import config, kafka
@@ -66,3 +67,16 @@ def test_zig_managed_properties_cannot_be_overridden():
         "c.edn: batch-routes.orders.kafka-properties.enable.auto.commit: "
         "zig sets it to commit only what has been handled (at-least-once)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("origin", "subscription"),
+    [
+        ("orders", "orders"),
+        ("orders.v1", "orders.v1"),
+        ("orders-.*", "^orders-.*$"),
+        ("^orders-[0-9]+$", "^orders-[0-9]+$"),
+    ],
+)
+def test_ziggurat_regexes_become_librdkafka_patterns(origin: str, subscription: str):
+    assert kafka.subscription(origin) == subscription

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from conftest import SAMPLES, wait_until
 from kafka_helpers import (
     RECORDER,
     RUNNING,
@@ -373,32 +374,42 @@ def test_a_missing_origin_topic_stops_zig_with_the_cause(bootstrap_servers: str,
     assert f"origin topic {missing!r} does not exist on {bootstrap_servers}" in zig.output()
 
 
-def test_on_a_terminal_zig_run_shows_the_live_table(bootstrap_servers: str, tmp_path: Path):
-    topic = create_topic(bootstrap_servers, unique("live"), 1)
-    produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(50)))
-    handlers(tmp_path, "def handle(batch):\n    record('live', batch)\n")
-    config = write_route_config(
-        tmp_path / "config.edn",
-        bootstrap_servers,
-        {"live": {"handler-fn": "h/handle", "consumer-group-id": unique("live"), "origin-topic": topic}},
-    )
+def test_the_sample_config_on_a_terminal_shows_the_live_table(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("orders"), 2)
+    env = {
+        **os.environ,
+        "COLUMNS": "160",
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_ORIGIN_TOPIC": topic,
+        # tansu answers "latest" with a wrong offset, so start from the earliest of this fresh topic
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_AUTO_OFFSET_RESET_CONFIG": "earliest",
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_SESSION_TIMEOUT_MS_CONFIG": "6000",
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_CONSUMER_GROUP_ID": unique("sample"),
+    }
     main, child = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "zig_cli", "run", str(config)],
+        [sys.executable, "-m", "zig_cli", "run", str(SAMPLES / "config.edn"), "--route", "orders"],
         stdin=child,
         stdout=child,
         stderr=child,
         cwd=tmp_path,
-        env={**os.environ, "ZIG_TEST_RECORD": str(tmp_path / "record.jsonl"), "COLUMNS": "160"},
+        env=env,
     )
     os.close(child)
-    screen = b""
-    try:
-        deadline = time.monotonic() + 60
-        while b"50" not in screen.split(b"live", 1)[-1] and time.monotonic() < deadline:
-            ready, _, _ = select.select([main], [], [], 0.5)
+    screen = bytearray()
+
+    def read_screen(until: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not until() and time.monotonic() < deadline and process.poll() is None:
+            ready, _, _ = select.select([main], [], [], 0.2)
             if ready:
-                screen += os.read(main, 65536)
+                screen.extend(os.read(main, 65536))
+
+    try:
+        read_screen(lambda: b"assigned" in screen, 60)
+        assert b"assigned" in screen, screen.decode("utf-8", "replace")[-2000:]
+        produce(bootstrap_servers, topic, ((str(i).encode(), b'{"n": 1}') for i in range(50)))
+        read_screen(lambda: re.search(rb"orders\W+50\W+50\W", bytes(screen.split(b"zig run")[-1])) is not None, 60)
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     finally:
@@ -406,7 +417,53 @@ def test_on_a_terminal_zig_run_shows_the_live_table(bootstrap_servers: str, tmp_
             process.kill()
             process.wait()
         os.close(main)
-    text = screen.decode("utf-8", "replace")
-    assert "zig run" in text
-    for column in ("consumed", "succeeded", "retried", "skipped", "dead", "batches"):
-        assert column in text, column
+    last_table = screen.split(b"zig run")[-1].decode("utf-8", "replace")
+    for column in ("consumed", "succeeded", "retried", "skipped", "dead", "batches", "handler"):
+        assert column in last_table, column
+    assert re.search(r"orders\W+50\W+50\W+0\W+0\W+0\W", last_table), last_table
+
+
+def test_a_second_signal_exits_at_once(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("stuck"), 1)
+    produce(bootstrap_servers, topic, [(b"k", b"v")])
+    handlers(
+        tmp_path, "import pathlib, time\ndef handle(batch):\n    pathlib.Path('started').touch()\n    time.sleep(120)\n"
+    )
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {
+            "s": {
+                "handler-fn": "h/handle",
+                "consumer-group-id": unique("stuck"),
+                "origin-topic": topic,
+                "thread-count": 1,
+            }
+        },
+    )
+    zig = Zig(config, tmp_path / "record.jsonl")
+    wait_until(lambda: (tmp_path / "started").exists(), 60, "the stuck batch to start")
+    zig.process.send_signal(signal.SIGINT)
+    zig.wait_for_log("finishing the batches in hand")
+    sent = time.monotonic()
+    assert zig.stop(signal.SIGINT, timeout=10) == 130
+    assert time.monotonic() - sent < 5
+
+
+def test_a_batch_slower_than_the_graceful_timeout_exits_1(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("grace"), 1)
+    produce(bootstrap_servers, topic, [(b"k", b"v")])
+    handlers(
+        tmp_path, "import pathlib, time\ndef handle(batch):\n    pathlib.Path('started').touch()\n    time.sleep(120)\n"
+    )
+    group = unique("grace")
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {"g": {"handler-fn": "h/handle", "consumer-group-id": group, "origin-topic": topic, "thread-count": 1}},
+    )
+    zig = Zig(config, tmp_path / "record.jsonl", "--graceful-timeout", "2")
+    wait_until(lambda: (tmp_path / "started").exists(), 60, "the slow batch to start")
+    assert zig.stop(signal.SIGTERM, timeout=20) == 1
+    assert "workers did not stop within 2 s; exiting without committing the batches in hand" in zig.output()
+    assert committed(bootstrap_servers, group, topic, 1) == {0: -1001}
