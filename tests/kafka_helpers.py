@@ -38,6 +38,7 @@ def produce(
     messages: Iterable[tuple[bytes | None, bytes | None]],
     partition: int | None = None,
     headers: list[tuple[str, bytes]] | None = None,
+    timestamp: int | None = None,
 ) -> list[tuple[int, int]]:
     """Produce (key, value) pairs; returns each one's (partition, offset) from its delivery report."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
@@ -52,6 +53,8 @@ def produce(
 
     for key, value in messages:
         extra: dict[str, Any] = {"partition": partition} if partition is not None else {}
+        if timestamp is not None:
+            extra["timestamp"] = timestamp
         while True:
             try:
                 producer.produce(topic, value, key, headers=headers, on_delivery=report, **extra)
@@ -191,22 +194,27 @@ def read_records(*paths: Path) -> list[dict[str, Any]]:
 
 
 def write_route_config(
-    path: Path, bootstrap: str, routes: dict[str, dict[str, Any]], app: str = "zt", retry: dict[str, Any] | None = None
+    path: Path,
+    bootstrap: str,
+    routes: dict[str, dict[str, Any]],
+    app: str = "zt",
+    retry: dict[str, Any] | None = None,
+    stream_routes: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """A flat EDN config whose batch routes start from the earliest offset and join the group quickly."""
+    """A flat EDN config whose routes start from the earliest offset and join their group quickly."""
     from zig_cli import loader
 
-    batch = {}
-    for name, settings in routes.items():
-        batch[name] = {
-            "bootstrap-servers": bootstrap,
-            "auto-offset-reset-config": "earliest",
-            "session-timeout-ms-config": 6000,
-            "poll-timeout-ms-config": 200,
-            "commit-interval-ms": 500,
-            **settings,
-        }
-    raw: dict[str, Any] = {"app-name": app, "batch-routes": batch}
+    quick = {
+        "bootstrap-servers": bootstrap,
+        "auto-offset-reset-config": "earliest",
+        "session-timeout-ms-config": 6000,
+        "commit-interval-ms": 500,
+    }
+    raw: dict[str, Any] = {"app-name": app}
+    if routes:
+        raw["batch-routes"] = {name: {**quick, "poll-timeout-ms-config": 200, **s} for name, s in routes.items()}
+    if stream_routes:
+        raw["stream-routes"] = {name: {**quick, **s} for name, s in stream_routes.items()}
     if retry is not None:
         raw["retry"] = retry
     path.write_text(loader.dumps(raw, "edn"), encoding="utf-8")

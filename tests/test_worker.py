@@ -14,7 +14,7 @@ from fakes import FakeConsumer, FakeProducer, FakeRaw
 
 from zig_cli import codecs
 from zig_cli.config import Retry
-from zig_cli.contract import Message
+from zig_cli.contract import Message, Outcome
 from zig_cli.errors import ContractError, KafkaFatalError
 from zig_cli.stats import RouteStats
 from zig_cli.worker import RouteRuntime, Worker
@@ -28,6 +28,8 @@ def make_worker(
     retry: Retry = RETRY,
     value: str = "json",
     delayed: bool = False,
+    stream: bool = False,
+    oldest_ms: int | None = None,
 ) -> Worker:
     runtime = RouteRuntime(
         name="orders",
@@ -44,6 +46,8 @@ def make_worker(
         producer=producer,
         stats=RouteStats(),
         delivery_deadline_s=5,
+        stream=stream,
+        oldest_ms=oldest_ms,
     )
     return Worker(runtime, lambda on_error: FakeConsumer(producer), threading.Event(), delayed=delayed)
 
@@ -198,3 +202,71 @@ def test_fatal_consumer_error_stops_the_worker():
     with pytest.raises(KafkaFatalError, match="Not authorized"):
         worker.handle(FakeConsumer(producer), [FakeRaw("orders", 0, 0, None, _error=denied)])
     assert worker.stop.is_set()
+
+
+def test_stream_outcomes_each_do_what_they_say(caplog: pytest.LogCaptureFixture):
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    answers: dict[int, Any] = {
+        1: "success",
+        2: "retry",
+        3: "skip",
+        4: "dead-letter",
+        5: ":success",
+        6: Outcome.SKIP,
+        7: "sideways",
+        8: ValueError("nope"),
+    }
+    seen: list[int] = []
+
+    def handle(message: Message) -> Any:
+        seen.append(message.value)
+        answer = answers[message.value]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    worker = make_worker(handle, producer, stream=True)
+    worker.handle(consumer, raws(*[str(n).encode() for n in answers]))
+    assert seen == list(answers)
+    assert [(r["topic"], r["value"], r["headers"]["zig-error"]) for r in producer.produced] == [
+        ("shop-orders-retry", b"2", b"the handler asked for a retry"),
+        ("shop-orders-dead-letter", b"4", b"the handler asked for a dead letter"),
+        ("shop-orders-retry", b"7", b"the handler returned 'sideways'"),
+        ("shop-orders-retry", b"8", b"ValueError: nope"),
+    ]
+    assert consumer.stored == [("orders", 0, 18)]
+    snapshot = worker.runtime.stats.snapshot()
+    assert (snapshot.succeeded, snapshot.retried, snapshot.skipped, snapshot.dead_lettered) == (2, 3, 2, 1)
+    assert snapshot.handler_errors == 2
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert logged == [
+        "route=orders orders[0]@16 handler returned 'sideways', not success, retry, skip or dead-letter; "
+        "retrying the message",
+        "route=orders orders[0]@17 handler raised; retrying the message",
+    ]
+
+
+def test_stream_skips_messages_older_than_the_limit_before_the_handler():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[Any] = []
+    worker = make_worker(lambda m: seen.append(m.value) or "success", producer, stream=True, oldest_ms=60_000)
+    now = int(time.time() * 1000)
+    old = FakeRaw("orders", 0, 0, b"1", _timestamp=now - 120_000)
+    fresh = FakeRaw("orders", 0, 1, b"2", _timestamp=now)
+    worker.handle(consumer, [old, fresh])
+    assert seen == [2]
+    assert consumer.stored == [("orders", 0, 2)]
+    snapshot = worker.runtime.stats.snapshot()
+    assert (snapshot.too_old, snapshot.skipped, snapshot.succeeded) == (1, 1, 1)
+
+
+def test_a_stopping_stream_worker_finishes_the_message_in_hand_only():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[Any] = []
+    worker = make_worker(lambda m: seen.append(m.value) or worker.stop.set() or "success", producer, stream=True)
+    worker.handle(consumer, raws(b"1", b"2", b"3"))
+    assert seen == [1]
+    assert consumer.stored == [("orders", 0, 11)]

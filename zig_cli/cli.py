@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import json
@@ -23,11 +24,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.logging import RichHandler
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zig_cli import defaults, kafka, loader, preflight, runner, stats
+from zig_cli import bulk, defaults, kafka, loader, preflight, producer, runner, stats
 from zig_cli.config import Config, Route
-from zig_cli.errors import ConfigError, Problem, ZigError
+from zig_cli.errors import ConfigError, KafkaFatalError, Problem, ZigError
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -391,6 +393,152 @@ def run(
         if isinstance(failure, ZigError):
             raise failure
         err.print(f"[red]a worker failed: {escape(repr(failure))}[/red]")
+        raise typer.Exit(EXIT_FAILURE)
+
+
+class _LastError(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.message = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.message = record.getMessage().split("]: ", 1)[-1]
+
+    def __str__(self) -> str:
+        return f" (last broker error: {self.message})" if self.message else ""
+
+
+def _config_path(option: Path | None) -> Path:
+    """--config, else $ZIG_CONFIG, else ./config.edn."""
+    if option is not None:
+        return option
+    return Path(os.environ.get("ZIG_CONFIG") or "config.edn")
+
+
+def _parse_headers(pairs: list[str]) -> list[tuple[str, str | bytes | None]]:
+    headers: list[tuple[str, str | bytes | None]] = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r}: write headers as name=value", param_hint="--header")
+        headers.append((name, value.encode()))
+    return headers
+
+
+def _cli_value(text: str, serializer: str, what: str) -> Any:
+    """A key or value from the command line: text, or parsed JSON for a json serializer."""
+    if serializer != "json":
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not JSON, which this producer's json serializer needs", param_hint=what
+        ) from None
+
+
+@app.command()
+@reports_errors
+def send(
+    route: Annotated[
+        str, typer.Argument(help="The route whose :producer block sends.", show_default=False, metavar="ROUTE")
+    ],
+    topic: Annotated[str, typer.Argument(help="The topic to write to.", show_default=False, metavar="TOPIC")],
+    message: Annotated[
+        list[str] | None,
+        typer.Argument(help="KEY VALUE, or PARTITION KEY VALUE.", show_default=False, metavar="[PARTITION] KEY VALUE"),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Config file (default: $ZIG_CONFIG, else ./config.edn).")
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", "-H", help="A header name=value (repeatable).")
+    ] = None,
+    file: Annotated[
+        str | None, typer.Option("--file", "-f", help="Send one message per line of this file (- for stdin).")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for delivery.")] = 30.0,
+) -> None:
+    """Publish through a route's producer: `zig send default test-topic key value`, or with a partition."""
+    args = message or []
+    if file is None and len(args) not in (2, 3):
+        raise typer.BadParameter("give KEY VALUE, or PARTITION KEY VALUE (or --file)", param_hint="message")
+    if file is not None and args:
+        raise typer.BadParameter("give either --file or KEY VALUE, not both", param_hint="message")
+    partition: int | None = None
+    if len(args) == 3:
+        try:
+            partition = int(args[0])
+        except ValueError:
+            raise typer.BadParameter(f"{args[0]!r} is not a partition number", param_hint="PARTITION") from None
+    headers = _parse_headers(header or [])
+    checked = preflight.load(_config_path(config), os.environ)
+    # librdkafka's own complaints (connection refused, ...) explain a failed delivery; keep the last one for it.
+    last_broker_error = _LastError()
+    librdkafka = logging.getLogger("zig_cli.librdkafka")
+    librdkafka.addHandler(last_broker_error)
+    librdkafka.propagate = False
+    assert checked.config is not None
+    producers = producer.Producers(checked.config, {"message.timeout.ms": str(max(1, int(timeout * 1000)))})
+    try:
+        route_producer = producers.get(route)
+        chosen = checked.config.route(route)
+        key_serializer = chosen["producer.key-serializer-class"]
+        value_serializer = chosen["producer.value-serializer-class"]
+        if file is None:
+            key = _cli_value(args[-2], key_serializer, "KEY")
+            value = _cli_value(args[-1], value_serializer, "VALUE")
+            future = route_producer.send(topic, key, value, partition=partition, headers=headers)
+            try:
+                where = future.result(timeout + 10)
+            except concurrent.futures.TimeoutError:
+                raise KafkaFatalError(f"no delivery report within {timeout:g} s{last_broker_error}") from None
+            except KafkaFatalError as error:
+                raise KafkaFatalError(f"{error}{last_broker_error}") from None
+            out.print(f"delivered to {where[0]} partition {where[1]} offset {where[2]}")
+            return
+        _send_file(route_producer, topic, file, value_serializer == "json", headers, timeout)
+    finally:
+        producers.close(timeout)
+
+
+def _send_file(
+    route_producer: producer.RouteProducer,
+    topic: str,
+    file: str,
+    json_values: bool,
+    headers: list[tuple[str, str | bytes | None]],
+    timeout: float,
+) -> None:
+    try:
+        stream = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
+    except OSError as error:
+        raise typer.BadParameter(f"cannot read {file!r}: {error.strerror}", param_hint="--file") from None
+    with stream, contextlib.ExitStack() as stack:
+        progress_update: Callable[[int], None] = lambda queued: None  # noqa: E731
+        if err.is_terminal:
+            progress = stack.enter_context(
+                Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(bar_width=None),
+                    TimeElapsedColumn(),
+                    console=err,
+                    transient=True,
+                )
+            )
+            task = progress.add_task("sending", total=None)
+            started = time.perf_counter()
+
+            def progress_update(queued: int) -> None:
+                rate = queued / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, description=f"{queued:,} queued, {rate:,.0f} msg/s")
+
+        result = bulk.send_lines(route_producer, topic, stream, json_values, headers, timeout, progress_update)
+    out.print(f"sent {result.sent:,}, failed {result.failed:,}, {result.rate:,.0f} msgs/s")
+    if result.failed:
+        for number, reason in result.failures[:10]:
+            where = f"line {number}" if number else "delivery"
+            err.print(f"[red]{escape(where)}: {escape(reason)}[/red]")
         raise typer.Exit(EXIT_FAILURE)
 
 

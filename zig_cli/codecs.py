@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zig_cli.defaults import PROTOBUF_PREFIX
-from zig_cli.errors import DecodeError
+from zig_cli.errors import DecodeError, EncodeError
 
 Decoder = Callable[[bytes | None], Any]
 
@@ -75,3 +75,36 @@ def _protobuf(class_path: str) -> Decoder:
             raise DecodeError(f"not a {class_name} protobuf message: {error}") from None
 
     return decode
+
+
+# --- serializers: what a producer writes, per the producer's *-serializer-class ---
+
+Encoder = Callable[[Any], bytes | None]
+
+
+def _encode_text(data: Any) -> bytes | None:
+    if data is None or isinstance(data, bytes):
+        return data
+    if isinstance(data, bytearray):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    raise EncodeError(f"expected str or bytes, got {type(data).__name__}")
+
+
+def _encode_json(data: Any) -> bytes | None:
+    if data is None:
+        return None
+    try:
+        return json.dumps(data).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        raise EncodeError(f"not JSON serializable: {error}") from None
+
+
+def encoder(spec: str) -> Encoder:
+    """The encoder for a validated serializer spec: string and bytes take str (as UTF-8) or bytes; json any JSON."""
+    if spec in ("string", "bytes"):
+        return _encode_text
+    if spec == "json":
+        return _encode_json
+    raise ValueError(f"unknown serializer {spec!r}")

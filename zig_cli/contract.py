@@ -2,12 +2,16 @@
 
 A batch handler gets `list[Message]` and returns `None` (all succeeded), `{"retry": [...], "skip": [...]}` (either
 key may be missing) or a `BatchResult`. Anything else is a contract error: zig cannot know what was handled.
+
+A stream handler gets one `Message` and returns an `Outcome`, or its name ("success", "retry", "skip",
+"dead-letter", also Ziggurat's ":success"). Anything else counts as a failure, and the message is retried.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from zig_cli.errors import ContractError
@@ -82,3 +86,24 @@ def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> 
         twice = next(m for m in chosen["retry"] if id(m) in both)
         raise ContractError(f"route {route!r}: handler returned {_shown(twice)} in both retry and skip")
     return chosen["retry"], chosen["skip"]
+
+
+class Outcome(StrEnum):
+    """What a stream handler says happened to its message."""
+
+    SUCCESS = "success"
+    RETRY = "retry"
+    SKIP = "skip"
+    DEAD_LETTER = "dead-letter"
+
+
+_OUTCOME_SPELLINGS = {o.value: o for o in Outcome} | {"dead_letter": Outcome.DEAD_LETTER}
+
+
+def interpret_stream_result(value: Any) -> Outcome | None:
+    """A stream handler's return value as an Outcome (Ziggurat's ":success" spelling too); None if it is not one."""
+    if isinstance(value, Outcome):
+        return value
+    if isinstance(value, str):
+        return _OUTCOME_SPELLINGS.get(value.strip().removeprefix(":").lower())
+    return None

@@ -5,6 +5,8 @@
      ├── HandlerImportError   a handler's dotted path does not lead to a callable
      ├── ContractError        a handler returned something zig cannot act on; its batch is not committed
      ├── DecodeError          a message's key or value does not decode with the route's deserializer
+     ├── EncodeError          a key or value to send does not fit the producer's serializer
+     ├── ProducerError        no producer for that route, or a send that was refused
      └── KafkaFatalError      the broker said something zig cannot survive (auth, ACLs, missing topic, delivery)
 
 Library code raises these and never exits; only the CLI turns them into text and exit codes.
@@ -74,3 +76,11 @@ class DecodeError(ZigError):
 
 class KafkaFatalError(ZigError):
     """An error from Kafka that retrying cannot fix: authentication, authorization, a missing topic, a lost write."""
+
+
+class EncodeError(ZigError):
+    """A key or value to send does not fit the producer's serializer."""
+
+
+class ProducerError(ZigError):
+    """A send cannot go ahead: no such route, a route without a producer, or no producers configured."""

@@ -1,18 +1,23 @@
 """Produce with delivery tracking: a write counts only once the broker has acknowledged it.
 
 Retry and dead-letter writes go through `produce_all`, which returns only when every record has its delivery
-report, so the caller can then safely store the consumed offsets (at-least-once).
+report, so the caller can then safely store the consumed offsets (at-least-once). `send` is the producer wrapper
+of `zig send` and of handlers: each route's :producer block is one shared producer, named after the route.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any, Protocol
 
+from zig_cli import codecs, kafka
+from zig_cli.codecs import Encoder
+from zig_cli.config import Config
 from zig_cli.envelope import Record
-from zig_cli.errors import KafkaFatalError
+from zig_cli.errors import KafkaFatalError, ProducerError
 
 
 class ProducerLike(Protocol):
@@ -62,3 +67,154 @@ def produce_all(producer: ProducerLike, records: Sequence[Record], deadline_s: f
             raise KafkaFatalError(f"no delivery report for {len(records)} record(s) within {deadline_s:.0f} s")
     if delivery.errors:
         raise KafkaFatalError(f"could not write {len(delivery.errors)} record(s): {delivery.errors[0]}")
+
+
+# --- the producer wrapper: zig send and the handler API ---
+
+
+class RouteProducer:
+    """The producer of one route's :producer block, shared by every thread; a poller serves delivery reports."""
+
+    def __init__(self, route: str, props: Mapping[str, str], key_encoder: Encoder, value_encoder: Encoder) -> None:
+        self.route = route
+        self._producer = kafka.new_producer(props)
+        self._encode_key = key_encoder
+        self._encode_value = value_encoder
+        self._closing = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name=f"zig-producer-{route}", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._closing.is_set():
+            self._producer.poll(0.1)
+
+    def send(
+        self,
+        topic: str,
+        key: Any,
+        value: Any,
+        partition: int | None = None,
+        headers: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]] | None = None,
+    ) -> Future[tuple[str, int, int]]:
+        """Produce one message; the future resolves to (topic, partition, offset) or raises the delivery error."""
+        future: Future[tuple[str, int, int]] = Future()
+        future.set_running_or_notify_cancel()
+        encoded_key = self._encode_key(key)
+        encoded_value = self._encode_value(value)
+
+        def report(error: Any, message: Any) -> None:
+            if error is not None:
+                future.set_exception(KafkaFatalError(f"{topic}: {error.str()}"))
+            else:
+                future.set_result((message.topic(), message.partition(), message.offset()))
+
+        self.produce(topic, encoded_key, encoded_value, partition, _headers(headers), report)
+        return future
+
+    def encode(self, key: Any, value: Any) -> tuple[bytes | None, bytes | None]:
+        """Key and value as the route's serializers write them; raises EncodeError."""
+        return self._encode_key(key), self._encode_value(value)
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        headers: list[tuple[str, str | bytes | None]] | None,
+        on_delivery: Callable[[Any, Any], None],
+    ) -> None:
+        """Queue encoded bytes, waiting for room when the local queue is full (nothing is dropped)."""
+        extra: dict[str, Any] = {} if partition is None else {"partition": partition}
+        while True:
+            try:
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery, **extra)
+                return
+            except BufferError:  # the local queue is full: let deliveries make room
+                self._producer.poll(0.05)
+
+    def flush(self, timeout: float) -> int:
+        """Wait for every message sent so far; returns how many are still undelivered."""
+        return int(self._producer.flush(timeout))
+
+    def close(self, timeout: float) -> int:
+        remaining = self.flush(timeout)
+        self._closing.set()
+        self._poller.join(1)
+        return remaining
+
+
+def _headers(
+    headers: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]] | None,
+) -> list[tuple[str, str | bytes | None]]:
+    items = headers.items() if isinstance(headers, Mapping) else headers or ()
+    return [(str(k), v.encode("utf-8") if isinstance(v, str) else v) for k, v in items]
+
+
+class Producers:
+    """Every route's producer, created on first use and shared by all threads; flushed on close."""
+
+    def __init__(self, config: Config, overrides: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self._overrides = dict(overrides or {})
+        self._lock = threading.Lock()
+        self._producers: dict[str, RouteProducer] = {}
+
+    def get(self, route: str) -> RouteProducer:
+        with self._lock:
+            if route not in self._producers:
+                self._producers[route] = self._create(route)
+            return self._producers[route]
+
+    def _create(self, name: str) -> RouteProducer:
+        with_producer = [r.name for r in self.config.routes if r.has_producer]
+        listed = ", ".join(repr(n) for n in with_producer) or "none"
+        try:
+            route = self.config.route(name)
+        except KeyError:
+            raise ProducerError(
+                f"can't publish: no route named {name!r} in {self.config.file}; routes with a producer: {listed}"
+            ) from None
+        if not route.has_producer:
+            raise ProducerError(
+                f"can't publish: route {name!r} has no :producer block in {self.config.file}; "
+                f"routes with a producer: {listed}"
+            )
+        return RouteProducer(
+            name,
+            kafka.producer_properties(self.config, route) | self._overrides,
+            codecs.encoder(route["producer.key-serializer-class"]),
+            codecs.encoder(route["producer.value-serializer-class"]),
+        )
+
+    def close(self, timeout: float) -> int:
+        with self._lock:
+            producers = list(self._producers.values())
+        return sum(p.close(timeout) for p in producers)
+
+
+_active: Producers | None = None
+
+
+def activate(producers: Producers | None) -> None:
+    """Make `send` use these producers (zig run does this for its handlers)."""
+    global _active
+    _active = producers
+
+
+def send(
+    route: str, topic: str, *args: Any, headers: Mapping[str, str | bytes] | None = None
+) -> Future[tuple[str, int, int]]:
+    """Publish through a route's producer, like Ziggurat's send: (route, topic, key, value) or
+    (route, topic, partition, key, value). Returns a future of (topic, partition, offset)."""
+    if len(args) == 2:
+        partition, (key, value) = None, args
+    elif len(args) == 3:
+        partition, key, value = args
+        if not isinstance(partition, int) or isinstance(partition, bool):
+            raise TypeError(f"send(route, topic, partition, key, value): partition must be an int, got {partition!r}")
+    else:
+        raise TypeError("send takes (route, topic, key, value) or (route, topic, partition, key, value)")
+    if _active is None:
+        raise ProducerError("can't publish: no producers are configured (send works inside zig run)")
+    return _active.get(route).send(topic, key, value, partition=partition, headers=headers)

@@ -19,7 +19,7 @@ from zig_cli import codecs, kafka
 from zig_cli.config import Config, Route
 from zig_cli.errors import ZigError
 from zig_cli.handlers import Handler
-from zig_cli.producer import ProducerLike
+from zig_cli.producer import ProducerLike, Producers, activate
 from zig_cli.stats import RouteStats
 from zig_cli.worker import ConsumerLike, RouteRuntime, Worker
 
@@ -27,6 +27,14 @@ logger = logging.getLogger(__name__)
 
 # librdkafka reports every message within message.timeout.ms (5 minutes by default); wait a little longer than that.
 DELIVERY_DEADLINE_S = 330.0
+# A stream route's handler sees one message at a time, but its consumer fetches many per call to stay fast.
+STREAM_FETCH = 500
+STREAM_POLL_S = 1.0
+
+
+def _setting(route: Route, batch_key: str) -> Any:
+    """A setting both kinds of route have, under the batch route's spelling (stream routes add -config)."""
+    return route[batch_key] if batch_key in route.values else route[f"{batch_key}-config"]
 
 
 @dataclass(frozen=True)
@@ -59,18 +67,15 @@ class Runner:
         self.workers: list[Worker] = []
         self._threads: list[threading.Thread] = []
         self._producers: list[ProducerLike] = []
+        self.producers = Producers(config)  # the :producer blocks, for handlers that call zig_cli.send
         self._failure_lock = threading.Lock()
         self.failure: BaseException | None = None
 
     def start(self) -> None:
         """Prepare topics and start every worker; raises ZigError when the broker refuses before anything runs."""
+        activate(self.producers)
         for route in self.routes:
-            if route.kind != "batch":
-                logger.warning("route=%s is a stream route; zig runs only batch routes so far, skipping it", route.name)
-                continue
             self._start_route(route)
-        if not self.workers:
-            raise ZigError("nothing to run: no batch route selected")
 
     def _start_route(self, route: Route) -> None:
         consumer_props = kafka.consumer_properties(self.config, route)
@@ -80,9 +85,10 @@ class Runner:
             kafka.admin_properties(self.config, route),
             route["origin-topic"],
             needed,
-            route["default-api-timeout-ms"] / 1000,
+            _setting(route, "default-api-timeout-ms") / 1000,
             consumer_props.get("allow.auto.create.topics") == "true",
         )
+        stream = route.kind == "stream"
         producer = self.clients.producer(kafka.forwarding_producer_properties(self.config, route))
         self._producers.append(producer)
         stats = self.stats[route.name] = RouteStats()
@@ -91,8 +97,8 @@ class Runner:
             handler=self.handlers[route.name],
             subscription=kafka.subscription(route["origin-topic"]),
             plain_topic=kafka.is_plain_topic(route["origin-topic"]),
-            max_records=route["max-poll-records"],
-            poll_timeout_s=route["poll-timeout-ms-config"] / 1000,
+            max_records=route["max-poll-records"] if not stream else STREAM_FETCH,
+            poll_timeout_s=route["poll-timeout-ms-config"] / 1000 if not stream else STREAM_POLL_S,
             key_decoder=codecs.decoder(route["key-deserializer-class-config"]),
             value_decoder=codecs.decoder(route["value-deserializer-class-config"]),
             retry=retry,
@@ -101,13 +107,16 @@ class Runner:
             producer=producer,
             stats=stats,
             delivery_deadline_s=DELIVERY_DEADLINE_S,
+            stream=stream,
+            oldest_ms=route["oldest-processed-message-in-s"] * 1000 if stream else None,
         )
         # The retry topic's group starts from the earliest message: a retry written before it first joined counts.
         retry_props = consumer_props | {
             "group.id": f"{consumer_props['group.id']}-retry",
             "auto.offset.reset": "earliest",
         }
-        plans = [(consumer_props, False)] * route["thread-count"] + ([(retry_props, True)] if retry.enabled else [])
+        threads = route["stream-threads-count"] if stream else route["thread-count"]
+        plans = [(consumer_props, False)] * threads + ([(retry_props, True)] if retry.enabled else [])
         for index, (props, delayed) in enumerate(plans):
             worker = Worker(runtime, self._factory(props), self.stop, delayed=delayed)
             name = f"zig-{route.name}-{'retry' if delayed else index}"
@@ -140,7 +149,11 @@ class Runner:
         return True
 
     def close(self, timeout: float) -> None:
-        """Flush the retry and dead-letter producers (their writes were already acknowledged batch by batch)."""
+        """Flush the handlers' producers, then the retry and dead-letter ones (already acknowledged batch by batch)."""
+        undelivered = self.producers.close(timeout)
+        if undelivered:
+            logger.error("%d message(s) sent by handlers were not delivered within %g s", undelivered, timeout)
+        activate(None)
         for producer in self._producers:
             producer.flush(timeout)
 

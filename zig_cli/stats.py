@@ -15,6 +15,7 @@ class Snapshot:
     dead_lettered: int = 0
     batches: int = 0
     handler_errors: int = 0
+    too_old: int = 0  # stream routes: skipped for being older than oldest-processed-message-in-s
     last_batch_ms: float = 0.0
 
 
@@ -35,8 +36,9 @@ class RouteStats:
         retried: int,
         skipped: int,
         dead_lettered: int,
-        handler_error: bool,
+        handler_errors: int,
         duration_ms: float,
+        too_old: int = 0,
     ) -> None:
         with self._lock:
             now = self._now
@@ -47,7 +49,8 @@ class RouteStats:
                 skipped=now.skipped + skipped,
                 dead_lettered=now.dead_lettered + dead_lettered,
                 batches=now.batches + 1,
-                handler_errors=now.handler_errors + (1 if handler_error else 0),
+                handler_errors=now.handler_errors + handler_errors,
+                too_old=now.too_old + too_old,
                 last_batch_ms=duration_ms,
             )
 

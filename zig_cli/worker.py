@@ -1,4 +1,6 @@
-"""One consumer per thread: consume a batch -> handler -> apply each outcome -> store offsets.
+"""One consumer per thread: consume -> handler -> apply each outcome -> store offsets.
+
+A batch route's handler is called once per consumed batch; a stream route's once per message, in partition order.
 
 At-least-once by construction: the consumer never stores offsets by itself (`enable.auto.offset.store=false`); a
 batch's offsets are stored only after every message's outcome is applied, retry and dead-letter writes included
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,7 +26,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from zig_cli import contract, envelope, kafka
 from zig_cli.codecs import Decoder
 from zig_cli.config import Retry
-from zig_cli.contract import Message
+from zig_cli.contract import Message, Outcome
 from zig_cli.errors import DecodeError, KafkaFatalError
 from zig_cli.producer import ProducerLike, produce_all
 from zig_cli.stats import RouteStats
@@ -52,7 +55,7 @@ class RouteRuntime:
     """What every worker of one route shares."""
 
     name: str
-    handler: Callable[[list[Message]], Any]
+    handler: Callable[[Any], Any]  # list[Message] -> batch result, or Message -> Outcome for a stream route
     subscription: str  # a topic name, or a librdkafka regex starting with ^
     plain_topic: bool
     max_records: int
@@ -65,6 +68,14 @@ class RouteRuntime:
     producer: ProducerLike
     stats: RouteStats
     delivery_deadline_s: float
+    stream: bool = False  # call the handler once per message (a stream route) instead of once per batch
+    oldest_ms: int | None = None  # stream routes skip messages older than this before the handler
+
+
+# What was decided for one message, and why (for the zig-error header).
+SUCCESS, RETRY, FAILED, SKIP, TOO_OLD, DEAD_LETTER = "success", "retry", "failed", "skip", "too-old", "dead-letter"
+ASKED_RETRY = "the handler asked for a retry"
+Verdict = tuple[str, str]
 
 
 @dataclass(slots=True)
@@ -125,15 +136,38 @@ class Worker:
         return timeout
 
     def handle(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> None:
-        """Handle one consumed batch completely, then store its offsets."""
+        """Handle consumed messages, apply every outcome, then store the offsets of what was decided."""
         started = time.perf_counter()
         raw_messages = self._usable(consumer, raw_messages)
         if not raw_messages:
             return
         entries = [self._entry(raw) for raw in raw_messages]
+        verdicts = self._decide_per_message(entries) if self.runtime.stream else self._decide_batch(entries)
+        decided = entries[: len(verdicts)]  # a stream worker told to stop leaves the rest for the next owner
+        records = self._outgoing(decided, verdicts)
+        if records:
+            produce_all(self.runtime.producer, records, self.runtime.delivery_deadline_s)
+        self._store(consumer, [e.raw for e in decided])
+        counts = Counter(kind for kind, _ in verdicts)
+        self.runtime.stats.add_batch(
+            consumed=len(decided),
+            succeeded=counts[SUCCESS],
+            retried=sum(1 for r in records if r.topic == self.runtime.retry_topic),
+            skipped=counts[SKIP] + counts[TOO_OLD],
+            dead_lettered=sum(1 for r in records if r.topic == self.runtime.dead_letter_topic),
+            # a failed handler call: one per batch for a batch route, one per message for a stream route
+            handler_errors=counts[FAILED] if self.runtime.stream else min(counts[FAILED], 1),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            too_old=counts[TOO_OLD],
+        )
+
+    # --- deciding outcomes ---
+
+    def _decide_batch(self, entries: list[_Entry]) -> list[Verdict]:
+        """One handler call for the batch; messages that did not decode go to the dead-letter topic."""
         batch = [e.message for e in entries if e.message is not None]
         retry_ids: set[int] = set()
-        skipped = 0
+        skip_ids: set[int] = set()
         failure = ""
         if batch:
             try:
@@ -143,27 +177,66 @@ class Worker:
                 logger.error(
                     "route=%s handler raised on %s; retrying the batch",
                     self.runtime.name,
-                    _ranges(raw_messages),
+                    _ranges([e.raw for e in entries]),
                     exc_info=True,
                 )
                 retry_ids = {id(m) for m in batch}
             else:
                 retry, skip = contract.interpret_batch_result(self.runtime.name, result, batch)
                 retry_ids = {id(m) for m in retry}
-                skipped = len(skip)
-        records, retried, dead = self._outgoing(entries, retry_ids, failure or "the handler asked for a retry")
-        if records:
-            produce_all(self.runtime.producer, records, self.runtime.delivery_deadline_s)
-        self._store(consumer, raw_messages)
-        self.runtime.stats.add_batch(
-            consumed=len(entries),
-            succeeded=len(batch) - len(retry_ids) - skipped,
-            retried=retried,
-            skipped=skipped,
-            dead_lettered=dead,
-            handler_error=bool(failure),
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
+                skip_ids = {id(m) for m in skip}
+        verdicts: list[Verdict] = []
+        for entry in entries:
+            if entry.message is None:
+                verdicts.append((DEAD_LETTER, entry.decode_error))
+            elif id(entry.message) in retry_ids:
+                verdicts.append((FAILED, failure) if failure else (RETRY, ASKED_RETRY))
+            elif id(entry.message) in skip_ids:
+                verdicts.append((SKIP, ""))
+            else:
+                verdicts.append((SUCCESS, ""))
+        return verdicts
+
+    def _decide_per_message(self, entries: list[_Entry]) -> list[Verdict]:
+        """One handler call per message, in order; stops between messages once the worker is told to stop."""
+        verdicts: list[Verdict] = []
+        oldest = self.runtime.oldest_ms
+        for entry in entries:
+            if self.stop.is_set():
+                break
+            message = entry.message
+            if message is None:
+                verdicts.append((DEAD_LETTER, entry.decode_error))
+                continue
+            if oldest is not None and not self.delayed and message.timestamp is not None:
+                if message.timestamp < _now_ms() - oldest:
+                    verdicts.append((TOO_OLD, ""))
+                    continue
+            verdicts.append(self._call_stream_handler(entry.raw, message))
+        return verdicts
+
+    def _call_stream_handler(self, raw: Any, message: Message) -> Verdict:
+        where = f"{raw.topic()}[{raw.partition()}]@{raw.offset()}"
+        try:
+            value = self.runtime.handler(message)
+        except Exception as error:  # counted as a failure and retried, as Ziggurat does
+            logger.error("route=%s %s handler raised; retrying the message", self.runtime.name, where, exc_info=True)
+            return (FAILED, f"{type(error).__name__}: {error}")
+        outcome = contract.interpret_stream_result(value)
+        if outcome is None:
+            shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:197] + "..."
+            logger.error(
+                "route=%s %s handler returned %s, not success, retry, skip or dead-letter; retrying the message",
+                self.runtime.name,
+                where,
+                shown,
+            )
+            return (FAILED, f"the handler returned {shown}")
+        if outcome is Outcome.RETRY:
+            return (RETRY, ASKED_RETRY)
+        if outcome is Outcome.DEAD_LETTER:
+            return (DEAD_LETTER, "the handler asked for a dead letter")
+        return (SKIP, "") if outcome is Outcome.SKIP else (SUCCESS, "")
 
     # --- building messages ---
 
@@ -217,32 +290,24 @@ class Worker:
 
     # --- applying outcomes ---
 
-    def _outgoing(
-        self, entries: list[_Entry], retry_ids: set[int], reason: str
-    ) -> tuple[list[envelope.Record], int, int]:
-        """Records for the retry and dead-letter topics, and how many of each."""
+    def _outgoing(self, entries: list[_Entry], verdicts: list[Verdict]) -> list[envelope.Record]:
+        """Records for the retry and dead-letter topics: a retry past `count`, or with retry off, is a dead letter."""
         runtime = self.runtime
         retry = runtime.retry
         records: list[envelope.Record] = []
-        retried = dead = 0
-        for entry in entries:
+        for entry, (kind, reason) in zip(entries, verdicts, strict=False):
             origin = entry.origin
-            if entry.message is None:
-                error = f"{entry.decode_error}"
-            elif id(entry.message) in retry_ids:
+            if kind in (RETRY, FAILED):
                 if retry.enabled and origin.retry_count < retry.count:
                     count = origin.retry_count + 1
                     due = _now_ms() + envelope.backoff_ms(retry, count)
                     records.append(self._forward(runtime.retry_topic, entry, count, reason, due))
-                    retried += 1
                     continue
                 why = "retry is disabled" if not retry.enabled else f"retried {origin.retry_count} time(s)"
-                error = f"{reason} ({why})"
-            else:
-                continue
-            records.append(self._forward(runtime.dead_letter_topic, entry, origin.retry_count, error))
-            dead += 1
-        return records, retried, dead
+                records.append(self._forward(runtime.dead_letter_topic, entry, origin.retry_count, f"{reason} ({why})"))
+            elif kind == DEAD_LETTER:
+                records.append(self._forward(runtime.dead_letter_topic, entry, origin.retry_count, reason))
+        return records
 
     def _forward(self, topic: str, entry: _Entry, count: int, error: str, due: int | None = None) -> envelope.Record:
         raw = entry.raw
