@@ -18,3 +18,16 @@ def on_message(message: Any) -> str:
     """Log each message and report success."""
     logger.info("received %r", message)
     return "success"
+
+
+def show_batch(batch: list[Any]) -> None:
+    """The quickstart handler: log every message it receives."""
+    for message in batch:
+        logger.info(
+            "route=quickstart %s[%d]@%d key=%r value=%r",
+            message.topic,
+            message.partition,
+            message.offset,
+            message.key,
+            message.value,
+        )

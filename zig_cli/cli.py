@@ -13,8 +13,9 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -27,7 +28,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zig_cli import bulk, defaults, kafka, loader, preflight, producer, runner, stats
+from zig_cli import bulk, defaults, embedded, kafka, loader, preflight, producer, runner, stats
+from zig_cli import config as config_module
 from zig_cli.config import Config, Route
 from zig_cli.errors import ConfigError, KafkaFatalError, Problem, ZigError
 
@@ -331,6 +333,7 @@ def _log_stats(route_stats: dict[str, stats.RouteStats]) -> None:
 
 def _abort(code: int) -> None:
     """Leave at once, without waiting for threads stuck in a handler or in librdkafka."""
+    embedded.kill_all()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
@@ -350,14 +353,38 @@ def run(
     stats_interval: Annotated[
         float, typer.Option("--stats-interval", help="Seconds between summary lines when not on a terminal.")
     ] = 10.0,
+    embedded_broker: Annotated[
+        bool,
+        typer.Option("--embedded-broker", help="Start a local broker (the broker extra) and point every route at it."),
+    ] = False,
 ) -> None:
-    """Consume every batch route's topic and call its handler; offsets commit only after outcomes are applied."""
+    """Consume every route's topic and call its handler; offsets commit only after outcomes are applied."""
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
     _setup_logging(log_format)
     for warning in checked.warnings:
         logging.getLogger("zig_cli.config").warning("%s", warning)
-    zig_runner = runner.Runner(checked.config, checked.handlers, route or ())
+    with contextlib.ExitStack() as stack:
+        zig_config = checked.config
+        if embedded_broker:
+            zig_config = _start_embedded_broker(stack, zig_config, route or ())
+        _run(zig_config, checked.handlers, route or (), graceful_timeout, stats_interval)
+
+
+def _start_embedded_broker(stack: contextlib.ExitStack, zig_config: Config, routes: Sequence[str]) -> Config:
+    port = embedded.DEFAULT_PORT if embedded.port_is_free(embedded.DEFAULT_PORT) else embedded.free_port()
+    address = stack.enter_context(embedded.running_broker(port))
+    err.print(f"embedded broker listening on [bold]{address}[/bold] (stopped when zig exits)")
+    zig_config = config_module.with_bootstrap_servers(zig_config, address)
+    origins = sorted({r["origin-topic"] for r in zig_config.routes if not routes or r.name in routes})
+    kafka.create_topics({"bootstrap.servers": address}, [t for t in origins if kafka.is_plain_topic(t)], 4, 30)
+    return zig_config
+
+
+def _run(
+    zig_config: Config, handlers: Any, routes: Sequence[str], graceful_timeout: float, stats_interval: float
+) -> None:
+    zig_runner = runner.Runner(zig_config, handlers, routes)
     runner.handle_signals(zig_runner.stop, abort=lambda: _abort(130))
     try:
         zig_runner.start()
@@ -540,6 +567,21 @@ def _send_file(
             where = f"line {number}" if number else "delivery"
             err.print(f"[red]{escape(where)}: {escape(reason)}[/red]")
         raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+@reports_errors
+def broker(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 to listen on.")] = embedded.DEFAULT_PORT,
+) -> None:
+    """Run a local Kafka-compatible broker (tansu, in memory) in the foreground; Ctrl+C stops it."""
+    stop = threading.Event()
+    runner.handle_signals(stop, abort=lambda: _abort(130))
+    with embedded.running_broker(port, quiet=True) as address:
+        out.print(f"broker listening on [bold]{address}[/bold]; Ctrl+C stops it")
+        while not stop.wait(0.5):
+            pass
+    out.print("broker stopped")
 
 
 def main() -> None:

