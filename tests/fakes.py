@@ -119,3 +119,8 @@ class FakeConsumer:
 
     def close(self) -> None:
         pass
+
+    def get_watermark_offsets(self, partition: TopicPartition, timeout: float = 1, cached: bool = False) -> Any:
+        return (0, self.high_watermark)
+
+    high_watermark: int = -1

@@ -210,7 +210,8 @@ def write_route_config(
         "session-timeout-ms-config": 6000,
         "commit-interval-ms": 500,
     }
-    raw: dict[str, Any] = {"app-name": app}
+    # Any free ports, so that several zig processes can run at once.
+    raw: dict[str, Any] = {"app-name": app, "prometheus": {"port": 0}, "http-server": {"port": 0}}
     if routes:
         raw["batch-routes"] = {name: {**quick, "poll-timeout-ms-config": 200, **s} for name, s in routes.items()}
     if stream_routes:

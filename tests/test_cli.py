@@ -51,9 +51,7 @@ def test_ziggurat_config_warns_once_per_unsupported_section():
         "alpha-features",
         "metrics",
         "env",
-        "http-server",
         "jobs",
-        "log-format",
         "new-relic",
         "nrepl-server",
         "rabbit-mq",
@@ -72,7 +70,9 @@ def test_ziggurat_config_warns_once_per_unsupported_section():
     ]
     for key in streams_only:
         assert sum(f"ziggurat.stream-router.booking.{key}: ignored: " in line for line in warned) == 1, key
-    assert len(warned) == len(sections) + len(streams_only)
+    for key in ("middlewares", "thread-count"):
+        assert sum(f"ziggurat.http-server.{key}: ignored: " in line for line in warned) == 1, key
+    assert len(warned) == len(sections) + len(streams_only) + 2
 
 
 def test_invalid_config_prints_every_problem_and_exits_2(tmp_path: Path):

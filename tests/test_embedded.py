@@ -41,8 +41,9 @@ def test_the_quickstart_runs_as_written_and_handles_a_sent_message(tmp_path: Pat
     [run] = commands("quickstart")
     [send] = commands("quickstart-send")
     log = tmp_path / "run.log"
+    ports = {**os.environ, "ZIGGURAT_PROMETHEUS_PORT": "0", "ZIGGURAT_HTTP_SERVER_PORT": "0"}
     with log.open("wb") as sink:
-        process = subprocess.Popen(zig_args(run), cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(zig_args(run), cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=ports)
     try:
         text = lambda: log.read_text(errors="replace")  # noqa: E731
         wait_until(lambda: "assigned quickstart-events" in text() or process.poll() is not None, 60, "the quickstart")

@@ -385,6 +385,8 @@ def test_the_sample_config_on_a_terminal_shows_the_live_table(bootstrap_servers:
         "ZIGGURAT_BATCH_ROUTES_ORDERS_AUTO_OFFSET_RESET_CONFIG": "earliest",
         "ZIGGURAT_BATCH_ROUTES_ORDERS_SESSION_TIMEOUT_MS_CONFIG": "6000",
         "ZIGGURAT_BATCH_ROUTES_ORDERS_CONSUMER_GROUP_ID": unique("sample"),
+        "ZIGGURAT_PROMETHEUS_PORT": "0",
+        "ZIGGURAT_HTTP_SERVER_PORT": "0",
     }
     main, child = pty.openpty()
     process = subprocess.Popen(

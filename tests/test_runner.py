@@ -58,7 +58,7 @@ def test_a_contract_error_in_one_worker_stops_them_all_and_is_kept():
     consumers: list[FakeConsumer] = []
     served: list[int] = []
 
-    def new_consumer(props: Any, on_error: Any) -> FakeConsumer:
+    def new_consumer(props: Any, callbacks: Any) -> FakeConsumer:
         consumer = FakeConsumer(producer)
         index = len(consumers)
         consumers.append(consumer)

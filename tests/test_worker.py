@@ -49,7 +49,7 @@ def make_worker(
         stream=stream,
         oldest_ms=oldest_ms,
     )
-    return Worker(runtime, lambda on_error: FakeConsumer(producer), threading.Event(), delayed=delayed)
+    return Worker(runtime, lambda callbacks: FakeConsumer(producer), threading.Event(), delayed=delayed)
 
 
 def raws(*values: bytes | None, partition: int = 0, start: int = 10) -> list[FakeRaw]:

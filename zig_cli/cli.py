@@ -344,9 +344,10 @@ def _abort(code: int) -> None:
 def run(
     config: ConfigArg,
     route: Annotated[list[str] | None, typer.Option("--route", help="Run only this route (repeatable).")] = None,
-    log_format: Annotated[LogFormat, typer.Option("--log-format", help="text, or json lines for log shippers.")] = (
-        LogFormat.text
-    ),
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option("--log-format", help="text, or json lines for log shippers (default: the config's)."),
+    ] = None,
     graceful_timeout: Annotated[
         float, typer.Option("--graceful-timeout", help="Seconds to finish the batches in hand after a stop signal.")
     ] = 30.0,
@@ -361,7 +362,7 @@ def run(
     """Consume every route's topic and call its handler; offsets commit only after outcomes are applied."""
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
-    _setup_logging(log_format)
+    _setup_logging(log_format or LogFormat(checked.config.setting("log-format")))
     for warning in checked.warnings:
         logging.getLogger("zig_cli.config").warning("%s", warning)
     with contextlib.ExitStack() as stack:

@@ -97,6 +97,10 @@ class Config:
     routes: tuple[Route, ...]
     security: Mapping[str, Value]  # "ssl.enabled", "sasl.jaas.username", ...
     warnings: tuple[Problem, ...] = ()
+    operations: Mapping[str, Value] = field(default_factory=dict)  # "log-format", "prometheus.port", ...
+
+    def setting(self, key: str) -> Any:
+        return self.operations[key].value
 
     def route(self, name: str) -> Route:
         for route in self.routes:
@@ -215,6 +219,11 @@ class _Checker:
         retry = self.section(
             defaults.RETRY, self._child(root, "retry", root_path), _join(root_path, "retry"), ("retry",)
         )
+        operations: dict[str, Value] = {"log-format": top.get("log-format", Value("text", "default"))}
+        for name, section in (("prometheus", defaults.PROMETHEUS), ("http-server", defaults.HTTP_SERVER)):
+            data = self._child(root, name, root_path)
+            for key, value in self.section(section, data, _join(root_path, name), (name,)).items():
+                operations[f"{name}.{key}"] = value
         security: dict[str, Value] = {}
         for name in ("ssl", "sasl"):
             path = _join(root_path, name)
@@ -237,7 +246,7 @@ class _Checker:
         if not routes and not self.problems:
             self.error(root_path or "batch-routes", "no routes: add :batch-routes or :stream-router")
         self._unknown_env()
-        return Config(self.file, app_name, tuple(routes), security, tuple(self.warnings))
+        return Config(self.file, app_name, tuple(routes), security, tuple(self.warnings), operations)
 
     def _rename_aliases(self, root: Mapping[str, Any], root_path: str) -> dict[str, Any]:
         renamed: dict[str, Any] = {}

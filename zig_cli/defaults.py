@@ -526,22 +526,54 @@ UNSUPPORTED_SECTIONS: Mapping[str, str] = {
     "statsd": "zig sends no StatsD metrics",
     "datadog": "zig sends no Datadog metrics",
     "metrics": "zig has no pluggable metrics constructor",
-    "prometheus": "zig serves no Prometheus endpoint yet",
     "sentry": "zig logs handler errors; forward them to Sentry from your log shipper",
     "new-relic": "zig logs handler errors; forward them to New Relic from your log shipper",
     "tracer": "zig does no tracing",
     "alpha-features": "zig has no alpha features",
-    "http-server": "zig serves no HTTP endpoints yet",
     "env": "zig has no environment profiles; override settings with ZIGGURAT_* variables",
-    "log-format": "zig logs plain text",
     "enable-stream-joins": "stream joins are not supported",
 }
+
+PROMETHEUS = Section(
+    "prometheus",
+    "Prometheus metrics (:prometheus)",
+    (
+        Setting("enabled", "bool", True, "Serve Prometheus metrics at /metrics while zig run runs"),
+        Setting(
+            "port", "int", 8002, "Port of the metrics endpoint (0: any free port, logged)", minimum=0, maximum=65535
+        ),
+    ),
+)
+
+HTTP_SERVER = Section(
+    "http-server",
+    "HTTP endpoints (:http-server)",
+    (
+        Setting("enabled", "bool", True, "Serve /ping, /health and the dead-set API while zig run runs"),
+        Setting("port", "int", 8080, "Port of the HTTP endpoints (0: any free port, logged)", minimum=0, maximum=65535),
+    ),
+    ignored={
+        "thread-count": "zig's HTTP server sizes itself",
+        "middlewares": "zig's HTTP server has no middlewares",
+    },
+)
 
 ROOT = Section(
     "root",
     "Application",
-    (Setting("app-name", "str", None, "Name of the application; prefixes derived topic names", mandatory=True),),
+    (
+        Setting("app-name", "str", None, "Name of the application; prefixes derived topic names", mandatory=True),
+        Setting(
+            "log-format",
+            "choice",
+            "text",
+            "Log lines as text, or one JSON object per line (--log-format wins)",
+            choices=("text", "json"),
+        ),
+    ),
     children={
+        "prometheus": PROMETHEUS,
+        "http-server": HTTP_SERVER,
         "retry": RETRY,
         "ssl": SSL,
         "sasl": SASL,
@@ -561,6 +593,8 @@ def documented_sections() -> Iterator[tuple[str, Section]]:
     """Every section with settings, with the key path a user writes it under (`<route>` for a route name)."""
     yield "", ROOT
     yield "retry", RETRY
+    yield "prometheus", PROMETHEUS
+    yield "http-server", HTTP_SERVER
     yield "ssl", SSL
     yield "sasl", SASL
     yield "ssl.jaas / sasl.jaas", JAAS

@@ -182,9 +182,9 @@ def is_fatal(error: KafkaError, plain_topic: bool) -> bool:
     return code in _FATAL_CODES or (plain_topic and code in _MISSING_TOPIC_CODES)
 
 
-def new_consumer(props: Mapping[str, str], on_error: Callable[[KafkaError], None]) -> Consumer:
-    conf: dict[str, Any] = dict(props)
-    conf["error_cb"] = on_error
+def new_consumer(props: Mapping[str, str], callbacks: Mapping[str, Callable[..., None]]) -> Consumer:
+    """A consumer with zig's callbacks (error_cb, on_commit) and its log lines routed to Python logging."""
+    conf: dict[str, Any] = dict(props) | dict(callbacks)
     conf["logger"] = _librdkafka_logger
     return Consumer(conf)
 

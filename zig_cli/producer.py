@@ -18,6 +18,7 @@ from zig_cli.codecs import Encoder
 from zig_cli.config import Config
 from zig_cli.envelope import Record
 from zig_cli.errors import KafkaFatalError, ProducerError
+from zig_cli.metrics import Metrics, RouteMetrics
 
 
 class ProducerLike(Protocol):
@@ -75,8 +76,16 @@ def produce_all(producer: ProducerLike, records: Sequence[Record], deadline_s: f
 class RouteProducer:
     """The producer of one route's :producer block, shared by every thread; a poller serves delivery reports."""
 
-    def __init__(self, route: str, props: Mapping[str, str], key_encoder: Encoder, value_encoder: Encoder) -> None:
+    def __init__(
+        self,
+        route: str,
+        props: Mapping[str, str],
+        key_encoder: Encoder,
+        value_encoder: Encoder,
+        metrics: RouteMetrics | None = None,
+    ) -> None:
         self.route = route
+        self._metrics = metrics
         self._producer = kafka.new_producer(props)
         self._encode_key = key_encoder
         self._encode_value = value_encoder
@@ -103,6 +112,8 @@ class RouteProducer:
         encoded_value = self._encode_value(value)
 
         def report(error: Any, message: Any) -> None:
+            if self._metrics is not None:
+                self._metrics.delivered("send", error is None)
             if error is not None:
                 future.set_exception(KafkaFatalError(f"{topic}: {error.str()}"))
             else:
@@ -154,9 +165,12 @@ def _headers(
 class Producers:
     """Every route's producer, created on first use and shared by all threads; flushed on close."""
 
-    def __init__(self, config: Config, overrides: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Config, overrides: Mapping[str, str] | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.config = config
         self._overrides = dict(overrides or {})
+        self._metrics = metrics
         self._lock = threading.Lock()
         self._producers: dict[str, RouteProducer] = {}
 
@@ -185,6 +199,7 @@ class Producers:
             kafka.producer_properties(self.config, route) | self._overrides,
             codecs.encoder(route["producer.key-serializer-class"]),
             codecs.encoder(route["producer.value-serializer-class"]),
+            self._metrics.route(name, self.config.app_name) if self._metrics is not None else None,
         )
 
     def close(self, timeout: float) -> int:

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from prometheus_client import start_http_server
+
 from zig_cli import codecs, kafka
 from zig_cli.config import Config, Route
 from zig_cli.errors import ZigError
 from zig_cli.handlers import Handler
+from zig_cli.metrics import Metrics
 from zig_cli.producer import ProducerLike, Producers, activate
+from zig_cli.server import OpsServer, Response, text
 from zig_cli.stats import RouteStats
 from zig_cli.worker import ConsumerLike, RouteRuntime, Worker
 
@@ -41,7 +45,7 @@ def _setting(route: Route, batch_key: str) -> Any:
 class Clients:
     """How the runner makes Kafka clients; tests swap in fakes."""
 
-    consumer: Callable[[Mapping[str, str], Callable[[Any], None]], Any] = kafka.new_consumer
+    consumer: Callable[[Mapping[str, str], dict[str, Callable[..., None]]], Any] = kafka.new_consumer
     producer: Callable[[Mapping[str, str]], Any] = kafka.new_producer
     prepare_topics: Callable[..., None] = kafka.prepare_topics
 
@@ -67,15 +71,56 @@ class Runner:
         self.workers: list[Worker] = []
         self._threads: list[threading.Thread] = []
         self._producers: list[ProducerLike] = []
-        self.producers = Producers(config)  # the :producer blocks, for handlers that call zig_cli.send
+        self.metrics = Metrics()
+        self.producers = Producers(config, metrics=self.metrics)  # the :producer blocks, for zig_cli.send
+        self._servers: list[Any] = []
         self._failure_lock = threading.Lock()
         self.failure: BaseException | None = None
 
     def start(self) -> None:
-        """Prepare topics and start every worker; raises ZigError when the broker refuses before anything runs."""
+        """Prepare topics, serve metrics and health, start every worker; raises ZigError when anything refuses."""
         activate(self.producers)
+        self._serve()
         for route in self.routes:
             self._start_route(route)
+
+    def _serve(self) -> None:
+        config = self.config
+        if config.setting("prometheus.enabled"):
+            try:
+                server, _ = start_http_server(config.setting("prometheus.port"), registry=self.metrics.registry)
+            except OSError as error:
+                raise ZigError(f"cannot serve metrics on port {config.setting('prometheus.port')}: {error}") from None
+            self._servers.append(server)
+            logger.info("metrics at http://0.0.0.0:%d/metrics", server.server_address[1])
+        if config.setting("http-server.enabled"):
+            endpoints = {("GET", "/ping"): lambda query: text(200, "pong"), ("GET", "/health"): self._health}
+            try:
+                ops = OpsServer(config.setting("http-server.port"), endpoints)
+            except OSError as error:
+                raise ZigError(f"cannot serve HTTP on port {config.setting('http-server.port')}: {error}") from None
+            ops.start()
+            self._servers.append(ops)
+            logger.info("HTTP endpoints at http://0.0.0.0:%d (/ping, /health)", ops.port)
+
+    def health(self) -> list[str]:
+        """What keeps zig from being healthy: workers that are not running, or have not joined their group."""
+        problems = []
+        for worker, thread in zip(self.workers, self._threads, strict=True):
+            kind = "retry worker" if worker.delayed else "worker"
+            if not thread.is_alive():
+                problems.append(f"route {worker.runtime.name!r}: a {kind} has stopped")
+            elif not worker.joined.is_set():
+                problems.append(f"route {worker.runtime.name!r}: a {kind} has not joined its group yet")
+        if not self.workers:
+            problems.append("no workers started yet")
+        return problems
+
+    def _health(self, query: Any) -> Response:
+        problems = self.health()
+        if problems:
+            return text(503, "not ready: " + "; ".join(problems) + "\n")
+        return text(200, "ok\n")
 
     def _start_route(self, route: Route) -> None:
         consumer_props = kafka.consumer_properties(self.config, route)
@@ -109,6 +154,7 @@ class Runner:
             delivery_deadline_s=DELIVERY_DEADLINE_S,
             stream=stream,
             oldest_ms=route["oldest-processed-message-in-s"] * 1000 if stream else None,
+            metrics=self.metrics.route(route.name, self.config.app_name),
         )
         # The retry topic's group starts from the earliest message: a retry written before it first joined counts.
         retry_props = consumer_props | {
@@ -125,8 +171,8 @@ class Runner:
             self._threads.append(thread)
             thread.start()
 
-    def _factory(self, props: Mapping[str, str]) -> Callable[[Callable[[Any], None]], ConsumerLike]:
-        return lambda on_error: self.clients.consumer(props, on_error)
+    def _factory(self, props: Mapping[str, str]) -> Callable[[dict[str, Callable[..., None]]], ConsumerLike]:
+        return lambda callbacks: self.clients.consumer(props, callbacks)
 
     def _run_worker(self, worker: Worker) -> None:
         try:
@@ -156,6 +202,11 @@ class Runner:
         activate(None)
         for producer in self._producers:
             producer.flush(timeout)
+        for server in self._servers:
+            if isinstance(server, OpsServer):
+                server.stop()
+            else:
+                server.shutdown()
 
 
 def handle_signals(stop: threading.Event, abort: Callable[[], None]) -> None:

@@ -28,6 +28,7 @@ from zig_cli.codecs import Decoder
 from zig_cli.config import Retry
 from zig_cli.contract import Message, Outcome
 from zig_cli.errors import DecodeError, KafkaFatalError
+from zig_cli.metrics import RouteMetrics
 from zig_cli.producer import ProducerLike, produce_all
 from zig_cli.stats import RouteStats
 
@@ -45,9 +46,11 @@ class ConsumerLike(Protocol):
     def resume(self, partitions: list[TopicPartition]) -> None: ...
     def seek(self, partition: TopicPartition) -> None: ...
     def close(self) -> None: ...
+    def get_watermark_offsets(self, partition: TopicPartition, timeout: float = ..., cached: bool = ...) -> Any: ...
 
 
-ConsumerFactory = Callable[[Callable[[KafkaError], None]], ConsumerLike]
+# Given librdkafka callbacks ({"error_cb": ..., "on_commit": ...}), a new consumer.
+ConsumerFactory = Callable[[dict[str, Callable[..., None]]], ConsumerLike]
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class RouteRuntime:
     delivery_deadline_s: float
     stream: bool = False  # call the handler once per message (a stream route) instead of once per batch
     oldest_ms: int | None = None  # stream routes skip messages older than this before the handler
+    metrics: RouteMetrics | None = None
 
 
 # What was decided for one message, and why (for the zig-error header).
@@ -112,7 +116,7 @@ class Worker:
     # --- the loop ---
 
     def run(self) -> None:
-        consumer = self._new_consumer(self._on_error)
+        consumer = self._new_consumer({"error_cb": self._on_error, "on_commit": self._on_commit})
         self._consumer = consumer
         topic = self.runtime.retry_topic if self.delayed else self.runtime.subscription
         try:
@@ -145,21 +149,77 @@ class Worker:
         verdicts = self._decide_per_message(entries) if self.runtime.stream else self._decide_batch(entries)
         decided = entries[: len(verdicts)]  # a stream worker told to stop leaves the rest for the next owner
         records = self._outgoing(decided, verdicts)
+        retried = sum(1 for r in records if r.topic == self.runtime.retry_topic)
+        dead = len(records) - retried
         if records:
-            produce_all(self.runtime.producer, records, self.runtime.delivery_deadline_s)
+            try:
+                produce_all(self.runtime.producer, records, self.runtime.delivery_deadline_s)
+            except KafkaFatalError:
+                if self.runtime.metrics is not None:
+                    self.runtime.metrics.delivered("retry", False, retried)
+                    self.runtime.metrics.delivered("dead_letter", False, dead)
+                raise
         self._store(consumer, [e.raw for e in decided])
         counts = Counter(kind for kind, _ in verdicts)
+        if self.runtime.metrics is not None:
+            self._measure(consumer, self.runtime.metrics, decided, counts, retried, dead)
         self.runtime.stats.add_batch(
             consumed=len(decided),
             succeeded=counts[SUCCESS],
-            retried=sum(1 for r in records if r.topic == self.runtime.retry_topic),
+            retried=retried,
             skipped=counts[SKIP] + counts[TOO_OLD],
-            dead_lettered=sum(1 for r in records if r.topic == self.runtime.dead_letter_topic),
+            dead_lettered=dead,
             # a failed handler call: one per batch for a batch route, one per message for a stream route
             handler_errors=counts[FAILED] if self.runtime.stream else min(counts[FAILED], 1),
             duration_ms=(time.perf_counter() - started) * 1000,
             too_old=counts[TOO_OLD],
         )
+
+    def _measure(
+        self,
+        consumer: ConsumerLike,
+        metrics: RouteMetrics,
+        decided: list[_Entry],
+        counts: Counter[str],
+        retried: int,
+        dead: int,
+    ) -> None:
+        """Per-batch metrics: counts, sizes, deliveries, the age of each partition's oldest message, and lag."""
+        metrics.read.inc(len(decided))
+        metrics.outcomes(
+            {
+                "success": counts[SUCCESS],
+                "skip": counts[SKIP],
+                "too_old": counts[TOO_OLD],
+                "failure": counts[FAILED],
+                "retry": retried,
+                "dead_letter": dead,
+            }
+        )
+        decode_failures = sum(1 for e in decided if e.message is None)
+        if decode_failures:
+            metrics.parse_failures.inc(decode_failures)
+        metrics.batch_size.observe(len(decided))
+        metrics.delivered("retry", True, retried)
+        metrics.delivered("dead_letter", True, dead)
+        now = _now_ms()
+        first: dict[tuple[str, int], int | None] = {}
+        last: dict[tuple[str, int], int] = {}
+        for entry in decided:
+            where = (entry.raw.topic(), entry.raw.partition())
+            if where not in first:
+                kind, timestamp = entry.raw.timestamp()
+                first[where] = timestamp if kind else None
+            last[where] = entry.raw.offset()
+        for (topic, partition), timestamp in first.items():
+            if timestamp is not None and not self.delayed:
+                metrics.delay.observe(max(now - timestamp, 0) / 1000)
+            try:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            except KafkaException:
+                continue
+            if high >= 0:
+                metrics.lag(topic, partition, high - last[(topic, partition)] - 1)
 
     # --- deciding outcomes ---
 
@@ -170,6 +230,7 @@ class Worker:
         skip_ids: set[int] = set()
         failure = ""
         if batch:
+            started = time.perf_counter()
             try:
                 result = self.runtime.handler(batch)
             except Exception as error:  # the handler's own failure: the whole batch is retried
@@ -185,6 +246,9 @@ class Worker:
                 retry, skip = contract.interpret_batch_result(self.runtime.name, result, batch)
                 retry_ids = {id(m) for m in retry}
                 skip_ids = {id(m) for m in skip}
+            finally:
+                if self.runtime.metrics is not None:
+                    self.runtime.metrics.batch_handler_time.observe(time.perf_counter() - started)
         verdicts: list[Verdict] = []
         for entry in entries:
             if entry.message is None:
@@ -217,11 +281,15 @@ class Worker:
 
     def _call_stream_handler(self, raw: Any, message: Message) -> Verdict:
         where = f"{raw.topic()}[{raw.partition()}]@{raw.offset()}"
+        started = time.perf_counter()
         try:
             value = self.runtime.handler(message)
         except Exception as error:  # counted as a failure and retried, as Ziggurat does
             logger.error("route=%s %s handler raised; retrying the message", self.runtime.name, where, exc_info=True)
             return (FAILED, f"{type(error).__name__}: {error}")
+        finally:
+            if self.runtime.metrics is not None:
+                self.runtime.metrics.handler_time.observe(time.perf_counter() - started)
         outcome = contract.interpret_stream_result(value)
         if outcome is None:
             shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:197] + "..."
@@ -373,6 +441,14 @@ class Worker:
             self.stop.set()
         elif error.code() != KafkaError._PARTITION_EOF:
             logger.warning("route=%s kafka: %s (zig keeps going)", self.runtime.name, error.str())
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        if error is not None and error.code() == KafkaError._NO_OFFSET:
+            return  # nothing was stored since the last commit
+        if self.runtime.metrics is not None:
+            self.runtime.metrics.commit(error is None)
+        if error is not None:
+            logger.warning("route=%s commit failed: %s", self.runtime.name, error.str())
 
     def _commit(self, consumer: Any) -> None:
         try:

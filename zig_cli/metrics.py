@@ -1,0 +1,102 @@
+"""Prometheus metrics, named after Ziggurat's catalogue where it has one, so existing dashboards map over.
+
+Ziggurat's names keep their `ziggurat_` prefix and their `topic_name` (the route) and `actor` (the app-name)
+labels; what Ziggurat did not measure is named `zig_*`. Every update is per batch, never per message, so metrics
+cost nothing measurable on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Ziggurat's latency buckets, in seconds.
+SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+AGE_SECONDS = (0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 86400)
+BATCH_SIZES = (1, 5, 10, 50, 100, 250, 500, 1000, 5000)
+LABELS = ("topic_name", "actor")
+
+
+class Metrics:
+    """One registry per process (or per test), with every metric zig exposes."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.read = Counter("ziggurat_msg_read_count", "Messages consumed, by route", LABELS, registry=r)
+        self.processed = Counter(
+            "ziggurat_msg_processed_count",
+            "Messages by outcome (code: success, retry, skip, dead_letter, too_old, failure)",
+            (*LABELS, "code"),
+            registry=r,
+        )
+        self.parse_failures = Counter(
+            "ziggurat_msg_parsed_failure_count", "Messages whose key or value did not decode", LABELS, registry=r
+        )
+        self.handler_time = Histogram(
+            "ziggurat_handler_fn_execution_time",
+            "Stream handler time per message, seconds",
+            LABELS,
+            buckets=SECONDS,
+            registry=r,
+        )
+        self.batch_handler_time = Histogram(
+            "ziggurat_batch_handler_fn_execution_time",
+            "Batch handler time per batch, seconds",
+            LABELS,
+            buckets=SECONDS,
+            registry=r,
+        )
+        self.delay = Histogram(
+            "ziggurat_kafka_delay_time",
+            "Age of the oldest message of each batch and partition on receipt, seconds",
+            LABELS,
+            buckets=AGE_SECONDS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "zig_batch_size", "Messages per handled batch", LABELS, buckets=BATCH_SIZES, registry=r
+        )
+        self.commits = Counter("zig_commits", "Offset commits (result: ok, error)", (*LABELS, "result"), registry=r)
+        self.lag = Gauge(
+            "zig_consumer_lag", "Messages behind the end of each partition", (*LABELS, "topic", "partition"), registry=r
+        )
+        self.deliveries = Counter(
+            "zig_producer_deliveries",
+            "Produced messages by kind (send, retry, dead_letter) and result (ok, error)",
+            (*LABELS, "kind", "result"),
+            registry=r,
+        )
+
+    def route(self, route: str, app: str) -> RouteMetrics:
+        return RouteMetrics(self, route, app)
+
+
+class RouteMetrics:
+    """The metrics of one route, labels bound once."""
+
+    def __init__(self, metrics: Metrics, route: str, app: str) -> None:
+        self._metrics = metrics
+        self._labels = (route, app)
+        self.read = metrics.read.labels(*self._labels)
+        self.parse_failures = metrics.parse_failures.labels(*self._labels)
+        self.handler_time = metrics.handler_time.labels(*self._labels)
+        self.batch_handler_time = metrics.batch_handler_time.labels(*self._labels)
+        self.delay = metrics.delay.labels(*self._labels)
+        self.batch_size = metrics.batch_size.labels(*self._labels)
+
+    def outcomes(self, counts: Mapping[str, int]) -> None:
+        for code, count in counts.items():
+            if count:
+                self._metrics.processed.labels(*self._labels, code).inc(count)
+
+    def commit(self, ok: bool) -> None:
+        self._metrics.commits.labels(*self._labels, "ok" if ok else "error").inc()
+
+    def lag(self, topic: str, partition: int, behind: int) -> None:
+        self._metrics.lag.labels(*self._labels, topic, str(partition)).set(max(behind, 0))
+
+    def delivered(self, kind: str, ok: bool, count: int = 1) -> None:
+        if count:
+            self._metrics.deliveries.labels(*self._labels, kind, "ok" if ok else "error").inc(count)
