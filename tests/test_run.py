@@ -369,9 +369,13 @@ def test_a_missing_origin_topic_stops_zig_with_the_cause(bootstrap_servers: str,
         bootstrap_servers,
         {"m": {"handler-fn": "h/handle", "consumer-group-id": unique("m"), "origin-topic": missing}},
     )
-    zig = Zig(config, tmp_path / "record.jsonl")
+    zig = Zig(config, tmp_path / "record.jsonl", env={"ZIGGURAT_LOG_FORMAT": "json"})
     assert zig.wait(60) == 1
-    assert f"origin topic {missing!r} does not exist on {bootstrap_servers}" in zig.output()
+    *logged, final = zig.output().splitlines()
+    assert final == f"origin topic {missing!r} does not exist on {bootstrap_servers} (create it, or set " + (
+        "allow.auto.create.topics=true in kafka-properties)"
+    )
+    assert [json.loads(line)["message"].split(" at ")[0] for line in logged] == ["metrics", "HTTP endpoints"]
 
 
 def test_the_sample_config_on_a_terminal_shows_the_live_table(bootstrap_servers: str, tmp_path: Path):

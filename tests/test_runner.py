@@ -79,3 +79,4 @@ def test_a_contract_error_in_one_worker_stops_them_all_and_is_kept():
     assert isinstance(runner.failure, ContractError)
     assert len(runner.workers) == 4  # three consumers and the retry worker
     assert all(c.stored == [] for c in consumers)
+    assert "route 'orders': a worker has stopped" in runner.health()
