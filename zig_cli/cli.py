@@ -28,7 +28,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zig_cli import bulk, defaults, embedded, kafka, loader, preflight, producer, runner, stats
+from zig_cli import bulk, deadset, defaults, embedded, kafka, loader, preflight, producer, runner, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
 from zig_cli.errors import ConfigError, KafkaFatalError, Problem, ZigError
@@ -44,6 +44,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect and convert config files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+dead_set_app = typer.Typer(help="View, replay or delete a route's dead letters.", no_args_is_help=True)
+app.add_typer(dead_set_app, name="dead-set")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -583,6 +585,76 @@ def broker(
         while not stop.wait(0.5):
             pass
     out.print("broker stopped")
+
+
+RouteArg = Annotated[
+    str, typer.Argument(help="The route whose dead letters to use.", show_default=False, metavar="ROUTE")
+]
+CountOption = Annotated[str, typer.Option("--count", "-n", help="How many dead letters (a positive integer).")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for machines.")]
+
+
+def _dead_set(config: Path, route: str, count: str) -> tuple[deadset.DeadSet, int]:
+    checked = preflight.load(config, os.environ)
+    assert checked.config is not None
+    try:
+        return deadset.DeadSet(checked.config, route), deadset.parse_count(count)
+    except deadset.DeadSetError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def _dead_set_call(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except deadset.DeadSetError as error:
+        raise ZigError(str(error)) from None
+
+
+@dead_set_app.command("view")
+@reports_errors
+def dead_set_view(
+    config: ConfigArg, route: RouteArg, count: CountOption = "10", output: FormatOption = OutputFormat.text
+) -> None:
+    """Show the first dead letters without removing them."""
+    dead_set, number = _dead_set(config, route, count)
+    letters = _dead_set_call(lambda: dead_set.view(number))
+    if output is OutputFormat.json:
+        out.print_json(json.dumps({"messages": [letter.as_dict() for letter in letters]}))
+        return
+    table = Table(title=f"dead letters of route {route!r} ({dead_set.topic})", title_justify="left")
+    for column in ("partition", "offset", "key", "retry count", "last error", "age"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        shown = letter.as_dict()
+        age = f"{shown['age_s']:.0f} s" if shown["age_s"] is not None else ""
+        table.add_row(
+            str(letter.partition),
+            str(letter.offset),
+            escape(repr(shown["key"])),
+            str(letter.origin.retry_count),
+            escape(letter.error),
+            age,
+        )
+    out.print(table)
+    out.print(f"{len(letters)} dead letter(s) shown")
+
+
+@dead_set_app.command("replay")
+@reports_errors
+def dead_set_replay(config: ConfigArg, route: RouteArg, count: CountOption = "10") -> None:
+    """Move dead letters back to be handled again (to the retry topic, or the origin topic when retry is off)."""
+    dead_set, number = _dead_set(config, route, count)
+    moved = _dead_set_call(lambda: dead_set.replay(number))
+    out.print(f"replayed {moved} dead letter(s) of route {route!r}")
+
+
+@dead_set_app.command("delete")
+@reports_errors
+def dead_set_delete(config: ConfigArg, route: RouteArg, count: CountOption = "10") -> None:
+    """Discard dead letters for good."""
+    dead_set, number = _dead_set(config, route, count)
+    deleted = _dead_set_call(lambda: dead_set.delete(number))
+    out.print(f"deleted {deleted} dead letter(s) of route {route!r}")
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 
 from zig_cli import codecs, kafka
 from zig_cli.config import Config, Route
+from zig_cli.deadset import endpoints as deadset_endpoints
 from zig_cli.errors import ZigError
 from zig_cli.handlers import Handler
 from zig_cli.metrics import Metrics
@@ -94,14 +95,18 @@ class Runner:
             self._servers.append(server)
             logger.info("metrics at http://0.0.0.0:%d/metrics", server.server_address[1])
         if config.setting("http-server.enabled"):
-            endpoints = {("GET", "/ping"): lambda query: text(200, "pong"), ("GET", "/health"): self._health}
+            endpoints = {
+                ("GET", "/ping"): lambda query: text(200, "pong"),
+                ("GET", "/health"): self._health,
+                **deadset_endpoints(self.config),
+            }
             try:
                 ops = OpsServer(config.setting("http-server.port"), endpoints)
             except OSError as error:
                 raise ZigError(f"cannot serve HTTP on port {config.setting('http-server.port')}: {error}") from None
             ops.start()
             self._servers.append(ops)
-            logger.info("HTTP endpoints at http://0.0.0.0:%d (/ping, /health)", ops.port)
+            logger.info("HTTP endpoints at http://0.0.0.0:%d (/ping, /health, /v1/dead_set)", ops.port)
 
     def health(self) -> list[str]:
         """What keeps zig from being healthy: workers that are not running, or have not joined their group."""

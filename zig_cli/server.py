@@ -43,7 +43,7 @@ class OpsServer:
                     status, content_type, body = text(404, f"no endpoint {method} {url.path}\n")
                 else:
                     try:
-                        status, content_type, body = endpoint(parse_qs(url.query))
+                        status, content_type, body = endpoint(parse_qs(url.query) | self._json_body())
                     except Exception:  # one bad request must not take the server down; it is logged in full
                         logger.exception("HTTP %s %s failed", method, url.path)
                         status, content_type, body = text(500, "internal error; see zig's log\n")
@@ -52,6 +52,17 @@ class OpsServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _json_body(self) -> dict[str, list[str]]:
+                """Parameters from a JSON object body (as Ziggurat accepted them), in parse_qs's shape."""
+                length = int(self.headers.get("Content-Length") or 0)
+                if not length:
+                    return {}
+                try:
+                    data = json.loads(self.rfile.read(length))
+                except ValueError:
+                    return {}
+                return {str(k): [str(v)] for k, v in data.items()} if isinstance(data, dict) else {}
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 self._serve("GET")

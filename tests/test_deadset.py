@@ -1,0 +1,153 @@
+"""The dead set on Kafka: view, replay and delete through the CLI, the Python API and the HTTP API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from conftest import wait_until
+from kafka_helpers import RECORDER, RUNNING, Zig, create_topic, read_topic, unique, write_route_config
+
+from zig_cli import config as config_module
+from zig_cli import envelope, loader
+from zig_cli.deadset import DeadSet
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture(autouse=True)
+def end_every_zig() -> Iterator[None]:
+    yield
+    while RUNNING:
+        RUNNING.pop().close()
+
+
+def dead_letters(bootstrap: str, topic: str, origin_topic: str, count: int) -> None:
+    """Write `count` dead letters as zig writes them (key k<i>, value v<i>, retried twice, error boom <i>)."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(count):
+        origin = envelope.read(origin_topic, 0, 100 + i, 1_700_000_000_000, [("trace", b"t")])
+        record = envelope.forward(topic, origin, f"k{i}".encode(), f"v{i}".encode(), "r", 2, f"boom {i}")
+        producer.produce(record.topic, record.value, record.key, headers=record.headers)
+    assert producer.flush(30) == 0
+
+
+def setup(bootstrap: str, tmp_path: Path) -> tuple[Path, str]:
+    app = unique("app")
+    origin = create_topic(bootstrap, unique("orders"), 1)
+    (tmp_path / "h.py").write_text(RECORDER + "def handle(batch):\n    record('r', batch)\n")
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap,
+        {
+            "r": {"handler-fn": "h/handle", "consumer-group-id": unique("r"), "origin-topic": origin},
+            "idle": {"handler-fn": "h/handle", "consumer-group-id": unique("idle"), "origin-topic": origin},
+        },
+        app=app,
+    )
+    create_topic(bootstrap, f"{app}-r-dead-letter", 1)
+    create_topic(bootstrap, f"{app}-r-retry", 1)
+    dead_letters(bootstrap, f"{app}-r-dead-letter", origin, 6)
+    return config, app
+
+
+def zig(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "zig_cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "300", "ZIG_TEST_RECORD": str(cwd / "r.jsonl")},
+    )
+
+
+def test_view_delete_and_replay_from_the_cli(bootstrap_servers: str, tmp_path: Path):
+    config, app = setup(bootstrap_servers, tmp_path)
+    for _ in range(2):  # viewing removes nothing
+        viewed = zig("dead-set", "view", str(config), "r", "--count", "3", "--format", "json", cwd=tmp_path)
+        assert viewed.returncode == 0, viewed.stderr
+        messages = json.loads(viewed.stdout)["messages"]
+        assert [(m["offset"], m["key"], m["value"], m["retry_count"], m["error"]) for m in messages] == [
+            (i, f"k{i}", f"v{i}", 2, f"boom {i}") for i in range(3)
+        ]
+        assert messages[0]["origin"] == {"topic": messages[0]["origin"]["topic"], "partition": 0, "offset": 100}
+    table = zig("dead-set", "view", str(config), "r", "--count", "2", cwd=tmp_path)
+    assert table.returncode == 0 and "boom 1" in table.stdout and "2 dead letter(s) shown" in table.stdout
+
+    deleted = zig("dead-set", "delete", str(config), "r", "--count", "2", cwd=tmp_path)
+    assert deleted.stdout.strip() == "deleted 2 dead letter(s) of route 'r'"
+    replayed = zig("dead-set", "replay", str(config), "r", "--count", "1", cwd=tmp_path)
+    assert replayed.stdout.strip() == "replayed 1 dead letter(s) of route 'r'"
+    left = json.loads(zig("dead-set", "view", str(config), "r", "-n", "10", "--format", "json", cwd=tmp_path).stdout)
+    assert [m["key"] for m in left["messages"]] == ["k3", "k4", "k5"]
+    [again] = read_topic(bootstrap_servers, f"{app}-r-retry", 1)
+    headers = dict(again.headers())
+    assert (again.key(), again.value(), headers["trace"]) == (b"k2", b"v2", b"t")
+    assert (headers["zig-retry-count"], headers["zig-due-ms"], headers["zig-origin-offset"]) == (b"0", b"0", b"102")
+
+    bad = zig("dead-set", "view", str(config), "r", "--count", "0", cwd=tmp_path)
+    assert bad.returncode == 2 and "count must be a positive integer, got 0" in bad.stderr
+    unknown = zig("dead-set", "view", str(config), "nope", cwd=tmp_path)
+    assert unknown.returncode == 2 and "no route named 'nope'; routes: 'r', 'idle'" in unknown.stderr
+
+
+def test_an_interrupted_replay_repeats_at_most_the_message_in_hand(bootstrap_servers: str, tmp_path: Path):
+    config_path, app = setup(bootstrap_servers, tmp_path)
+    config = config_module.validate(loader.load(config_path), str(config_path), {})
+    dead_set = DeadSet(config, "r")
+
+    def interrupt(letter: object) -> None:
+        if getattr(letter, "offset", None) == 1:
+            raise KeyboardInterrupt  # as if the process stopped between the write and the commit
+
+    with pytest.raises(KeyboardInterrupt):
+        dead_set.replay(4, after_write=interrupt)
+    assert [letter.offset for letter in dead_set.view(10)] == [1, 2, 3, 4, 5]
+    assert dead_set.replay(10) == 5
+    assert dead_set.view(10) == []
+    replayed = read_topic(bootstrap_servers, f"{app}-r-retry", 7)
+    keys = sorted(m.key() for m in replayed)
+    assert keys == [b"k0", b"k1", b"k1", b"k2", b"k3", b"k4", b"k5"], "only the message in hand came twice"
+
+
+def test_the_http_api_answers_like_ziggurat(bootstrap_servers: str, tmp_path: Path):
+    config, app = setup(bootstrap_servers, tmp_path)
+    zig_run = Zig(config, tmp_path / "record.jsonl", "--route", "r")
+    zig_run.wait_for_log("HTTP endpoints at ")
+    port = int(zig_run.output().split("HTTP endpoints at http://0.0.0.0:")[1].split(" ")[0])
+    base = f"http://127.0.0.1:{port}/v1/dead_set"
+
+    def call(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    status, body = call("GET", f"{base}?topic-entity=r&count=2")
+    assert status == 200 and [m["key"] for m in body["messages"]] == ["k0", "k1"]
+    assert call("DELETE", f"{base}?topic-entity=r&count=1") == (200, {"deleted": 1})
+    assert call("POST", f"{base}/replay", {"topic-entity": "r", "count": 2}) == (200, {"replayed": 2})
+    wait_until(lambda: zig_run.count() >= 2, 60, "the replayed messages to be handled again")
+    assert sorted(r["key"] for r in zig_run.records()) == ["k1", "k2"]
+    status, body = call("GET", f"{base}?topic-entity=r&count=10")
+    assert [m["key"] for m in body["messages"]] == ["k3", "k4", "k5"]
+    assert call("GET", f"{base}?topic-entity=r&count=zero") == (
+        400,
+        {"error": "count must be a positive integer, got 'zero'"},
+    )
+    assert call("GET", f"{base}?topic-entity=nope&count=1")[0] == 400
+    status, body = call("GET", f"{base}?topic-entity=idle&count=1")
+    assert status == 404 and body["error"].startswith("route 'idle' has no dead letters")
+    assert zig_run.stop() == 0
