@@ -1,0 +1,40 @@
+"""Handlers the benchmarks run under zig: they only count, so what is measured is zig itself."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+_lock = threading.Lock()
+state: dict[str, Any] = {"count": 0, "first": None, "last": None}
+
+
+def reset() -> None:
+    with _lock:
+        state.update(count=0, first=None, last=None)
+
+
+def _seen(n: int) -> None:
+    now = time.perf_counter()
+    with _lock:
+        if state["first"] is None:
+            state["first"] = now
+        state["count"] += n
+        state["last"] = now
+
+
+def noop_batch(batch: list[Any]) -> None:
+    _seen(len(batch))
+
+
+def noop_stream(message: Any) -> str:
+    _seen(1)
+    return "success"
+
+
+def retry_tenth_once(batch: list[Any]) -> dict[str, list[Any]]:
+    """Retry every tenth message once; count a message as handled when it succeeds."""
+    retry = [m for m in batch if m.retry_count == 0 and m.offset % 10 == 0]
+    _seen(len(batch) - len(retry))
+    return {"retry": retry}

@@ -1,0 +1,32 @@
+"""The raw baseline as its own process (for peak memory): consume(500) + commit after each batch, until N."""
+
+from __future__ import annotations
+
+import sys
+
+from confluent_kafka import Consumer
+
+
+def main() -> None:
+    bootstrap, topic, group, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    seen = 0
+    while seen < count:
+        messages = consumer.consume(500, 1.0)
+        seen += sum(1 for m in messages if m.error() is None)
+        if messages:
+            consumer.commit(asynchronous=False)
+    consumer.close()
+
+
+if __name__ == "__main__":
+    main()

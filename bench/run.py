@@ -1,0 +1,603 @@
+"""`python -m bench`: zig against raw confluent-kafka, scenario by scenario, in one run on the same topic data.
+
+Each scenario runs `--runs` times (3 by default); the report gives the median and the spread (min..max) of each
+figure, and the ratio zig / raw of the medians. `--smoke` shrinks every size so CI can run it in seconds; its
+figures mean nothing. The broker is an embedded tansu unless `--bootstrap-servers` names a real Kafka.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench import handlers
+from zig_cli import config as config_module
+from zig_cli import embedded, kafka, runner
+
+ROOT = Path(__file__).parent.parent
+VALUE = b"x" * 100
+PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class Sizes:
+    messages: int  # throughput scenarios
+    bulk: int  # zig send --file
+    backlog: tuple[int, int]  # memory: a small and a large backlog, to show RSS does not grow with it
+    startup_runs: int
+
+
+FULL = Sizes(messages=200_000, bulk=1_000_000, backlog=(200_000, 1_000_000), startup_runs=5)
+SMOKE = Sizes(messages=2_000, bulk=5_000, backlog=(1_000, 3_000), startup_runs=2)
+
+
+@dataclass
+class Figure:
+    """One measured quantity over several runs, for zig and (when there is one) its baseline."""
+
+    scenario: str
+    unit: str
+    higher_is_better: bool
+    zig: list[float] = field(default_factory=list)
+    raw: list[float] = field(default_factory=list)
+    baseline: str = "raw confluent-kafka"
+    target: str = ""
+
+    def ratio(self) -> float | None:
+        if not self.zig or not self.raw or statistics.median(self.raw) == 0:
+            return None
+        return statistics.median(self.zig) / statistics.median(self.raw)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "unit": self.unit,
+            "baseline": self.baseline,
+            "target": self.target,
+            "zig": {"runs": self.zig, "median": _median(self.zig)},
+            "raw": {"runs": self.raw, "median": _median(self.raw)},
+            "ratio": self.ratio(),
+        }
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+# --- broker helpers ---
+
+
+def create_topic(bootstrap: str, partitions: int = PARTITIONS) -> str:
+    name = f"bench-{uuid.uuid4().hex[:10]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept until the result is in, or it is destroyed early
+    admin.create_topics([NewTopic(name, partitions)])[name].result(60)
+    return name
+
+
+def fill(bootstrap: str, topic: str, count: int) -> dict[int, int]:
+    """Produce `count` 100-byte messages; returns the end offset of each partition."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 10_000})
+    ends: dict[int, int] = {}
+
+    def report(error: Any, message: Any) -> None:
+        if error is None:
+            ends[message.partition()] = max(ends.get(message.partition(), 0), message.offset() + 1)
+
+    for i in range(count):
+        while True:
+            try:
+                producer.produce(topic, VALUE, str(i).encode(), on_delivery=report)
+                break
+            except BufferError:
+                producer.poll(0.01)
+    if producer.flush(120):
+        raise RuntimeError("could not fill the benchmark topic")
+    return ends
+
+
+class CommitWatch:
+    """Notes the moment a group's committed offsets reach the end of every partition."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str, ends: dict[int, int]) -> None:
+        self.done_at: float | None = None
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+        self._partitions = [TopicPartition(topic, p) for p in ends]
+        self._ends = ends
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            offsets = self._consumer.committed(self._partitions, timeout=10)
+            if all(tp.offset >= self._ends[tp.partition] for tp in offsets):
+                self.done_at = time.perf_counter()
+                return
+            time.sleep(0.02)
+
+    def wait(self, timeout: float) -> float:
+        self._thread.join(timeout)
+        self._stop.set()
+        self._consumer.close()
+        if self.done_at is None:
+            raise RuntimeError("offsets were not all committed in time")
+        return self.done_at
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+# --- scenario 1-3: consuming ---
+
+
+def zig_config(
+    bootstrap: str,
+    topic: str,
+    handler: str,
+    stream: bool = False,
+    threads: int = 1,
+    retry: dict[str, Any] | None = None,
+) -> config_module.Config:
+    settings = {
+        "handler-fn": f"bench.handlers/{handler}",
+        "bootstrap-servers": bootstrap,
+        "origin-topic": topic,
+        "auto-offset-reset-config": "earliest",
+        "session-timeout-ms-config": 6000,
+        "commit-interval-ms": 100,
+    }
+    group = f"zig-{uuid.uuid4().hex[:8]}"
+    if stream:
+        settings |= {"application-id": group, "stream-threads-count": threads}
+    else:
+        settings |= {"consumer-group-id": group, "thread-count": threads, "poll-timeout-ms-config": 100}
+    raw = {
+        "app-name": f"bench-{uuid.uuid4().hex[:6]}",
+        "prometheus": {"enabled": False},
+        "http-server": {"enabled": False},
+        "retry": retry or {"enabled": False},
+        ("stream-routes" if stream else "batch-routes"): {"bench": settings},
+    }
+    return config_module.validate(raw, "bench", {})
+
+
+def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[int, int], expected: int) -> float:
+    """Messages per second from the first handled message to the last committed offset."""
+    handlers.reset()
+    route = cfg.routes[0]
+    group = route["consumer-group-id"] if route.kind == "batch" else route["application-id"]
+    handler = getattr(handlers, route.handler.split("/")[1])
+    zig = runner.Runner(cfg, {route.name: handler})
+    watch = CommitWatch(bootstrap, topic, group, ends)
+    zig.start()
+    try:
+        _wait(lambda: handlers.state["count"] >= expected, 600, "zig to handle every message")
+    finally:
+        zig.stop.set()
+        zig.wait(60)
+        zig.close(30)
+    done = watch.wait(60)
+    return expected / (done - handlers.state["first"])
+
+
+def run_raw_batch(bootstrap: str, topic: str, ends: dict[int, int], threads: int) -> float:
+    """The hand-written loop: consume(500), then a synchronous commit after each batch."""
+    group = f"raw-{uuid.uuid4().hex[:8]}"
+    expected = sum(ends.values())
+    counted = {"n": 0, "first": None}
+    lock = threading.Lock()
+    stop = threading.Event()
+    watch = CommitWatch(bootstrap, topic, group, ends)
+
+    def loop() -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 6000,
+                "enable.auto.commit": False,
+            }
+        )
+        consumer.subscribe([topic])
+        while not stop.is_set():
+            messages = consumer.consume(500, 0.1)
+            good = [m for m in messages if m.error() is None]
+            if good:
+                consumer.commit(asynchronous=False)
+                with lock:
+                    counted["first"] = counted["first"] or time.perf_counter()
+                    counted["n"] += len(good)
+        consumer.close()
+
+    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    done = watch.wait(600)
+    stop.set()
+    for worker in workers:
+        worker.join(60)
+    return expected / (done - counted["first"])  # type: ignore[operator]
+
+
+def run_raw_stream(bootstrap: str, topic: str, ends: dict[int, int]) -> float:
+    """The hand-written per-message loop: poll(), then store_offsets; librdkafka commits what is stored."""
+    group = f"raw-{uuid.uuid4().hex[:8]}"
+    expected = sum(ends.values())
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "enable.auto.offset.store": False,
+            "auto.commit.interval.ms": 100,
+        }
+    )
+    watch = CommitWatch(bootstrap, topic, group, ends)
+    consumer.subscribe([topic])
+    seen, first = 0, None
+    while seen < expected:
+        message = consumer.poll(0.1)
+        if message is None or message.error() is not None:
+            continue
+        first = first or time.perf_counter()
+        seen += 1
+        consumer.store_offsets(message)
+    done = watch.wait(60)
+    consumer.close()
+    return expected / (done - first)  # type: ignore[operator]
+
+
+def handled_time(cfg: config_module.Config, expected: int) -> float:
+    """Seconds from the first handled message until all `expected` have succeeded."""
+    handlers.reset()
+    route = cfg.routes[0]
+    zig = runner.Runner(cfg, {route.name: getattr(handlers, route.handler.split("/")[1])})
+    zig.start()
+    try:
+        _wait(lambda: handlers.state["count"] >= expected, 600, "every message to succeed")
+    finally:
+        zig.stop.set()
+        zig.wait(60)
+        zig.close(30)
+    return float(handlers.state["last"] - handlers.state["first"])
+
+
+# --- scenario 4: bulk send ---
+
+
+def bulk_file(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(count):
+            out.write(f"key-{i}\t{VALUE.decode()}\n")
+
+
+def send_config(tmp: Path, bootstrap: str) -> Path:
+    path = tmp / "send.edn"
+    path.write_text(
+        '{:app-name "bench" :stream-router {:out {:handler-fn "bench.handlers/noop-stream" '
+        f':application-id "bench-send" :bootstrap-servers "{bootstrap}" :origin-topic "unused" '
+        ':producer {:acks "all"}}} :prometheus {:enabled false} :http-server {:enabled false}}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_zig_bulk(config: Path, topic: str, lines: Path) -> float:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zig_cli",
+            "send",
+            "out",
+            topic,
+            "--file",
+            str(lines),
+            "-c",
+            str(config),
+            "--timeout",
+            "120",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
+    found = re.search(r"sent ([\d,]+), failed 0, ([\d,]+) msgs/s", result.stdout)
+    if result.returncode or not found:
+        raise RuntimeError(f"zig send failed: {result.stdout}{result.stderr}")
+    return float(found[2].replace(",", ""))
+
+
+def run_raw_bulk(config: Path, topic: str, lines: Path) -> float:
+    """The same producer settings as zig's route, a plain produce loop over the same lines."""
+    cfg = config_module.validate(__import__("zig_cli.loader", fromlist=["load"]).load(config), "bench", {})
+    producer = Producer(kafka.producer_properties(cfg, cfg.route("out")))
+    started = time.perf_counter()
+    count = 0
+    with lines.open(encoding="utf-8") as source:
+        for line in source:
+            key, value = line.rstrip("\n").split("\t", 1)
+            while True:
+                try:
+                    producer.produce(topic, value.encode(), key.encode())
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            count += 1
+    if producer.flush(120):
+        raise RuntimeError("raw produce did not finish")
+    return count / (time.perf_counter() - started)
+
+
+# --- scenario 5: start-up ---
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, cwd=ROOT, timeout=120, env={**os.environ, **(env or {})})
+    if result.returncode:
+        raise RuntimeError(f"{command} failed: {result.stderr.decode()[-500:]}")
+    return time.perf_counter() - started
+
+
+# --- scenario 6: memory ---
+
+
+def peak_rss_mb(command: list[str], until: Callable[[], bool], timeout: float, stop: bool = False) -> float:
+    """Run `command` until it exits, or until `until()` holds (then SIGTERM it when `stop`); its peak RSS in MB."""
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)  # reaps it here, where its rusage is kept
+        if pid:
+            break
+        if until():
+            if stop:
+                process.terminate()
+            _, status, usage = os.wait4(process.pid, 0)
+            break
+        if time.monotonic() > deadline:
+            process.kill()
+            os.wait4(process.pid, 0)
+            raise RuntimeError(f"{command} did not finish within {timeout:g} s")
+        time.sleep(0.05)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    log.seek(0)
+    output = log.read().decode(errors="replace")
+    log.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command} exited with {process.returncode}: {output[-2000:]}")
+    return usage.ru_maxrss / 1024
+
+
+def committed_all(bootstrap: str, topic: str, group: str, ends: dict[int, int]) -> Callable[[], bool]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    partitions = [TopicPartition(topic, p) for p in ends]
+
+    def check() -> bool:
+        return all(tp.offset >= ends[tp.partition] for tp in consumer.committed(partitions, timeout=10))
+
+    return check
+
+
+def memory_figures(bootstrap: str, tmp: Path, backlog: int) -> tuple[float, float]:
+    topic = create_topic(bootstrap)
+    ends = fill(bootstrap, topic, backlog)
+    group = f"zig-mem-{uuid.uuid4().hex[:6]}"
+    config = tmp / f"mem-{backlog}.edn"
+    config.write_text(
+        '{:app-name "bench-mem" :retry {:enabled false} :prometheus {:enabled false} :http-server {:enabled false} '
+        f':batch-routes {{:m {{:handler-fn "bench.handlers/noop-batch" :consumer-group-id "{group}" '
+        f':bootstrap-servers "{bootstrap}" :origin-topic "{topic}" :auto-offset-reset-config "earliest" '
+        ":session-timeout-ms-config 6000 :commit-interval-ms 100 :thread-count 1}}}\n",
+        encoding="utf-8",
+    )
+    zig = peak_rss_mb(
+        [sys.executable, "-m", "zig_cli", "run", str(config)],
+        committed_all(bootstrap, topic, group, ends),
+        600,
+        stop=True,
+    )
+    raw_group = f"raw-mem-{uuid.uuid4().hex[:6]}"
+    raw = peak_rss_mb(
+        [sys.executable, str(ROOT / "bench" / "raw_consumer.py"), bootstrap, topic, raw_group, str(backlog)],
+        lambda: False,
+        600,
+    )
+    return zig, raw
+
+
+# --- the run ---
+
+
+def measure(bootstrap: str, sizes: Sizes, runs: int, log: Callable[[str], None]) -> list[Figure]:
+    figures: list[Figure] = []
+    n = sizes.messages
+    topic = create_topic(bootstrap)
+    ends = fill(bootstrap, topic, n)
+    log(f"filled {topic} with {n:,} messages of 100 bytes on {PARTITIONS} partitions")
+
+    for threads in (1, 2):
+        figure = Figure(f"batch route, no-op handler, thread-count {threads}", "msgs/s", True, target=">= 0.95")
+        for _ in range(runs):
+            figure.zig.append(
+                run_zig(zig_config(bootstrap, topic, "noop_batch", threads=threads), bootstrap, topic, ends, n)
+            )
+            figure.raw.append(run_raw_batch(bootstrap, topic, ends, threads))
+        figures.append(figure)
+        log(f"  {figure.scenario}: ratio {figure.ratio():.2f}")
+
+    figure = Figure("stream route, no-op handler", "msgs/s", True, target=">= 0.85")
+    for _ in range(runs):
+        figure.zig.append(run_zig(zig_config(bootstrap, topic, "noop_stream", stream=True), bootstrap, topic, ends, n))
+        figure.raw.append(run_raw_stream(bootstrap, topic, ends))
+    figures.append(figure)
+    log(f"  {figure.scenario}: ratio {figure.ratio():.2f}")
+
+    backoff_ms = 500
+    figure = Figure(
+        f"retry 10% once (backoff {backoff_ms} ms): seconds until all handled",
+        "s",
+        False,
+        baseline="zig without retries",
+        target=f"<= no-retry + {backoff_ms} ms, + 20%",
+    )
+    for _ in range(runs):
+        retry = {"enabled": True, "count": 1, "backoff-ms": backoff_ms}
+        figure.zig.append(handled_time(zig_config(bootstrap, topic, "retry_tenth_once", retry=retry), n))
+        figure.raw.append(handled_time(zig_config(bootstrap, topic, "noop_batch"), n))
+    figures.append(figure)
+    log(f"  {figure.scenario}: ratio {figure.ratio():.2f}")
+
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        lines = tmp / "lines.txt"
+        bulk_file(lines, sizes.bulk)
+        config = send_config(tmp, bootstrap)
+        figure = Figure(f"zig send --file, {sizes.bulk:,} messages", "msgs/s", True, target=">= 0.9")
+        for _ in range(runs):
+            figure.zig.append(run_zig_bulk(config, create_topic(bootstrap), lines))
+            figure.raw.append(run_raw_bulk(config, create_topic(bootstrap), lines))
+        figures.append(figure)
+        log(f"  {figure.scenario}: ratio {figure.ratio():.2f}")
+
+        zig_cmd = [sys.executable, "-m", "zig_cli"]
+        send_topic = create_topic(bootstrap, 1)
+        startup = [
+            ("start-up: zig --help", zig_cmd + ["--help"], [sys.executable, "-c", "pass"], "python -c pass", "< 0.5 s"),
+            (
+                "start-up: zig validate sample-configs/config.edn",
+                zig_cmd + ["validate", "sample-configs/config.edn"],
+                [sys.executable, "-c", "pass"],
+                "python -c pass",
+                "< 0.5 s",
+            ),
+            (
+                "start-up: one zig send, to its delivery report",
+                zig_cmd + ["send", "out", send_topic, "k", "v", "-c", str(config)],
+                [sys.executable, str(ROOT / "bench" / "one_message.py"), bootstrap, send_topic],
+                "a bare one-message producer script",
+                "within 0.3 s of the bare script",
+            ),
+        ]
+        for name, zig_command, raw_command, baseline, target in startup:
+            figure = Figure(name, "s", False, baseline=baseline, target=target)
+            for _ in range(sizes.startup_runs):
+                figure.zig.append(timed(zig_command))
+                figure.raw.append(timed(raw_command))
+            figures.append(figure)
+            log(f"  {figure.scenario}: zig {statistics.median(figure.zig):.3f} s")
+
+        for backlog in sizes.backlog:
+            figure = Figure(
+                f"peak RSS of zig run draining {backlog:,} messages",
+                "MB",
+                False,
+                baseline="the raw consume loop, its own process",
+                target="<= 1.5, bounded",
+            )
+            for _ in range(runs):
+                zig_mb, raw_mb = memory_figures(bootstrap, tmp, backlog)
+                figure.zig.append(zig_mb)
+                figure.raw.append(raw_mb)
+            figures.append(figure)
+            log(f"  {figure.scenario}: ratio {figure.ratio():.2f}")
+    return figures
+
+
+def _shown(values: list[float], unit: str) -> str:
+    if not values:
+        return "n/a"
+    fmt = "{:,.0f}" if unit == "msgs/s" else "{:,.3f}" if unit == "s" else "{:,.1f}"
+    median, low, high = (fmt.format(v) for v in (statistics.median(values), min(values), max(values)))
+    return f"{median} {unit} ({low}..{high})"
+
+
+def markdown(figures: list[Figure], header: str) -> str:
+    lines = [
+        header,
+        "",
+        "Scenario | zig (median, min..max) | baseline (median, min..max) | zig / baseline | target",
+        "--- | --- | --- | --- | ---",
+    ]
+    for f in figures:
+        ratio = f.ratio()
+        shown_ratio = "n/a" if ratio is None else f"{ratio:.2f}"
+        baseline = f"{_shown(f.raw, f.unit)} ({f.baseline})"
+        lines.append(f"{f.scenario} | {_shown(f.zig, f.unit)} | {baseline} | {shown_ratio} | {f.target}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap-servers", help="a running Kafka to use instead of an embedded tansu broker")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each scenario (default 3)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: proves the bench runs, no more")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where to write the report")
+    args = parser.parse_args(argv)
+    sizes = SMOKE if args.smoke else FULL
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    if args.bootstrap_servers:
+        broker_name, figures = f"Kafka at {args.bootstrap_servers}", None
+        figures = measure(args.bootstrap_servers, sizes, args.runs, log)
+    else:
+        port = embedded.free_port()
+        with embedded.running_broker(port) as address:
+            broker_name = f"embedded tansu ({embedded.broker_binary().rsplit('/', 1)[-1]})"
+            figures = measure(address, sizes, args.runs, log)
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    header = (
+        f"zig benchmark{' (smoke: sizes too small to mean anything)' if args.smoke else ''}: {when}; "
+        f"broker: {broker_name}; machine: {machine}; {args.runs} run(s) each"
+    )
+    table = markdown(figures, header)
+    name = "smoke" if args.smoke else "latest"
+    (args.out / f"{name}.md").write_text(table, encoding="utf-8")
+    (args.out / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "date": when,
+                "broker": broker_name,
+                "machine": machine,
+                "runs": args.runs,
+                "smoke": args.smoke,
+                "figures": [f.as_dict() for f in figures],
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    print(table)

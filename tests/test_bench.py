@@ -1,0 +1,53 @@
+"""The benchmark in smoke mode, so it never rots: it runs every scenario end to end. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kafka
+ROOT = Path(__file__).parent.parent
+
+
+def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp_path: Path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--runs",
+            "1",
+            "--bootstrap-servers",
+            bootstrap_servers,
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "smoke.json").read_text())
+    scenarios = [figure["scenario"] for figure in report["figures"]]
+    assert scenarios == [
+        "batch route, no-op handler, thread-count 1",
+        "batch route, no-op handler, thread-count 2",
+        "stream route, no-op handler",
+        "retry 10% once (backoff 500 ms): seconds until all handled",
+        "zig send --file, 5,000 messages",
+        "start-up: zig --help",
+        "start-up: zig validate sample-configs/config.edn",
+        "start-up: one zig send, to its delivery report",
+        "peak RSS of zig run draining 1,000 messages",
+        "peak RSS of zig run draining 3,000 messages",
+    ]
+    for figure in report["figures"]:
+        assert figure["zig"]["runs"] and figure["raw"]["runs"], figure["scenario"]
+        assert figure["ratio"] is not None and figure["ratio"] > 0
+    assert (tmp_path / "smoke.md").read_text().startswith("zig benchmark (smoke")
