@@ -26,6 +26,9 @@ def main() -> None:
         if messages:
             consumer.commit(asynchronous=False)
     consumer.close()
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    print(f"VmHWM_KB={peak}")
 
 
 if __name__ == "__main__":

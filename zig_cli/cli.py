@@ -509,7 +509,10 @@ def send(
     librdkafka.addHandler(last_broker_error)
     librdkafka.propagate = False
     assert checked.config is not None
-    producers = producer.Producers(checked.config, {"message.timeout.ms": str(max(1, int(timeout * 1000)))})
+    overrides: dict[str, Any] = {"message.timeout.ms": str(max(1, int(timeout * 1000)))}
+    if file is not None:
+        overrides["delivery.report.only.error"] = True  # bulk counts failures only; see bulk.send_lines
+    producers = producer.Producers(checked.config, overrides)
     try:
         route_producer = producers.get(route)
         chosen = checked.config.route(route)

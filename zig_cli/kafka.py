@@ -189,7 +189,7 @@ def new_consumer(props: Mapping[str, str], callbacks: Mapping[str, Callable[...,
     return Consumer(conf)
 
 
-def new_producer(props: Mapping[str, str]) -> Producer:
+def new_producer(props: Mapping[str, Any]) -> Producer:
     conf: dict[str, Any] = dict(props)
     conf["logger"] = _librdkafka_logger
     return Producer(conf)

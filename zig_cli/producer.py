@@ -79,7 +79,7 @@ class RouteProducer:
     def __init__(
         self,
         route: str,
-        props: Mapping[str, str],
+        props: Mapping[str, Any],
         key_encoder: Encoder,
         value_encoder: Encoder,
         metrics: RouteMetrics | None = None,
@@ -144,6 +144,14 @@ class RouteProducer:
             except BufferError:  # the local queue is full: let deliveries make room
                 self._producer.poll(0.05)
 
+    @property
+    def raw_produce(self) -> Callable[..., None]:
+        """librdkafka's produce itself, for loops that send many already-encoded messages (zig send --file)."""
+        return self._producer.produce
+
+    def poll(self, timeout: float) -> int:
+        return int(self._producer.poll(timeout))
+
     def flush(self, timeout: float) -> int:
         """Wait for every message sent so far; returns how many are still undelivered."""
         return int(self._producer.flush(timeout))
@@ -166,7 +174,7 @@ class Producers:
     """Every route's producer, created on first use and shared by all threads; flushed on close."""
 
     def __init__(
-        self, config: Config, overrides: Mapping[str, str] | None = None, metrics: Metrics | None = None
+        self, config: Config, overrides: Mapping[str, Any] | None = None, metrics: Metrics | None = None
     ) -> None:
         self.config = config
         self._overrides = dict(overrides or {})
