@@ -202,7 +202,7 @@ def admin_properties(config: Config, route: Route) -> dict[str, str]:
 
 def forwarding_producer_properties(config: Config, route: Route) -> dict[str, str]:
     """The producer for a route's retry and dead-letter writes: same cluster and security, every write acknowledged."""
-    return admin_properties(config, route) | {"acks": "all"}
+    return admin_properties(config, route) | {"acks": "all", "linger.ms": "0"}
 
 
 def prepare_topics(
