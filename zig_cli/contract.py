@@ -19,23 +19,113 @@ from zig_cli.errors import ContractError
 Headers = tuple[tuple[str, bytes | None], ...]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Message:
     """One Kafka message as a handler sees it: decoded key and value, and where it first came from.
 
     For a retried message, topic, partition, offset and timestamp are those of the original message, and headers are
     its original headers; `retry_count` says how many times it has been retried (0 on first delivery).
-    Messages compare by identity: a handler returns the very objects it received.
+    Messages are immutable and compare by identity: a handler returns the very objects it received.
     """
 
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int | None  # milliseconds since the epoch, as the broker reported it
-    key: Any
-    value: Any
-    headers: Headers = ()
-    retry_count: int = 0
+    __slots__ = ("_topic", "_partition", "_offset", "_timestamp", "_key", "_value", "_headers", "_retry_count")
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        timestamp: int | None,
+        key: Any,
+        value: Any,
+        headers: Headers = (),
+        retry_count: int = 0,
+    ) -> None:
+        self._topic = topic
+        self._partition = partition
+        self._offset = offset
+        self._timestamp = timestamp
+        self._key = key
+        self._value = value
+        self._headers = tuple(headers)
+        self._retry_count = retry_count
+
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    @property
+    def partition(self) -> int:
+        return self._partition
+
+    @property
+    def offset(self) -> int:
+        return self._offset
+
+    @property
+    def timestamp(self) -> int | None:
+        """Milliseconds since the epoch, as the broker reported it."""
+        return self._timestamp
+
+    @property
+    def key(self) -> Any:
+        return self._key
+
+    @property
+    def value(self) -> Any:
+        return self._value
+
+    @property
+    def headers(self) -> Headers:
+        return self._headers
+
+    @property
+    def retry_count(self) -> int:
+        return self._retry_count
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(topic={self.topic!r}, partition={self.partition}, offset={self.offset}, key={self.key!r}, "
+            f"value={self.value!r}, retry_count={self.retry_count})"
+        )
+
+
+class ConsumedMessage(Message):
+    """A first delivery without headers, read from the consumed message itself when asked.
+
+    Building one costs three slot writes instead of eight, which is most of zig's own cost per message.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Any, key: Any, value: Any) -> None:
+        self._raw = raw
+        self._key = key
+        self._value = value
+
+    @property
+    def topic(self) -> str:
+        return str(self._raw.topic())
+
+    @property
+    def partition(self) -> int:
+        return int(self._raw.partition())
+
+    @property
+    def offset(self) -> int:
+        return int(self._raw.offset())
+
+    @property
+    def timestamp(self) -> int | None:
+        kind, timestamp = self._raw.timestamp()
+        return int(timestamp) if kind else None
+
+    @property
+    def headers(self) -> Headers:
+        return ()
+
+    @property
+    def retry_count(self) -> int:
+        return 0
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from zig_cli import contract, envelope, kafka
+from zig_cli import codecs, contract, envelope, kafka
 from zig_cli.codecs import Decoder
 from zig_cli.config import Retry
-from zig_cli.contract import Message, Outcome
+from zig_cli.contract import ConsumedMessage, Message, Outcome
 from zig_cli.errors import DecodeError, KafkaFatalError
 from zig_cli.metrics import RouteMetrics
 from zig_cli.producer import ProducerLike, produce_all
@@ -80,14 +80,27 @@ class RouteRuntime:
 SUCCESS, RETRY, FAILED, SKIP, TOO_OLD, DEAD_LETTER = "success", "retry", "failed", "skip", "too-old", "dead-letter"
 ASKED_RETRY = "the handler asked for a retry"
 Verdict = tuple[str, str]
+_SUCCEEDED: Verdict = (SUCCESS, "")
+_PASSTHROUGH = codecs.decoder("bytes")  # the default deserializer returns its input: no call needed
 
 
 @dataclass(slots=True)
-class _Entry:
-    raw: Any
-    origin: envelope.Origin
-    message: Message | None  # None when it did not decode
-    decode_error: str = ""
+class _Consumed:
+    """One consumed batch as parallel lists: the raw messages, what the handler sees (None: did not decode)."""
+
+    raws: list[Any]
+    messages: list[Message | None]
+    reasons: dict[int, str]  # index -> why it did not decode
+    origins: dict[int, envelope.Origin]  # index -> origin, for messages that arrived with headers
+
+    def origin(self, index: int) -> envelope.Origin:
+        """Where message `index` first came from (computed on demand: only retries and dead letters need it)."""
+        found = self.origins.get(index)
+        if found is None:
+            raw = self.raws[index]
+            kind, timestamp = raw.timestamp()
+            found = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, None)
+        return found
 
 
 def _now_ms() -> int:
@@ -142,13 +155,17 @@ class Worker:
     def handle(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> None:
         """Handle consumed messages, apply every outcome, then store the offsets of what was decided."""
         started = time.perf_counter()
-        raw_messages = self._usable(consumer, raw_messages)
-        if not raw_messages:
+        raws = self._usable(consumer, raw_messages)
+        if not raws:
             return
-        entries = [self._entry(raw) for raw in raw_messages]
-        verdicts = self._decide_per_message(entries) if self.runtime.stream else self._decide_batch(entries)
-        decided = entries[: len(verdicts)]  # a stream worker told to stop leaves the rest for the next owner
-        records = self._outgoing(decided, verdicts)
+        batch = self._build(raws)
+        verdicts = self._decide_per_message(batch) if self.runtime.stream else self._decide_batch(batch)
+        if verdicts is None:  # the common case: every message of the batch succeeded
+            decided, records, counts = len(raws), [], Counter({SUCCESS: len(raws)})
+        else:
+            decided = len(verdicts)  # a stream worker told to stop leaves the rest for the next owner
+            records = self._outgoing(batch, verdicts)
+            counts = Counter(kind for kind, _ in verdicts)
         retried = sum(1 for r in records if r.topic == self.runtime.retry_topic)
         dead = len(records) - retried
         if records:
@@ -159,12 +176,14 @@ class Worker:
                     self.runtime.metrics.delivered("retry", False, retried)
                     self.runtime.metrics.delivered("dead_letter", False, dead)
                 raise
-        self._store(consumer, [e.raw for e in decided])
-        counts = Counter(kind for kind, _ in verdicts)
+        lasts, firsts = _positions(raws if decided == len(raws) else raws[:decided])
+        self._store(consumer, lasts)
         if self.runtime.metrics is not None:
-            self._measure(consumer, self.runtime.metrics, decided, counts, retried, dead)
+            self._measure(
+                consumer, self.runtime.metrics, decided, len(batch.reasons), counts, retried, dead, lasts, firsts
+            )
         self.runtime.stats.add_batch(
-            consumed=len(decided),
+            consumed=decided,
             succeeded=counts[SUCCESS],
             retried=retried,
             skipped=counts[SKIP] + counts[TOO_OLD],
@@ -179,13 +198,16 @@ class Worker:
         self,
         consumer: ConsumerLike,
         metrics: RouteMetrics,
-        decided: list[_Entry],
+        decided: int,
+        decode_failures: int,
         counts: Counter[str],
         retried: int,
         dead: int,
+        lasts: dict[tuple[str, int], Any],
+        firsts: dict[tuple[str, int], Any],
     ) -> None:
         """Per-batch metrics: counts, sizes, deliveries, the age of each partition's oldest message, and lag."""
-        metrics.read.inc(len(decided))
+        metrics.read.inc(decided)
         metrics.outcomes(
             {
                 "success": counts[SUCCESS],
@@ -196,107 +218,105 @@ class Worker:
                 "dead_letter": dead,
             }
         )
-        decode_failures = sum(1 for e in decided if e.message is None)
         if decode_failures:
             metrics.parse_failures.inc(decode_failures)
-        metrics.batch_size.observe(len(decided))
+        metrics.batch_size.observe(decided)
         metrics.delivered("retry", True, retried)
         metrics.delivered("dead_letter", True, dead)
         now = _now_ms()
-        first: dict[tuple[str, int], int | None] = {}
-        last: dict[tuple[str, int], int] = {}
-        for entry in decided:
-            where = (entry.raw.topic(), entry.raw.partition())
-            if where not in first:
-                kind, timestamp = entry.raw.timestamp()
-                first[where] = timestamp if kind else None
-            last[where] = entry.raw.offset()
-        for (topic, partition), timestamp in first.items():
-            if timestamp is not None and not self.delayed:
+        for (topic, partition), first in firsts.items():
+            kind, timestamp = first.timestamp()
+            if kind and not self.delayed:
                 metrics.delay.observe(max(now - timestamp, 0) / 1000)
             try:
                 _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
             except KafkaException:
                 continue
             if high >= 0:
-                metrics.lag(topic, partition, high - last[(topic, partition)] - 1)
+                metrics.lag(topic, partition, high - lasts[(topic, partition)].offset() - 1)
 
     # --- deciding outcomes ---
 
-    def _decide_batch(self, entries: list[_Entry]) -> list[Verdict]:
-        """One handler call for the batch; messages that did not decode go to the dead-letter topic."""
-        batch = [e.message for e in entries if e.message is not None]
+    def _decide_batch(self, batch: _Consumed) -> list[Verdict] | None:
+        """One handler call for the batch; None when every message succeeded. What did not decode is a dead letter."""
+        # A copy: what a handler does to its list must not change what zig applies and stores.
+        handed = [m for m in batch.messages if m is not None]
         retry_ids: set[int] = set()
         skip_ids: set[int] = set()
         failure = ""
-        if batch:
+        if handed:
             started = time.perf_counter()
             try:
-                result = self.runtime.handler(batch)
+                result = self.runtime.handler(handed)
             except Exception as error:  # the handler's own failure: the whole batch is retried
                 failure = f"{type(error).__name__}: {error}"
                 logger.error(
                     "route=%s handler raised on %s; retrying the batch",
                     self.runtime.name,
-                    _ranges([e.raw for e in entries]),
+                    _ranges(batch.raws),
                     exc_info=True,
                 )
-                retry_ids = {id(m) for m in batch}
+                retry_ids = {id(m) for m in handed}
             else:
-                retry, skip = contract.interpret_batch_result(self.runtime.name, result, batch)
+                if result is None and not batch.reasons:
+                    return None
+                retry, skip = contract.interpret_batch_result(self.runtime.name, result, handed)
                 retry_ids = {id(m) for m in retry}
                 skip_ids = {id(m) for m in skip}
             finally:
                 if self.runtime.metrics is not None:
                     self.runtime.metrics.batch_handler_time.observe(time.perf_counter() - started)
         verdicts: list[Verdict] = []
-        for entry in entries:
-            if entry.message is None:
-                verdicts.append((DEAD_LETTER, entry.decode_error))
-            elif id(entry.message) in retry_ids:
+        for index, message in enumerate(batch.messages):
+            if message is None:
+                verdicts.append((DEAD_LETTER, batch.reasons[index]))
+            elif id(message) in retry_ids:
                 verdicts.append((FAILED, failure) if failure else (RETRY, ASKED_RETRY))
-            elif id(entry.message) in skip_ids:
+            elif id(message) in skip_ids:
                 verdicts.append((SKIP, ""))
             else:
                 verdicts.append((SUCCESS, ""))
         return verdicts
 
-    def _decide_per_message(self, entries: list[_Entry]) -> list[Verdict]:
+    def _decide_per_message(self, batch: _Consumed) -> list[Verdict]:
         """One handler call per message, in order; stops between messages once the worker is told to stop."""
         verdicts: list[Verdict] = []
-        oldest = self.runtime.oldest_ms
-        for entry in entries:
+        oldest = self.runtime.oldest_ms if not self.delayed else None
+        limit = _now_ms() - oldest if oldest is not None else None
+        call = self._call_stream_handler
+        for index, message in enumerate(batch.messages):
             if self.stop.is_set():
                 break
-            message = entry.message
             if message is None:
-                verdicts.append((DEAD_LETTER, entry.decode_error))
-                continue
-            if oldest is not None and not self.delayed and message.timestamp is not None:
-                if message.timestamp < _now_ms() - oldest:
-                    verdicts.append((TOO_OLD, ""))
-                    continue
-            verdicts.append(self._call_stream_handler(entry.raw, message))
+                verdicts.append((DEAD_LETTER, batch.reasons[index]))
+            elif limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
+                verdicts.append((TOO_OLD, ""))
+            else:
+                verdicts.append(call(batch.raws[index], message))
         return verdicts
 
     def _call_stream_handler(self, raw: Any, message: Message) -> Verdict:
-        where = f"{raw.topic()}[{raw.partition()}]@{raw.offset()}"
-        started = time.perf_counter()
+        metrics = self.runtime.metrics
+        started = time.perf_counter() if metrics is not None else 0.0
         try:
             value = self.runtime.handler(message)
         except Exception as error:  # counted as a failure and retried, as Ziggurat does
-            logger.error("route=%s %s handler raised; retrying the message", self.runtime.name, where, exc_info=True)
+            logger.error(
+                "route=%s %s handler raised; retrying the message", self.runtime.name, _where(raw), exc_info=True
+            )
             return (FAILED, f"{type(error).__name__}: {error}")
         finally:
-            if self.runtime.metrics is not None:
-                self.runtime.metrics.handler_time.observe(time.perf_counter() - started)
+            if metrics is not None:
+                metrics.handler_time.observe(time.perf_counter() - started)
+        if value == "success":  # the common answer, before any parsing
+            return _SUCCEEDED
         outcome = contract.interpret_stream_result(value)
         if outcome is None:
             shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:197] + "..."
             logger.error(
                 "route=%s %s handler returned %s, not success, retry, skip or dead-letter; retrying the message",
                 self.runtime.name,
-                where,
+                _where(raw),
                 shown,
             )
             return (FAILED, f"the handler returned {shown}")
@@ -304,89 +324,111 @@ class Worker:
             return (RETRY, ASKED_RETRY)
         if outcome is Outcome.DEAD_LETTER:
             return (DEAD_LETTER, "the handler asked for a dead letter")
-        return (SKIP, "") if outcome is Outcome.SKIP else (SUCCESS, "")
+        return (SKIP, "") if outcome is Outcome.SKIP else _SUCCEEDED
 
     # --- building messages ---
 
     def _usable(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> list[Any]:
         """Drop error events (reporting them) and, on a retry topic, messages not yet due."""
-        usable: list[Any] = []
+        usable = [raw for raw in raw_messages if raw.error() is None]
+        if len(usable) != len(raw_messages):
+            for raw in raw_messages:
+                error = raw.error()
+                if error is not None:
+                    self._on_error(error)
+                    if self._fatal is not None:
+                        raise self._fatal
+        if not self.delayed:
+            return usable
+        due_now: list[Any] = []
         blocked: set[tuple[str, int]] = set()
         now = _now_ms()
-        for raw in raw_messages:
-            error = raw.error()
-            if error is not None:
-                self._on_error(error)
-                if self._fatal is not None:
-                    raise self._fatal
+        for raw in usable:
+            where = (raw.topic(), raw.partition())
+            if where in blocked:
                 continue
-            if self.delayed:
-                where = (raw.topic(), raw.partition())
-                if where in blocked:
-                    continue
-                due = _due_ms(raw.headers())
-                if due is not None and due > now:
-                    blocked.add(where)
-                    self._hold(consumer, where, raw.offset(), due)
-                    continue
-            usable.append(raw)
-        return usable
+            due = _due_ms(raw.headers())
+            if due is not None and due > now:
+                blocked.add(where)
+                self._hold(consumer, where, raw.offset(), due)
+                continue
+            due_now.append(raw)
+        return due_now
 
-    def _entry(self, raw: Any) -> _Entry:
-        kind, timestamp = raw.timestamp()
-        headers = raw.headers()
-        origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
-        try:
-            key = self.runtime.key_decoder(raw.key())
-        except DecodeError as error:
-            return _Entry(raw, origin, None, f"key is {error}")
-        try:
-            value = self.runtime.value_decoder(raw.value())
-        except DecodeError as error:
-            return _Entry(raw, origin, None, f"value is {error}")
-        message = Message(
-            origin.topic,
-            origin.partition,
-            origin.offset,
-            origin.timestamp,
-            key,
-            value,
-            origin.headers,
-            origin.retry_count,
-        )
-        return _Entry(raw, origin, message)
+    def _build(self, raws: list[Any]) -> _Consumed:
+        """What the handler sees for each raw message; the hot loop of every worker, so kept lean."""
+        decode_key = None if self.runtime.key_decoder is _PASSTHROUGH else self.runtime.key_decoder
+        decode_value = None if self.runtime.value_decoder is _PASSTHROUGH else self.runtime.value_decoder
+        messages: list[Message | None] = []
+        reasons: dict[int, str] = {}
+        origins: dict[int, envelope.Origin] = {}
+        append = messages.append
+        for index, raw in enumerate(raws):
+            try:
+                key = raw.key() if decode_key is None else decode_key(raw.key())
+            except DecodeError as error:
+                reasons[index] = f"key is {error}"
+                append(None)
+                continue
+            try:
+                value = raw.value() if decode_value is None else decode_value(raw.value())
+            except DecodeError as error:
+                reasons[index] = f"value is {error}"
+                append(None)
+                continue
+            headers = raw.headers()
+            if headers is None:
+                append(ConsumedMessage(raw, key, value))
+                continue
+            kind, timestamp = raw.timestamp()
+            origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
+            origins[index] = origin
+            append(
+                Message(
+                    origin.topic,
+                    origin.partition,
+                    origin.offset,
+                    origin.timestamp,
+                    key,
+                    value,
+                    origin.headers,
+                    origin.retry_count,
+                )
+            )
+        return _Consumed(raws, messages, reasons, origins)
 
     # --- applying outcomes ---
 
-    def _outgoing(self, entries: list[_Entry], verdicts: list[Verdict]) -> list[envelope.Record]:
+    def _outgoing(self, batch: _Consumed, verdicts: list[Verdict]) -> list[envelope.Record]:
         """Records for the retry and dead-letter topics: a retry past `count`, or with retry off, is a dead letter."""
         runtime = self.runtime
         retry = runtime.retry
         records: list[envelope.Record] = []
-        for entry, (kind, reason) in zip(entries, verdicts, strict=False):
-            origin = entry.origin
+        for index, (kind, reason) in enumerate(verdicts):
+            if kind in (SUCCESS, SKIP, TOO_OLD):
+                continue
+            origin = batch.origin(index)
+            raw = batch.raws[index]
             if kind in (RETRY, FAILED):
                 if retry.enabled and origin.retry_count < retry.count:
                     count = origin.retry_count + 1
                     due = _now_ms() + envelope.backoff_ms(retry, count)
-                    records.append(self._forward(runtime.retry_topic, entry, count, reason, due))
+                    records.append(self._forward(runtime.retry_topic, raw, origin, count, reason, due))
                     continue
                 why = "retry is disabled" if not retry.enabled else f"retried {origin.retry_count} time(s)"
-                records.append(self._forward(runtime.dead_letter_topic, entry, origin.retry_count, f"{reason} ({why})"))
-            elif kind == DEAD_LETTER:
-                records.append(self._forward(runtime.dead_letter_topic, entry, origin.retry_count, reason))
+                reason = f"{reason} ({why})"
+            records.append(self._forward(runtime.dead_letter_topic, raw, origin, origin.retry_count, reason))
         return records
 
-    def _forward(self, topic: str, entry: _Entry, count: int, error: str, due: int | None = None) -> envelope.Record:
-        raw = entry.raw
-        return envelope.forward(topic, entry.origin, raw.key(), raw.value(), self.runtime.name, count, error, due)
+    def _forward(
+        self, topic: str, raw: Any, origin: envelope.Origin, count: int, error: str, due: int | None = None
+    ) -> envelope.Record:
+        return envelope.forward(topic, origin, raw.key(), raw.value(), self.runtime.name, count, error, due)
 
-    def _store(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> None:
-        next_offsets: dict[tuple[str, int], int] = {}
-        for raw in raw_messages:
-            where = (raw.topic(), raw.partition())
-            next_offsets[where] = max(next_offsets.get(where, 0), raw.offset() + 1)
-        for (topic, partition), offset in next_offsets.items():
+    def _store(self, consumer: ConsumerLike, lasts: dict[tuple[str, int], Any]) -> None:
+        """Store, per partition, the offset after the last decided message."""
+        for (topic, partition), last in lasts.items():
+            offset = last.offset() + 1
             try:
                 consumer.store_offsets(offsets=[TopicPartition(topic, partition, offset)])
             except KafkaException as error:
@@ -462,6 +504,22 @@ class Worker:
             self._commit(consumer)
         finally:
             consumer.close()
+
+
+def _positions(raws: Sequence[Any]) -> tuple[dict[tuple[str, int], Any], dict[tuple[str, int], Any]]:
+    """The last and the first raw message of each partition (a batch holds each partition's messages in order)."""
+    lasts: dict[tuple[str, int], Any] = {}
+    firsts: dict[tuple[str, int], Any] = {}
+    for raw in raws:
+        where = (raw.topic(), raw.partition())
+        if where not in firsts:
+            firsts[where] = raw
+        lasts[where] = raw
+    return lasts, firsts
+
+
+def _where(raw: Any) -> str:
+    return f"{raw.topic()}[{raw.partition()}]@{raw.offset()}"
 
 
 def _due_ms(headers: Any) -> int | None:
