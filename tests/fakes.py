@@ -51,6 +51,7 @@ class FakeProducer:
     """Records what was produced; delivery reports succeed unless `fail` is set."""
 
     fail: str = ""
+    hold: bool = False  # while True, poll() delivers nothing: the broker has not acknowledged yet
     produced: list[dict[str, Any]] = field(default_factory=list)
     _pending: list[Any] = field(default_factory=list)
 
@@ -59,6 +60,8 @@ class FakeProducer:
         self._pending.append((kwargs["on_delivery"], topic))
 
     def poll(self, timeout: float = 0) -> int:
+        if self.hold:
+            return 0
         served = len(self._pending)
         for callback, topic in self._pending:
             error = KafkaError(KafkaError._MSG_TIMED_OUT, self.fail) if self.fail else None

@@ -270,3 +270,17 @@ def test_a_stopping_stream_worker_finishes_the_message_in_hand_only():
     worker.handle(consumer, raws(b"1", b"2", b"3"))
     assert seen == [1]
     assert consumer.stored == [("orders", 0, 11)]
+
+
+def test_later_batches_wait_for_an_earlier_batch_s_writes_before_storing():
+    producer = FakeProducer(hold=True)
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: {"retry": [m for m in batch if m.value == 1]}, producer)
+    worker.handle(consumer, raws(b"1", b"2"))  # a retry: its offsets wait for the write
+    worker.handle(consumer, raws(b"3", start=12))  # all succeeded, but may not pass the batch before it
+    assert consumer.stored == []
+    producer.hold = False
+    producer.poll()
+    worker.handle(consumer, raws(b"4", start=13))
+    assert consumer.stored == [("orders", 0, 12), ("orders", 0, 13), ("orders", 0, 14)]
+    assert consumer.delivered_when_stored == [1, 1, 1]

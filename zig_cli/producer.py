@@ -49,8 +49,8 @@ class Delivery:
                 self.done.set()
 
 
-def produce_all(producer: ProducerLike, records: Sequence[Record], deadline_s: float) -> None:
-    """Produce every record and wait for all their delivery reports; raises KafkaFatalError if any failed."""
+def produce_async(producer: ProducerLike, records: Sequence[Record]) -> Delivery:
+    """Queue every record; the returned Delivery is done once all have their delivery report."""
     delivery = Delivery(len(records))
     for record in records:
         while True:
@@ -61,13 +61,23 @@ def produce_all(producer: ProducerLike, records: Sequence[Record], deadline_s: f
                 break
             except BufferError:  # the local queue is full: let deliveries drain, then try again
                 producer.poll(0.1)
+    return delivery
+
+
+def wait_for(producer: ProducerLike, delivery: Delivery, deadline_s: float) -> None:
+    """Serve delivery reports until `delivery` is done; raises KafkaFatalError if any record failed."""
     give_up = time.monotonic() + deadline_s
     while not delivery.done.is_set():
         producer.poll(0.05)
         if time.monotonic() > give_up:
-            raise KafkaFatalError(f"no delivery report for {len(records)} record(s) within {deadline_s:.0f} s")
+            raise KafkaFatalError(f"no delivery report for a write within {deadline_s:.0f} s")
     if delivery.errors:
         raise KafkaFatalError(f"could not write {len(delivery.errors)} record(s): {delivery.errors[0]}")
+
+
+def produce_all(producer: ProducerLike, records: Sequence[Record], deadline_s: float) -> None:
+    """Produce every record and wait for all their delivery reports; raises KafkaFatalError if any failed."""
+    wait_for(producer, produce_async(producer, records), deadline_s)
 
 
 # --- the producer wrapper: zig send and the handler API ---

@@ -4,8 +4,10 @@ A batch route's handler is called once per consumed batch; a stream route's once
 
 At-least-once by construction: the consumer never stores offsets by itself (`enable.auto.offset.store=false`); a
 batch's offsets are stored only after every message's outcome is applied, retry and dead-letter writes included
-(acknowledged by the broker). librdkafka commits what is stored every `commit-interval-ms`, and the worker commits
-on revoke and on close.
+(acknowledged by the broker). The worker does not wait for those acknowledgements before handling the next batch:
+it keeps the handled batches in order and stores each one's offsets once its writes, and every earlier batch's,
+are acknowledged. librdkafka commits what is stored every `commit-interval-ms`, and the worker waits for every
+write and commits on revoke and on close.
 
 A retry worker is the same loop on the route's retry topic, with a gate: a partition whose next message is not
 yet due is paused (and rewound to it) until it is, so the consumer keeps polling and stays in its group.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,7 +31,7 @@ from zig_cli.config import Retry
 from zig_cli.contract import ConsumedMessage, Message, Outcome
 from zig_cli.errors import DecodeError, KafkaFatalError
 from zig_cli.metrics import RouteMetrics
-from zig_cli.producer import ProducerLike, produce_all
+from zig_cli.producer import Delivery, ProducerLike, produce_async, wait_for
 from zig_cli.stats import RouteStats
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ SUCCESS, RETRY, FAILED, SKIP, TOO_OLD, DEAD_LETTER = "success", "retry", "failed
 ASKED_RETRY = "the handler asked for a retry"
 Verdict = tuple[str, str]
 _SUCCEEDED: Verdict = (SUCCESS, "")
+# Handled batches whose writes may be in flight at once before the worker waits for the oldest.
+MAX_PENDING_BATCHES = 100
 _PASSTHROUGH = codecs.decoder("bytes")  # the default deserializer returns its input: no call needed
 
 
@@ -123,6 +127,10 @@ class Worker:
         self._new_consumer = new_consumer
         self._fatal: KafkaFatalError | None = None
         self._paused: dict[tuple[str, int], int] = {}  # retry partitions waiting: (topic, partition) -> due ms
+        # Handled batches in consumption order, each waiting for its retry and dead-letter writes to be
+        # acknowledged before its offsets may be stored: (delivery or None, last message per partition, retried,
+        # dead-lettered). Offsets are stored strictly in this order, so none passes an unacknowledged write.
+        self._pending: deque[tuple[Delivery | None, dict[tuple[str, int], Any], int, int]] = deque()
         self.joined = threading.Event()  # set at the first partition assignment
         self._consumer: ConsumerLike | None = None
 
@@ -137,6 +145,9 @@ class Worker:
             while not self.stop.is_set():
                 if self.delayed:
                     self._resume_due(consumer)
+                if self._pending:
+                    self.runtime.producer.poll(0)
+                    self._settle(consumer, block=False)
                 raw = consumer.consume(num_messages=self.runtime.max_records, timeout=self._poll_timeout())
                 if self._fatal is not None:
                     raise self._fatal
@@ -146,7 +157,8 @@ class Worker:
             self._close(consumer)
 
     def _poll_timeout(self) -> float:
-        timeout = self.runtime.poll_timeout_s
+        # While writes are in flight, come back soon to store the offsets they hold back.
+        timeout = min(self.runtime.poll_timeout_s, 0.05) if self._pending else self.runtime.poll_timeout_s
         if self._paused:
             until_due = (min(self._paused.values()) - _now_ms()) / 1000
             timeout = max(0.0, min(timeout, until_due))
@@ -168,16 +180,16 @@ class Worker:
             counts = Counter(kind for kind, _ in verdicts)
         retried = sum(1 for r in records if r.topic == self.runtime.retry_topic)
         dead = len(records) - retried
-        if records:
-            try:
-                produce_all(self.runtime.producer, records, self.runtime.delivery_deadline_s)
-            except KafkaFatalError:
-                if self.runtime.metrics is not None:
-                    self.runtime.metrics.delivered("retry", False, retried)
-                    self.runtime.metrics.delivered("dead_letter", False, dead)
-                raise
         lasts, firsts = _positions(raws if decided == len(raws) else raws[:decided])
-        self._store(consumer, lasts)
+        if records or self._pending:
+            # Writes are not waited for here: the next batch is handled meanwhile, and these offsets are stored
+            # once the writes are acknowledged (and every earlier batch's offsets are stored).
+            delivery = produce_async(self.runtime.producer, records) if records else None
+            self._pending.append((delivery, lasts, retried, dead))
+            self.runtime.producer.poll(0)
+            self._settle(consumer, block=len(self._pending) > MAX_PENDING_BATCHES)
+        else:
+            self._store(consumer, lasts)
         if self.runtime.metrics is not None:
             self._measure(
                 consumer, self.runtime.metrics, decided, len(batch.reasons), counts, retried, dead, lasts, firsts
@@ -221,8 +233,6 @@ class Worker:
         if decode_failures:
             metrics.parse_failures.inc(decode_failures)
         metrics.batch_size.observe(decided)
-        metrics.delivered("retry", True, retried)
-        metrics.delivered("dead_letter", True, dead)
         now = _now_ms()
         for (topic, partition), first in firsts.items():
             kind, timestamp = first.timestamp()
@@ -425,6 +435,31 @@ class Worker:
     ) -> envelope.Record:
         return envelope.forward(topic, origin, raw.key(), raw.value(), self.runtime.name, count, error, due)
 
+    def _settle(self, consumer: ConsumerLike, block: bool) -> None:
+        """Store the offsets of every handled batch whose writes are acknowledged, in order; with `block`, wait."""
+        while self._pending:
+            delivery, lasts, retried, dead = self._pending[0]
+            if delivery is not None:
+                if not delivery.done.is_set():
+                    if not block:
+                        return
+                    try:
+                        wait_for(self.runtime.producer, delivery, self.runtime.delivery_deadline_s)
+                    except KafkaFatalError:
+                        self._count_deliveries(retried, dead, ok=False)
+                        raise
+                elif delivery.errors:
+                    self._count_deliveries(retried, dead, ok=False)
+                    raise KafkaFatalError(f"could not write {len(delivery.errors)} record(s): {delivery.errors[0]}")
+                self._count_deliveries(retried, dead, ok=True)
+            self._store(consumer, lasts)
+            self._pending.popleft()
+
+    def _count_deliveries(self, retried: int, dead: int, ok: bool) -> None:
+        if self.runtime.metrics is not None:
+            self.runtime.metrics.delivered("retry", ok, retried)
+            self.runtime.metrics.delivered("dead_letter", ok, dead)
+
     def _store(self, consumer: ConsumerLike, lasts: dict[tuple[str, int], Any]) -> None:
         """Store, per partition, the offset after the last decided message."""
         for (topic, partition), last in lasts.items():
@@ -466,6 +501,7 @@ class Worker:
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         logger.info("route=%s revoked %s; committing what is handled", self.runtime.name, _partitions(partitions))
+        self._settle(consumer, block=True)
         self._commit(consumer)
         for p in partitions:
             self._paused.pop((p.topic, p.partition), None)
@@ -501,6 +537,10 @@ class Worker:
 
     def _close(self, consumer: ConsumerLike) -> None:
         try:
+            try:
+                self._settle(consumer, block=True)
+            except KafkaFatalError as error:
+                logger.error("route=%s %s; the offsets it held back stay uncommitted", self.runtime.name, error)
             self._commit(consumer)
         finally:
             consumer.close()
