@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,10 +28,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zig_cli import bulk, deadset, defaults, embedded, kafka, loader, preflight, producer, runner, stats
+from zig_cli import bulk, defaults, embedded, kafka, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
 from zig_cli.errors import ConfigError, KafkaFatalError, Problem, ZigError
+
+if TYPE_CHECKING:  # loaded by the commands that use them: the runtime (prometheus, HTTP) costs start-up time
+    from zig_cli import deadset
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
@@ -387,6 +390,8 @@ def _start_embedded_broker(stack: contextlib.ExitStack, zig_config: Config, rout
 def _run(
     zig_config: Config, handlers: Any, routes: Sequence[str], graceful_timeout: float, stats_interval: float
 ) -> None:
+    from zig_cli import runner
+
     zig_runner = runner.Runner(zig_config, handlers, routes)
     runner.handle_signals(zig_runner.stop, abort=lambda: _abort(130))
     try:
@@ -581,6 +586,8 @@ def broker(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 to listen on.")] = embedded.DEFAULT_PORT,
 ) -> None:
     """Run a local Kafka-compatible broker (tansu, in memory) in the foreground; Ctrl+C stops it."""
+    from zig_cli import runner
+
     stop = threading.Event()
     runner.handle_signals(stop, abort=lambda: _abort(130))
     with embedded.running_broker(port, quiet=True) as address:
@@ -598,6 +605,8 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for p
 
 
 def _dead_set(config: Path, route: str, count: str) -> tuple[deadset.DeadSet, int]:
+    from zig_cli import deadset
+
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
     try:
@@ -607,6 +616,8 @@ def _dead_set(config: Path, route: str, count: str) -> tuple[deadset.DeadSet, in
 
 
 def _dead_set_call(action: Callable[[], Any]) -> Any:
+    from zig_cli import deadset
+
     try:
         return action()
     except deadset.DeadSetError as error:

@@ -11,14 +11,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zig_cli import codecs, kafka
 from zig_cli.codecs import Encoder
 from zig_cli.config import Config
 from zig_cli.envelope import Record
 from zig_cli.errors import KafkaFatalError, ProducerError
-from zig_cli.metrics import Metrics, RouteMetrics
+
+if TYPE_CHECKING:  # prometheus_client loads only for zig run, which creates the metrics
+    from zig_cli.metrics import Metrics, RouteMetrics
 
 
 class ProducerLike(Protocol):
