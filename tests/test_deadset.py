@@ -8,26 +8,18 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 from conftest import wait_until
-from kafka_helpers import RECORDER, RUNNING, Zig, create_topic, read_topic, unique, write_route_config
+from kafka_helpers import RECORDER, Zig, create_topic, read_topic, unique, write_route_config
 
 from zig_cli import config as config_module
 from zig_cli import envelope, loader
 from zig_cli.deadset import DeadSet
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture(autouse=True)
-def end_every_zig() -> Iterator[None]:
-    yield
-    while RUNNING:
-        RUNNING.pop().close()
 
 
 def dead_letters(bootstrap: str, topic: str, origin_topic: str, count: int) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import wait_until
-from kafka_helpers import RECORDER, RUNNING, Zig, create_topic, produce, read_topic, unique, write_route_config
+from kafka_helpers import RECORDER, Zig, create_topic, produce, read_topic, unique, write_route_config
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.kafka
@@ -31,13 +30,6 @@ def handle(message):
         return 'dead-letter'
     return 'success'
 """
-
-
-@pytest.fixture(autouse=True)
-def end_every_zig() -> Iterator[None]:
-    yield
-    while RUNNING:
-        RUNNING.pop().close()
 
 
 def get(url: str) -> tuple[int, str]:

@@ -11,14 +11,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import SAMPLES, wait_until
 from kafka_helpers import (
     RECORDER,
-    RUNNING,
     Zig,
     committed,
     create_topic,
@@ -31,13 +30,6 @@ from kafka_helpers import (
 )
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture(autouse=True)
-def end_every_zig() -> Iterator[None]:
-    yield
-    while RUNNING:
-        RUNNING.pop().close()
 
 
 def handlers(tmp_path: Path, body: str) -> None:

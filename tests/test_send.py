@@ -7,25 +7,17 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import SAMPLES, wait_until
-from kafka_helpers import RECORDER, RUNNING, Zig, create_topic, produce, read_topic, unique, write_route_config
+from kafka_helpers import RECORDER, Zig, create_topic, produce, read_topic, unique, write_route_config
 
 from zig_cli import loader
 
 pytestmark = pytest.mark.kafka
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-
-
-@pytest.fixture(autouse=True)
-def end_every_zig() -> Iterator[None]:
-    yield
-    while RUNNING:
-        RUNNING.pop().close()
 
 
 def zig_send(

@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import wait_until
 from kafka_helpers import (
     RECORDER,
-    RUNNING,
     Zig,
     committed,
     create_topic,
@@ -43,13 +41,6 @@ def handle(message):
         return 42
     return ':success' if kind == 'bad' else 'success'
 """
-
-
-@pytest.fixture(autouse=True)
-def end_every_zig() -> Iterator[None]:
-    yield
-    while RUNNING:
-        RUNNING.pop().close()
 
 
 def test_each_stream_outcome_does_what_it_says(bootstrap_servers: str, tmp_path: Path):
