@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from confluent_kafka import Consumer
 
 
 def main() -> None:
-    bootstrap, topic, group, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    bootstrap, topic, group, count, tuning = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -16,6 +17,7 @@ def main() -> None:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000,
             "enable.auto.commit": False,
+            **json.loads(tuning),
         }
     )
     consumer.subscribe([topic])

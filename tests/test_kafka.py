@@ -19,10 +19,27 @@ def test_consumer_properties_map_zig_keys_and_pin_at_least_once():
         "max.poll.interval.ms": "300000",
         "auto.offset.reset": "latest",
         "auto.commit.interval.ms": "5000",
+        "fetch.queue.backoff.ms": "100",
         "fetch.min.bytes": "10",
         "enable.auto.offset.store": "false",
         "enable.auto.commit": "true",
     }
+
+
+@pytest.mark.parametrize(
+    ("own", "fetch_wait"),
+    [({}, "50"), ({"fetch.wait.max.ms": 200}, "200")],
+    ids=["zig's short fetch wait", "the user's own wins"],
+)
+def test_retry_consumer_has_its_own_group_from_the_earliest_retry(own, fetch_wait):
+    route_raw = batch_route(**{"kafka-properties": own, "auto-offset-reset-config": "latest"})
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": route_raw}}), "c.edn", {})
+    route = cfg.route("orders")
+    props = kafka.retry_consumer_properties(kafka.consumer_properties(cfg, route))
+    assert props["group.id"] == "orders-group-retry"
+    assert props["auto.offset.reset"] == "earliest"
+    assert props["fetch.wait.max.ms"] == fetch_wait
+    assert props["enable.auto.offset.store"] == "false"
 
 
 def test_security_sections_apply_only_when_enabled():

@@ -241,6 +241,18 @@ _STREAM_IGNORED = {
     "join-cfg": "stream joins are not supported",
 }
 
+# librdkafka stops prefetching a partition whose local queue is full and looks again only after this long; its own
+# default of 1000 ms stalls a worker draining a backlog for most of a second each time the queue fills.
+_FETCH_QUEUE_BACKOFF = Setting(
+    "fetch-queue-backoff-ms",
+    "int",
+    100,
+    "Wait before prefetching again once the consumer's local queue is full (librdkafka's 1000 ms stalls backlogs)",
+    kafka="fetch.queue.backoff.ms",
+    minimum=0,
+    maximum=300_000,
+)
+
 BATCH_ROUTE = Section(
     "batch-route",
     "Batch route (:batch-routes {name {...}})",
@@ -327,6 +339,7 @@ BATCH_ROUTE = Section(
             kafka="auto.commit.interval.ms",
             minimum=1,
         ),
+        _FETCH_QUEUE_BACKOFF,
         Setting(
             "manual-commit-enabled",
             "bool",
@@ -415,6 +428,7 @@ STREAM_ROUTE = Section(
             BYTE_ARRAY_DESERIALIZER,
             "How values are " + _DESERIALIZER_TEXT,
         ),
+        _FETCH_QUEUE_BACKOFF,
         *_ROUTE_TOPICS,
         Setting(
             "kafka-properties",

@@ -83,6 +83,19 @@ def consumer_properties(config: Config, route: Route) -> dict[str, str]:
     return props
 
 
+# How long the broker may hold a retry consumer's fetch when it has nothing new. librdkafka keeps one fetch in
+# flight per broker, so a partition resumed when its next retry falls due waits for that fetch to come back:
+# the default 500 ms made retries up to half a second late. A user's own fetch.wait.max.ms still wins.
+RETRY_FETCH_WAIT_MS = 50
+
+
+def retry_consumer_properties(consumer: Mapping[str, str]) -> dict[str, str]:
+    """The consumer config of a route's retry worker: its own group, from the earliest retry, short fetch waits."""
+    props = {"fetch.wait.max.ms": str(RETRY_FETCH_WAIT_MS)} | dict(consumer)
+    # The retry topic's group starts from the earliest message: a retry written before it first joined counts.
+    return props | {"group.id": f"{consumer['group.id']}-retry", "auto.offset.reset": "earliest"}
+
+
 def producer_properties(config: Config, route: Route) -> dict[str, str]:
     """The full librdkafka producer config of a route's :producer block."""
     producer = route.section("producer")

@@ -161,11 +161,7 @@ class Runner:
             oldest_ms=route["oldest-processed-message-in-s"] * 1000 if stream else None,
             metrics=self.metrics.route(route.name, self.config.app_name),
         )
-        # The retry topic's group starts from the earliest message: a retry written before it first joined counts.
-        retry_props = consumer_props | {
-            "group.id": f"{consumer_props['group.id']}-retry",
-            "auto.offset.reset": "earliest",
-        }
+        retry_props = kafka.retry_consumer_properties(consumer_props)
         threads = route["stream-threads-count"] if stream else route["thread-count"]
         plans = [(consumer_props, False)] * threads + ([(retry_props, True)] if retry.enabled else [])
         for index, (props, delayed) in enumerate(plans):
