@@ -15,6 +15,12 @@ def reset() -> None:
         state.update(count=0, first=None, last=None)
 
 
+def mark() -> tuple[float, int]:
+    """Now, and how many messages were handled by now."""
+    with _lock:
+        return time.perf_counter(), state["count"]
+
+
 def _seen(n: int) -> None:
     now = time.perf_counter()
     with _lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import logging
 import os
 import platform
 import re
@@ -49,7 +50,7 @@ class Sizes:
     startup_runs: int
 
 
-FULL = Sizes(messages=200_000, bulk=1_000_000, backlog=(200_000, 1_000_000), startup_runs=5)
+FULL = Sizes(messages=1_000_000, bulk=1_000_000, backlog=(200_000, 1_000_000), startup_runs=5)
 SMOKE = Sizes(messages=2_000, bulk=5_000, backlog=(1_000, 3_000), startup_runs=2)
 
 
@@ -188,14 +189,41 @@ def zig_config(
     return config_module.validate(raw, "bench", {})
 
 
+class Assignments(logging.Handler):
+    """Notes when zig's workers are given partitions (from their log lines), and how much was handled by then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: list[tuple[float, int]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("route=%s assigned"):
+            self.marks.append(handlers.mark())
+
+
+def steady_rate(expected: int, marks: list[tuple[float, int]], done: float) -> float:
+    """Messages per second from the first handled message, or from the group's last rebalance if that came later
+    (a member joining late makes everyone stop for a group join, which is not a cost of the loop being measured),
+    to the last committed offset."""
+    first = handlers.state["first"]
+    after_first = [mark for mark in marks if mark[0] > first]
+    started, handled = after_first[-1] if after_first else (first, 0)
+    return (expected - handled) / (done - started)
+
+
 def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[int, int], expected: int) -> float:
-    """Messages per second from the first handled message to the last committed offset."""
+    """Messages per second of zig (see steady_rate)."""
     handlers.reset()
     route = cfg.routes[0]
     group = route["consumer-group-id"] if route.kind == "batch" else route["application-id"]
     handler = getattr(handlers, route.handler.split("/")[1])
     zig = runner.Runner(cfg, {route.name: handler})
     watch = CommitWatch(bootstrap, topic, group, ends)
+    assignments = Assignments()
+    worker_log = logging.getLogger("zig_cli.worker")
+    worker_log.addHandler(assignments)
+    worker_log.setLevel(logging.INFO)
+    worker_log.propagate = False  # only noted, not printed
     zig.start()
     try:
         _wait(lambda: handlers.state["count"] >= expected, 600, "zig to handle every message")
@@ -203,16 +231,16 @@ def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[in
         zig.stop.set()
         zig.wait(60)
         zig.close(30)
-    done = watch.wait(60)
-    return expected / (done - handlers.state["first"])
+        worker_log.removeHandler(assignments)
+    return steady_rate(expected, assignments.marks, watch.wait(60))
 
 
 def run_raw_batch(bootstrap: str, topic: str, ends: dict[int, int], threads: int) -> float:
-    """The hand-written loop: consume(500), then a synchronous commit after each batch."""
+    """The hand-written loop: consume(500), the same handler, then a synchronous commit after each batch."""
+    handlers.reset()
     group = f"raw-{uuid.uuid4().hex[:8]}"
     expected = sum(ends.values())
-    counted = {"n": 0, "first": None}
-    lock = threading.Lock()
+    marks: list[tuple[float, int]] = []
     stop = threading.Event()
     watch = CommitWatch(bootstrap, topic, group, ends)
 
@@ -227,15 +255,13 @@ def run_raw_batch(bootstrap: str, topic: str, ends: dict[int, int], threads: int
                 **RAW_TUNING,
             }
         )
-        consumer.subscribe([topic])
+        consumer.subscribe([topic], on_assign=lambda *_: marks.append(handlers.mark()))
         while not stop.is_set():
             messages = consumer.consume(500, 0.1)
             good = [m for m in messages if m.error() is None]
             if good:
+                handlers.noop_batch(good)
                 consumer.commit(asynchronous=False)
-                with lock:
-                    counted["first"] = counted["first"] or time.perf_counter()
-                    counted["n"] += len(good)
         consumer.close()
 
     workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
@@ -245,13 +271,16 @@ def run_raw_batch(bootstrap: str, topic: str, ends: dict[int, int], threads: int
     stop.set()
     for worker in workers:
         worker.join(60)
-    return expected / (done - counted["first"])  # type: ignore[operator]
+    return steady_rate(expected, marks, done)
 
 
 def run_raw_stream(bootstrap: str, topic: str, ends: dict[int, int]) -> float:
-    """The hand-written per-message loop: poll(), then store_offsets; librdkafka commits what is stored."""
+    """The hand-written per-message loop: poll(), the same handler, store_offsets; librdkafka commits what is
+    stored."""
+    handlers.reset()
     group = f"raw-{uuid.uuid4().hex[:8]}"
     expected = sum(ends.values())
+    marks: list[tuple[float, int]] = []
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -264,18 +293,17 @@ def run_raw_stream(bootstrap: str, topic: str, ends: dict[int, int]) -> float:
         }
     )
     watch = CommitWatch(bootstrap, topic, group, ends)
-    consumer.subscribe([topic])
-    seen, first = 0, None
-    while seen < expected:
+    consumer.subscribe([topic], on_assign=lambda *_: marks.append(handlers.mark()))
+    handler = handlers.noop_stream
+    while handlers.state["count"] < expected:
         message = consumer.poll(0.1)
         if message is None or message.error() is not None:
             continue
-        first = first or time.perf_counter()
-        seen += 1
+        handler(message)
         consumer.store_offsets(message)
     done = watch.wait(60)
     consumer.close()
-    return expected / (done - first)  # type: ignore[operator]
+    return steady_rate(expected, marks, done)
 
 
 def handled_time(cfg: config_module.Config, expected: int) -> float:

@@ -133,6 +133,8 @@ class Worker:
         self._pending: deque[tuple[Delivery | None, dict[tuple[str, int], Any], int, int]] = deque()
         self.joined = threading.Event()  # set at the first partition assignment
         self._consumer: ConsumerLike | None = None
+        metrics = runtime.metrics
+        self._handler_times = metrics.handler_times() if metrics is not None and runtime.stream else None
 
     # --- the loop ---
 
@@ -180,7 +182,7 @@ class Worker:
             counts = Counter(kind for kind, _ in verdicts)
         retried = sum(1 for r in records if r.topic == self.runtime.retry_topic)
         dead = len(records) - retried
-        lasts, firsts = _positions(raws if decided == len(raws) else raws[:decided])
+        lasts = _lasts(raws if decided == len(raws) else raws[:decided])
         if records or self._pending:
             # Writes are not waited for here: the next batch is handled meanwhile, and these offsets are stored
             # once the writes are acknowledged (and every earlier batch's offsets are stored).
@@ -191,6 +193,7 @@ class Worker:
         else:
             self._store(consumer, lasts)
         if self.runtime.metrics is not None:
+            firsts = _firsts(raws[:decided])
             self._measure(
                 consumer, self.runtime.metrics, decided, len(batch.reasons), counts, retried, dead, lasts, firsts
             )
@@ -288,38 +291,68 @@ class Worker:
                 verdicts.append((SUCCESS, ""))
         return verdicts
 
-    def _decide_per_message(self, batch: _Consumed) -> list[Verdict]:
-        """One handler call per message, in order; stops between messages once the worker is told to stop."""
+    def _decide_per_message(self, batch: _Consumed) -> list[Verdict] | None:
+        """One handler call per message, in order; stops between messages once the worker is told to stop. None
+        when every message succeeded. The hot loop of a stream route: the handler is called inline and timed into
+        plain lists, because a Python call per message is most of zig's own cost here."""
         verdicts: list[Verdict] = []
-        oldest = self.runtime.oldest_ms if not self.delayed else None
-        limit = _now_ms() - oldest if oldest is not None else None
-        call = self._call_stream_handler
+        append = verdicts.append
+        limit = self._too_old_limit(batch)
+        handler = self.runtime.handler
+        times = self._handler_times
+        clock = time.perf_counter
+        stop = self.stop
+        all_succeeded = True
         for index, message in enumerate(batch.messages):
-            if self.stop.is_set():
+            if stop.is_set():
+                all_succeeded = False  # the rest is left undecided, for the next owner
                 break
             if message is None:
-                verdicts.append((DEAD_LETTER, batch.reasons[index]))
-            elif limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
-                verdicts.append((TOO_OLD, ""))
+                append((DEAD_LETTER, batch.reasons[index]))
+                all_succeeded = False
+                continue
+            if limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
+                append((TOO_OLD, ""))
+                all_succeeded = False
+                continue
+            started = clock()
+            try:
+                value = handler(message)
+            except Exception as error:  # counted as a failure and retried, as Ziggurat does
+                if times is not None:
+                    times.observe(clock() - started)
+                logger.error(
+                    "route=%s %s handler raised; retrying the message",
+                    self.runtime.name,
+                    _where(batch.raws[index]),
+                    exc_info=True,
+                )
+                append((FAILED, f"{type(error).__name__}: {error}"))
+                all_succeeded = False
+                continue
+            if times is not None:
+                times.observe(clock() - started)
+            if value == "success":  # the common answer, before any parsing
+                append(_SUCCEEDED)
             else:
-                verdicts.append(call(batch.raws[index], message))
-        return verdicts
+                append(self._stream_verdict(batch.raws[index], value))
+                all_succeeded = False
+        return None if all_succeeded else verdicts
 
-    def _call_stream_handler(self, raw: Any, message: Message) -> Verdict:
-        metrics = self.runtime.metrics
-        started = time.perf_counter() if metrics is not None else 0.0
-        try:
-            value = self.runtime.handler(message)
-        except Exception as error:  # counted as a failure and retried, as Ziggurat does
-            logger.error(
-                "route=%s %s handler raised; retrying the message", self.runtime.name, _where(raw), exc_info=True
-            )
-            return (FAILED, f"{type(error).__name__}: {error}")
-        finally:
-            if metrics is not None:
-                metrics.handler_time.observe(time.perf_counter() - started)
-        if value == "success":  # the common answer, before any parsing
-            return _SUCCEEDED
+    def _too_old_limit(self, batch: _Consumed) -> int | None:
+        """The timestamp below which a message is skipped as too old, or None when no message of the batch can be:
+        one pass over the broker's timestamps in C saves a check per message in the common case."""
+        oldest = self.runtime.oldest_ms
+        if oldest is None or self.delayed:
+            return None
+        limit = _now_ms() - oldest
+        if batch.origins:  # forwarded messages carry their first timestamp: check each one
+            return limit
+        stamps = [raw.timestamp()[1] for raw in batch.raws]
+        return limit if min(stamps) < limit else None  # a message without a timestamp has -1: checked
+
+    def _stream_verdict(self, raw: Any, value: Any) -> Verdict:
+        """The verdict for a stream handler's answer other than "success"."""
         outcome = contract.interpret_stream_result(value)
         if outcome is None:
             shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:197] + "..."
@@ -546,16 +579,14 @@ class Worker:
             consumer.close()
 
 
-def _positions(raws: Sequence[Any]) -> tuple[dict[tuple[str, int], Any], dict[tuple[str, int], Any]]:
-    """The last and the first raw message of each partition (a batch holds each partition's messages in order)."""
-    lasts: dict[tuple[str, int], Any] = {}
-    firsts: dict[tuple[str, int], Any] = {}
-    for raw in raws:
-        where = (raw.topic(), raw.partition())
-        if where not in firsts:
-            firsts[where] = raw
-        lasts[where] = raw
-    return lasts, firsts
+def _lasts(raws: Sequence[Any]) -> dict[tuple[str, int], Any]:
+    """The last raw message of each partition (a batch holds each partition's messages in order)."""
+    return {(raw.topic(), raw.partition()): raw for raw in raws}
+
+
+def _firsts(raws: Sequence[Any]) -> dict[tuple[str, int], Any]:
+    """The first raw message of each partition."""
+    return {(raw.topic(), raw.partition()): raw for raw in reversed(raws)}
 
 
 def _where(raw: Any) -> str:
