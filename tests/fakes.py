@@ -88,14 +88,13 @@ class _Delivered:
 
 @dataclass
 class FakeConsumer:
-    """Remembers stored offsets, pauses and seeks; each stored offset notes how much the producer had delivered."""
+    """Remembers stored offsets, pauses and resumes; each stored offset notes how much the producer had delivered."""
 
     producer: FakeProducer | None = None
     stored: list[tuple[str, int, int]] = field(default_factory=list)
     delivered_when_stored: list[int] = field(default_factory=list)
     paused: list[tuple[str, int]] = field(default_factory=list)
     resumed: list[tuple[str, int]] = field(default_factory=list)
-    seeks: list[tuple[str, int, int]] = field(default_factory=list)
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.topics = topics
@@ -116,9 +115,6 @@ class FakeConsumer:
 
     def resume(self, partitions: list[TopicPartition]) -> None:
         self.resumed += [(p.topic, p.partition) for p in partitions]
-
-    def seek(self, partition: TopicPartition) -> None:
-        self.seeks.append((partition.topic, partition.partition, partition.offset))
 
     def close(self) -> None:
         pass

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, TopicPartition
+from conftest import wait_until
 from fakes import FakeConsumer, FakeProducer, FakeRaw
 
 from zig_cli import codecs
+from zig_cli import worker as worker_module
 from zig_cli.config import Retry
 from zig_cli.contract import Message, Outcome
 from zig_cli.errors import ContractError, KafkaFatalError
@@ -181,9 +183,59 @@ def test_retry_topic_messages_wait_until_due():
         ("orders", 2, 100, 1, (("h", b"1"),)),
         ("orders", 2, 100, 1, (("h", b"1"),)),
     ]
-    assert consumer.paused == [("shop-orders-retry", 0)]
-    assert consumer.seeks == [("shop-orders-retry", 0, 1)]
     assert sorted(consumer.stored) == [("shop-orders-retry", 0, 1), ("shop-orders-retry", 1, 1)]
+    worker.handle_due(consumer)  # not due for a minute: still held
+    assert len(seen) == 2
+    assert consumer.paused == []  # a few held messages do not stop fetching
+
+
+def test_held_retry_messages_are_handled_in_order_once_due_then_the_partition_resumes():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[int] = []
+    worker = make_worker(lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True)
+    now = int(time.time() * 1000)
+
+    def retried(offset: int, due_ms: int) -> FakeRaw:
+        headers = [
+            ("zig-origin-topic", b"orders"),
+            ("zig-origin-partition", b"0"),
+            ("zig-origin-offset", str(offset).encode()),
+            ("zig-retry-count", b"1"),
+            ("zig-due-ms", str(due_ms).encode()),
+        ]
+        return FakeRaw("shop-orders-retry", 0, offset, b"1", b"k", headers)
+
+    # 1 falls due soon; 2 is already due but waits behind it; 3 is due in a minute
+    worker.handle(consumer, [retried(0, 0), retried(1, now + 300), retried(2, 0), retried(3, now + 60_000)])
+    assert seen == [0]
+    wait_until(lambda: (worker.handle_due(consumer), seen)[1] == [0, 1, 2], 5, "the held messages to fall due")
+    assert consumer.stored[-1] == ("shop-orders-retry", 0, 3)
+    worker._on_revoke(consumer, [TopicPartition("shop-orders-retry", 0)])
+    worker.handle_due(consumer)
+    assert seen == [0, 1, 2]  # a revoked partition's held messages are left for its next owner
+
+
+def test_a_partition_holding_too_many_messages_is_paused_until_they_are_out(monkeypatch):
+    monkeypatch.setattr(worker_module, "HOLD_LIMIT", 3)
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[int] = []
+    worker = make_worker(lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True)
+    soon = int(time.time() * 1000) + 200
+
+    def retried(offset: int) -> FakeRaw:
+        headers = [("zig-origin-topic", b"orders"), ("zig-retry-count", b"1"), ("zig-due-ms", str(soon).encode())]
+        return FakeRaw("shop-orders-retry", 0, offset, b"1", b"k", headers)
+
+    worker.handle(consumer, [retried(0), retried(1)])
+    assert consumer.paused == []
+    worker.handle(consumer, [retried(2), retried(3)])  # the third held message pauses the partition, once
+    assert consumer.paused == [("shop-orders-retry", 0)]
+    assert seen == []
+    wait_until(lambda: (worker.handle_due(consumer), seen)[1] == [0, 1, 2, 3], 5, "the held messages to fall due")
+    assert consumer.resumed == [("shop-orders-retry", 0)]
+    assert consumer.stored[-1] == ("shop-orders-retry", 0, 4)
 
 
 def test_failed_delivery_is_fatal_and_stores_nothing():
