@@ -97,6 +97,19 @@ def test_config_comes_from_the_option_then_zig_config(bootstrap_servers: str, tm
     assert sorted(m.value() for m in read_topic(bootstrap_servers, topic, 2)) == [b"[2]", b'{"n": 1}']
 
 
+def test_send_does_not_import_the_handlers_it_never_calls(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("send"), 1)
+    producer_config(tmp_path, bootstrap_servers)  # its handler modules are not on the path: not importable
+    sent = zig_send("default", topic, "k", "v", cwd=tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    assert [m.value() for m in read_topic(bootstrap_servers, topic, 1)] == [b"v"]
+    validated = subprocess.run(
+        [sys.executable, "-m", "zig_cli", "validate", "config.edn"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert validated.returncode == 2
+    assert "zig_fixture_handlers" in validated.stdout + validated.stderr
+
+
 @pytest.mark.parametrize(
     ("route", "message"),
     [

@@ -507,7 +507,7 @@ def send(
         except ValueError:
             raise typer.BadParameter(f"{args[0]!r} is not a partition number", param_hint="PARTITION") from None
     headers = _parse_headers(header or [])
-    checked = preflight.load(_config_path(config), os.environ)
+    checked = preflight.load(_config_path(config), os.environ, import_handlers=False)
     # librdkafka's own complaints (connection refused, ...) explain a failed delivery; keep the last one for it.
     last_broker_error = _LastError()
     librdkafka = logging.getLogger("zig_cli.librdkafka")
@@ -517,7 +517,7 @@ def send(
     overrides: dict[str, Any] = {"message.timeout.ms": str(max(1, int(timeout * 1000)))}
     if file is not None:
         overrides["delivery.report.only.error"] = True  # bulk counts failures only; see bulk.send_lines
-    producers = producer.Producers(checked.config, overrides)
+    producers = producer.Producers(checked.config, overrides, background=False)  # this thread serves reports
     try:
         route_producer = producers.get(route)
         chosen = checked.config.route(route)
@@ -527,8 +527,9 @@ def send(
             key = _cli_value(args[-2], key_serializer, "KEY")
             value = _cli_value(args[-1], value_serializer, "VALUE")
             future = route_producer.send(topic, key, value, partition=partition, headers=headers)
+            route_producer.flush(timeout + 10)  # serves the delivery report, which settles the future
             try:
-                where = future.result(timeout + 10)
+                where = future.result(0)
             except concurrent.futures.TimeoutError:
                 raise KafkaFatalError(f"no delivery report within {timeout:g} s{last_broker_error}") from None
             except KafkaFatalError as error:

@@ -26,7 +26,9 @@ class Checked:
     handlers: Mapping[str, handlers.Handler] = field(default_factory=dict)  # route name -> handler
 
 
-def check_file(path: Path, environ: Mapping[str, str]) -> Checked:
+def check_file(path: Path, environ: Mapping[str, str], import_handlers: bool = True) -> Checked:
+    """Every problem of the file; `import_handlers=False` (for `zig send`, which calls none) leaves the handler
+    modules alone: importing an application can take longer than sending a message."""
     file = str(path)
     try:
         raw = loader.load(path)
@@ -36,9 +38,10 @@ def check_file(path: Path, environ: Mapping[str, str]) -> Checked:
     problems = list(report.problems)
     warnings = list(report.warnings)
 
-    handlers.add_search_paths([path.parent, Path.cwd()])
     resolved: dict[str, handlers.Handler] = {}
-    for key_path, spec in report.handler_specs.items():
+    if import_handlers:
+        handlers.add_search_paths([path.parent, Path.cwd()])
+    for key_path, spec in report.handler_specs.items() if import_handlers else ():
         try:
             resolved[key_path] = handlers.resolve(spec)
         except HandlerImportError as error:
@@ -56,7 +59,9 @@ def check_file(path: Path, environ: Mapping[str, str]) -> Checked:
         warnings.extend(notes)
 
     valid = report.config if not problems else None
-    by_route = {} if valid is None else {r.name: resolved[f"{r.path}.handler-fn"] for r in valid.routes}
+    by_route = (
+        {} if valid is None or not import_handlers else {r.name: resolved[f"{r.path}.handler-fn"] for r in valid.routes}
+    )
     return Checked(
         file,
         valid,
@@ -66,9 +71,9 @@ def check_file(path: Path, environ: Mapping[str, str]) -> Checked:
     )
 
 
-def load(path: Path, environ: Mapping[str, str]) -> Checked:
+def load(path: Path, environ: Mapping[str, str], import_handlers: bool = True) -> Checked:
     """check_file, raising ConfigError (with the warnings) when anything is wrong."""
-    checked = check_file(path, environ)
+    checked = check_file(path, environ, import_handlers)
     if checked.config is None:
         raise ConfigError(list(checked.problems), list(checked.warnings))
     return checked

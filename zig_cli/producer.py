@@ -86,7 +86,9 @@ def produce_all(producer: ProducerLike, records: Sequence[Record], deadline_s: f
 
 
 class RouteProducer:
-    """The producer of one route's :producer block, shared by every thread; a poller serves delivery reports."""
+    """The producer of one route's :producer block, shared by every thread; a poller thread serves delivery reports
+    (without one, `background=False`, the caller serves them with poll or flush: a one-shot `zig send` then need
+    not wait up to a poll interval for the poller to notice it is closed)."""
 
     def __init__(
         self,
@@ -95,6 +97,7 @@ class RouteProducer:
         key_encoder: Encoder,
         value_encoder: Encoder,
         metrics: RouteMetrics | None = None,
+        background: bool = True,
     ) -> None:
         self.route = route
         self._metrics = metrics
@@ -102,8 +105,10 @@ class RouteProducer:
         self._encode_key = key_encoder
         self._encode_value = value_encoder
         self._closing = threading.Event()
-        self._poller = threading.Thread(target=self._poll, name=f"zig-producer-{route}", daemon=True)
-        self._poller.start()
+        self._poller: threading.Thread | None = None
+        if background:
+            self._poller = threading.Thread(target=self._poll, name=f"zig-producer-{route}", daemon=True)
+            self._poller.start()
 
     def _poll(self) -> None:
         while not self._closing.is_set():
@@ -171,7 +176,8 @@ class RouteProducer:
     def close(self, timeout: float) -> int:
         remaining = self.flush(timeout)
         self._closing.set()
-        self._poller.join(1)
+        if self._poller is not None:
+            self._poller.join(1)
         return remaining
 
 
@@ -186,9 +192,14 @@ class Producers:
     """Every route's producer, created on first use and shared by all threads; flushed on close."""
 
     def __init__(
-        self, config: Config, overrides: Mapping[str, Any] | None = None, metrics: Metrics | None = None
+        self,
+        config: Config,
+        overrides: Mapping[str, Any] | None = None,
+        metrics: Metrics | None = None,
+        background: bool = True,
     ) -> None:
         self.config = config
+        self._background = background
         self._overrides = dict(overrides or {})
         self._metrics = metrics
         self._lock = threading.Lock()
@@ -220,6 +231,7 @@ class Producers:
             codecs.encoder(route["producer.key-serializer-class"]),
             codecs.encoder(route["producer.value-serializer-class"]),
             self._metrics.route(name, self.config.app_name) if self._metrics is not None else None,
+            self._background,
         )
 
     def close(self, timeout: float) -> int:
