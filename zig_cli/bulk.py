@@ -26,10 +26,25 @@ class BulkResult:
     failed: int = 0
     failures: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason), the first ones
     seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+    def fail(self, number: int, reason: str) -> None:
+        """Count a failure; line 0 is a failed delivery (librdkafka does not say which line it came from)."""
+        with self._lock:
+            self.failed += 1
+            if len(self.failures) < MAX_FAILURES_KEPT:
+                self.failures.append((number, reason))
+
+    def delivery_report(self, error: Any, message: Any) -> None:
+        """The producer's on_delivery callback, set once in its config: passing it with every message cost a
+        tenth of the send rate."""
+        if error is not None:
+            key = message.key()
+            self.fail(0, f"key {key.decode('utf-8', 'replace') if key is not None else None!r}: {error.str()}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,32 +93,20 @@ def send_lines(
     headers: list[tuple[str, str | bytes | None]],
     timeout: float,
     progress: Callable[[int], None] = lambda queued: None,
+    result: BulkResult | None = None,
 ) -> BulkResult:
     """Produce every line without waiting between them, then wait for every delivery.
 
-    The producer should report failed deliveries only (delivery.report.only.error): successes are then counted as
-    what was queued minus what failed, which spares a Python callback per message.
+    The producer should report failed deliveries only (delivery.report.only.error) to `result.delivery_report`,
+    set as its on_delivery callback: successes are then counted as what was queued minus what failed, which
+    spares a Python callback per message.
     """
-    result = BulkResult()
-    lock = threading.Lock()
+    result = result if result is not None else BulkResult()
+    failed = result.fail
     started = time.perf_counter()
-
-    def failed(number: int, reason: str) -> None:
-        with lock:
-            result.failed += 1
-            if len(result.failures) < MAX_FAILURES_KEPT:
-                result.failures.append((number, reason))
-
-    def delivery_failed(error: Any, message: Any) -> None:
-        if error is not None:
-            key = message.key()
-            failed(0, f"key {key.decode('utf-8', 'replace') if key is not None else None!r}: {error.str()}")
-
     produce = producer.raw_produce
     poll = producer.poll
-    extra: dict[str, Any] = {"on_delivery": delivery_failed}
-    if headers:
-        extra["headers"] = headers
+    extra: dict[str, Any] = {"headers": headers} if headers else {}
     queued = 0
     for number, raw in enumerate(lines, 1):
         text = raw.rstrip("\r\n")
@@ -127,7 +130,10 @@ def send_lines(
                 kwargs["partition"] = line.partition
         while True:
             try:
-                produce(topic, value, key, **kwargs)
+                if kwargs:
+                    produce(topic, value, key, **kwargs)
+                else:  # spares building a call from an empty dict, per line
+                    produce(topic, value, key)
                 break
             except BufferError:  # the local queue is full: let deliveries make room, lose nothing
                 poll(0.05)
@@ -135,7 +141,7 @@ def send_lines(
         if queued % 10_000 == 0:
             progress(queued)
     undelivered = producer.flush(timeout)
-    with lock:
+    with result._lock:
         if undelivered:
             result.failed += undelivered
             result.failures.append((0, f"{undelivered} message(s) not delivered within {timeout:g} s"))

@@ -515,8 +515,9 @@ def send(
     librdkafka.propagate = False
     assert checked.config is not None
     overrides: dict[str, Any] = {"message.timeout.ms": str(max(1, int(timeout * 1000)))}
-    if file is not None:
-        overrides["delivery.report.only.error"] = True  # bulk counts failures only; see bulk.send_lines
+    bulk_result = bulk.BulkResult()
+    if file is not None:  # bulk counts failures only; see bulk.send_lines
+        overrides |= {"delivery.report.only.error": True, "on_delivery": bulk_result.delivery_report}
     producers = producer.Producers(checked.config, overrides, background=False)  # this thread serves reports
     try:
         route_producer = producers.get(route)
@@ -536,7 +537,7 @@ def send(
                 raise KafkaFatalError(f"{error}{last_broker_error}") from None
             out.print(f"delivered to {where[0]} partition {where[1]} offset {where[2]}")
             return
-        _send_file(route_producer, topic, file, value_serializer == "json", headers, timeout)
+        _send_file(route_producer, topic, file, value_serializer == "json", headers, timeout, bulk_result)
     finally:
         producers.close(timeout)
 
@@ -548,6 +549,7 @@ def _send_file(
     json_values: bool,
     headers: list[tuple[str, str | bytes | None]],
     timeout: float,
+    result: bulk.BulkResult,
 ) -> None:
     try:
         stream = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
@@ -572,7 +574,7 @@ def _send_file(
                 rate = queued / max(time.perf_counter() - started, 1e-9)
                 progress.update(task, description=f"{queued:,} queued, {rate:,.0f} msg/s")
 
-        result = bulk.send_lines(route_producer, topic, stream, json_values, headers, timeout, progress_update)
+        bulk.send_lines(route_producer, topic, stream, json_values, headers, timeout, progress_update, result)
     out.print(f"sent {result.sent:,}, failed {result.failed:,}, {result.rate:,.0f} msgs/s")
     if result.failed:
         for number, reason in result.failures[:10]:
