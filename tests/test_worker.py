@@ -336,3 +336,20 @@ def test_later_batches_wait_for_an_earlier_batch_s_writes_before_storing():
     worker.handle(consumer, raws(b"4", start=13))
     assert consumer.stored == [("orders", 0, 12), ("orders", 0, 13), ("orders", 0, 14)]
     assert consumer.delivered_when_stored == [1, 1, 1]
+
+
+def test_a_retry_due_this_very_millisecond_waits_for_the_next(monkeypatch):
+    # Times are whole milliseconds: handling at the due millisecond could be up to 1 ms before the backoff ends.
+    now = {"ms": 1_000}
+    monkeypatch.setattr(worker_module, "_now_ms", lambda: now["ms"])
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[int] = []
+    worker = make_worker(lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True)
+    headers = [("zig-origin-topic", b"orders"), ("zig-retry-count", b"1"), ("zig-due-ms", b"1000")]
+    worker.handle(consumer, [FakeRaw("shop-orders-retry", 0, 7, b"1", b"k", headers)])
+    worker.handle_due(consumer)
+    assert seen == []
+    now["ms"] = 1_001
+    worker.handle_due(consumer)
+    assert seen == [7]

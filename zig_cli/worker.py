@@ -193,9 +193,9 @@ class Worker:
         released: list[Any] = []
         emptied: list[tuple[str, int]] = []
         for where, held in self._held.items():
-            if self._held_due[where] > now:
+            if not _is_due(self._held_due[where], now):
                 continue
-            while held and (_due_ms(held[0].headers()) or 0) <= now:
+            while held and _is_due(_due_ms(held[0].headers()) or 0, now):
                 released.append(held.popleft())
             if held:
                 self._held_due[where] = _due_ms(held[0].headers()) or 0
@@ -422,7 +422,7 @@ class Worker:
             held = self._held.get(where)
             if held is None:
                 due = _due_ms(raw.headers())
-                if due is None or due <= now:
+                if due is None or _is_due(due, now):
                     due_now.append(raw)
                     continue
                 held = self._held[where] = deque()
@@ -616,6 +616,11 @@ def _firsts(raws: Sequence[Any]) -> dict[tuple[str, int], Any]:
 
 def _where(raw: Any) -> str:
     return f"{raw.topic()}[{raw.partition()}]@{raw.offset()}"
+
+
+def _is_due(due_ms: int, now_ms: int) -> bool:
+    # Both are truncated to the millisecond: only a strictly later now guarantees the whole backoff has passed.
+    return due_ms < now_ms
 
 
 def _due_ms(headers: Any) -> int | None:
