@@ -29,7 +29,7 @@ from typing import Any
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from bench import handlers
+from bench import handlers, raw_consumer
 from zig_cli import config as config_module
 from zig_cli import defaults, embedded, kafka, runner
 
@@ -118,22 +118,34 @@ def fill(bootstrap: str, topic: str, count: int) -> dict[int, int]:
     return ends
 
 
+class Committed:
+    """Whether a group's committed offsets have reached the end of every partition."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str, ends: dict[int, int]) -> None:
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+        self._partitions = [TopicPartition(topic, p) for p in ends]
+        self._ends = ends
+
+    def __call__(self) -> bool:
+        return all(tp.offset >= self._ends[tp.partition] for tp in self._consumer.committed(self._partitions, 10))
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
 class CommitWatch:
     """Notes the moment a group's committed offsets reach the end of every partition."""
 
     def __init__(self, bootstrap: str, topic: str, group: str, ends: dict[int, int]) -> None:
         self.done_at: float | None = None
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-        self._partitions = [TopicPartition(topic, p) for p in ends]
-        self._ends = ends
+        self._committed = Committed(bootstrap, topic, group, ends)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            offsets = self._consumer.committed(self._partitions, timeout=10)
-            if all(tp.offset >= self._ends[tp.partition] for tp in offsets):
+            if self._committed():
                 self.done_at = time.perf_counter()
                 return
             time.sleep(0.02)
@@ -141,7 +153,7 @@ class CommitWatch:
     def wait(self, timeout: float) -> float:
         self._thread.join(timeout)
         self._stop.set()
-        self._consumer.close()
+        self._committed.close()
         if self.done_at is None:
             raise RuntimeError("offsets were not all committed in time")
         return self.done_at
@@ -224,15 +236,22 @@ def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[in
     worker_log.addHandler(assignments)
     worker_log.setLevel(logging.INFO)
     worker_log.propagate = False  # only noted, not printed
+    try:
+        _run_until_handled(zig, expected)
+    finally:
+        worker_log.removeHandler(assignments)
+    return steady_rate(expected, assignments.marks, watch.wait(60))
+
+
+def _run_until_handled(zig: runner.Runner, expected: int) -> None:
+    """Start zig, wait until the bench handlers have seen `expected` messages, stop it."""
     zig.start()
     try:
-        _wait(lambda: handlers.state["count"] >= expected, 600, "zig to handle every message")
+        _wait(lambda: handlers.state["count"] >= expected, 600, f"zig to handle {expected:,} messages")
     finally:
         zig.stop.set()
         zig.wait(60)
         zig.close(30)
-        worker_log.removeHandler(assignments)
-    return steady_rate(expected, assignments.marks, watch.wait(60))
 
 
 def run_raw_batch(bootstrap: str, topic: str, ends: dict[int, int], threads: int) -> float:
@@ -245,16 +264,7 @@ def run_raw_batch(bootstrap: str, topic: str, ends: dict[int, int], threads: int
     watch = CommitWatch(bootstrap, topic, group, ends)
 
     def loop() -> None:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": group,
-                "auto.offset.reset": "earliest",
-                "session.timeout.ms": 6000,
-                "enable.auto.commit": False,
-                **RAW_TUNING,
-            }
-        )
+        consumer = Consumer(raw_consumer.consumer_config(bootstrap, group, RAW_TUNING, **{"enable.auto.commit": False}))
         consumer.subscribe([topic], on_assign=lambda *_: marks.append(handlers.mark()))
         while not stop.is_set():
             messages = consumer.consume(500, 0.1)
@@ -282,15 +292,9 @@ def run_raw_stream(bootstrap: str, topic: str, ends: dict[int, int]) -> float:
     expected = sum(ends.values())
     marks: list[tuple[float, int]] = []
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": 6000,
-            "enable.auto.offset.store": False,
-            "auto.commit.interval.ms": 100,
-            **RAW_TUNING,
-        }
+        raw_consumer.consumer_config(
+            bootstrap, group, RAW_TUNING, **{"enable.auto.offset.store": False, "auto.commit.interval.ms": 100}
+        )
     )
     watch = CommitWatch(bootstrap, topic, group, ends)
     consumer.subscribe([topic], on_assign=lambda *_: marks.append(handlers.mark()))
@@ -310,14 +314,7 @@ def handled_time(cfg: config_module.Config, expected: int) -> float:
     """Seconds from the first handled message until all `expected` have succeeded."""
     handlers.reset()
     route = cfg.routes[0]
-    zig = runner.Runner(cfg, {route.name: getattr(handlers, route.handler.split("/")[1])})
-    zig.start()
-    try:
-        _wait(lambda: handlers.state["count"] >= expected, 600, "every message to succeed")
-    finally:
-        zig.stop.set()
-        zig.wait(60)
-        zig.close(30)
+    _run_until_handled(runner.Runner(cfg, {route.name: getattr(handlers, route.handler.split("/")[1])}), expected)
     return float(handlers.state["last"] - handlers.state["first"])
 
 
@@ -446,16 +443,6 @@ def peak_rss_mb(command: list[str], until: Callable[[], bool], timeout: float, s
     return peak_kb / 1024
 
 
-def committed_all(bootstrap: str, topic: str, group: str, ends: dict[int, int]) -> Callable[[], bool]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    partitions = [TopicPartition(topic, p) for p in ends]
-
-    def check() -> bool:
-        return all(tp.offset >= ends[tp.partition] for tp in consumer.committed(partitions, timeout=10))
-
-    return check
-
-
 def memory_figures(bootstrap: str, tmp: Path, backlog: int) -> tuple[float, float]:
     topic = create_topic(bootstrap)
     ends = fill(bootstrap, topic, backlog)
@@ -468,12 +455,11 @@ def memory_figures(bootstrap: str, tmp: Path, backlog: int) -> tuple[float, floa
         ":session-timeout-ms-config 6000 :commit-interval-ms 100 :thread-count 1}}}\n",
         encoding="utf-8",
     )
-    zig = peak_rss_mb(
-        [sys.executable, "-m", "zig_cli", "run", str(config)],
-        committed_all(bootstrap, topic, group, ends),
-        600,
-        stop=True,
-    )
+    committed = Committed(bootstrap, topic, group, ends)
+    try:
+        zig = peak_rss_mb([sys.executable, "-m", "zig_cli", "run", str(config)], committed, 600, stop=True)
+    finally:
+        committed.close()
     raw_group = f"raw-mem-{uuid.uuid4().hex[:6]}"
     raw = peak_rss_mb(
         [
