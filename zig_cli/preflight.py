@@ -41,11 +41,11 @@ def check_file(path: Path, environ: Mapping[str, str], import_handlers: bool = T
     resolved: dict[str, handlers.Handler] = {}
     if import_handlers:
         handlers.add_search_paths([path.parent, Path.cwd()])
-    for key_path, spec in report.handler_specs.items() if import_handlers else ():
-        try:
-            resolved[key_path] = handlers.resolve(spec)
-        except HandlerImportError as error:
-            problems.append(Problem(file, key_path, error.message, detail=error.detail))
+        for key_path, spec in report.handler_specs.items():
+            try:
+                resolved[key_path] = handlers.resolve(spec)
+            except HandlerImportError as error:
+                problems.append(Problem(file, key_path, error.message, detail=error.detail))
 
     if report.config is not None:
         for route in report.config.routes:

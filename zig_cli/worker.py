@@ -484,7 +484,7 @@ class Worker:
         retry = runtime.retry
         records: list[envelope.Record] = []
         for index, (kind, reason) in sorted(verdicts.items()):
-            if kind in (SUCCESS, SKIP, TOO_OLD):
+            if kind in (SKIP, TOO_OLD):  # successes never get here: verdicts are kept for the others only
                 continue
             origin = batch.origin(index)
             raw = batch.raws[index]
@@ -509,17 +509,13 @@ class Worker:
         while self._pending:
             delivery, lasts, retried, dead = self._pending[0]
             if delivery is not None:
-                if not delivery.done.is_set():
-                    if not block:
-                        return
-                    try:
-                        wait_for(self.runtime.producer, delivery, self.runtime.delivery_deadline_s)
-                    except KafkaFatalError:
-                        self._count_deliveries(retried, dead, ok=False)
-                        raise
-                elif delivery.errors:
+                if not block and not delivery.done.is_set():
+                    return
+                try:  # returns at once for a delivery already done, or raises its errors
+                    wait_for(self.runtime.producer, delivery, self.runtime.delivery_deadline_s)
+                except KafkaFatalError:
                     self._count_deliveries(retried, dead, ok=False)
-                    raise KafkaFatalError(f"could not write {len(delivery.errors)} record(s): {delivery.errors[0]}")
+                    raise
                 self._count_deliveries(retried, dead, ok=True)
             self._store(consumer, lasts)
             self._pending.popleft()
