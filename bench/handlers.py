@@ -44,3 +44,10 @@ def retry_tenth_once(batch: list[Any]) -> dict[str, list[Any]]:
     retry = [m for m in batch if m.retry_count == 0 and m.offset % 10 == 0]
     _seen(len(batch) - len(retry))
     return {"retry": retry}
+
+
+def raw_retry_tenth_once(messages: list[Any]) -> list[Any]:
+    """The raw retry loop's handler: confluent-kafka messages of the origin topic; returns every tenth to retry."""
+    retry = [m for m in messages if m.offset() % 10 == 0]
+    _seen(len(messages) - len(retry))
+    return retry

@@ -40,6 +40,7 @@ def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp
         "batch route, no-op handler, thread-count 2",
         "stream route, no-op handler",
         "retry 10% once (backoff 500 ms): seconds until all handled",
+        "retry 10% once (backoff 500 ms): zig against a raw retry loop",
         "zig send --file, 5,000 messages",
         "start-up: zig --help",
         "start-up: zig validate sample-configs/config.edn",

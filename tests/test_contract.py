@@ -19,15 +19,15 @@ STRANGER = Message("t", 0, 1, None, None, b"a")  # equal fields, but not a messa
     [
         (None, [], []),
         ({}, [], []),
-        ({"retry": [A]}, [A], []),
-        ({"skip": [B]}, [], [B]),
-        ({"retry": [A], "skip": [B]}, [A], [B]),
-        ({"retry": (A,), "skip": None}, [A], []),
-        (BatchResult(retry=[B]), [B], []),
-        (BatchResult(skip=(A, B)), [], [A, B]),
+        ({"retry": [A]}, [0], []),
+        ({"skip": [B]}, [], [1]),
+        ({"retry": [A], "skip": [B]}, [0], [1]),
+        ({"retry": (A,), "skip": None}, [0], []),
+        (BatchResult(retry=[B]), [1], []),
+        (BatchResult(skip=(B, A)), [], [1, 0]),
     ],
 )
-def test_accepted_results(value: Any, retry: list[Message], skip: list[Message]):
+def test_accepted_results_give_positions_in_the_batch(value: Any, retry: list[int], skip: list[int]):
     assert interpret_batch_result("orders", value, [A, B]) == (retry, skip)
 
 

@@ -47,3 +47,37 @@ EXPONENTIAL = Retry(enabled=True, count=5, type="exponential", backoff_ms=100, m
 )
 def test_backoff(retry: Retry, count: int, expected: int):
     assert envelope.backoff_ms(retry, count) == expected
+
+
+def test_a_forwarded_message_with_only_zigs_headers_has_no_own_headers():
+    record = envelope.forward("r", envelope.read("orders", 0, 1, None, None), b"k", b"v", "orders", 1, "e", due_ms=5)
+    origin = envelope.read("r", 2, 9, 77, record.headers)
+    assert origin.headers == ()
+    assert (origin.topic, origin.partition, origin.offset, origin.timestamp) == ("orders", 0, 1, 77)
+
+
+def test_headers_named_like_zigs_are_not_handed_back_as_the_messages_own():
+    origin = envelope.read("orders", 0, 1, None, [("zig-something-new", b"x"), ("trace", b"t")])
+    assert origin.headers == (("trace", b"t"),) and origin.retry_count == 0
+
+
+@pytest.mark.parametrize(
+    ("damaged", "expected"),
+    [
+        ({"zig-origin-partition": b"x"}, ("orders", 2, 42, 1_000, 1)),  # falls back to the consumed partition
+        ({"zig-origin-topic": b""}, ("retry-topic", 3, 42, 1_000, 1)),
+        ({"zig-origin-timestamp": b""}, ("orders", 3, 42, 5, 1)),
+        ({"zig-retry-count": None}, ("orders", 3, 42, 1_000, 0)),
+        ({"zig-origin-offset": b"\xff"}, ("orders", 3, 7, 1_000, 1)),
+    ],
+)
+def test_damaged_zig_headers_fall_back_field_by_field(damaged: dict[str, bytes | None], expected: tuple):
+    headers = {
+        "zig-origin-topic": b"orders",
+        "zig-origin-partition": b"3",
+        "zig-origin-offset": b"42",
+        "zig-origin-timestamp": b"1000",
+        "zig-retry-count": b"1",
+    } | damaged
+    origin = envelope.read("retry-topic", 2, 7, 5, list(headers.items()))
+    assert (origin.topic, origin.partition, origin.offset, origin.timestamp, origin.retry_count) == expected

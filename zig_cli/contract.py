@@ -141,8 +141,9 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> tuple[list[Message], list[Message]]:
-    """Turn a batch handler's return value into (retry, skip); raises ContractError for anything else."""
+def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> tuple[list[int], list[int]]:
+    """Turn a batch handler's return value into the positions in `batch` of the messages to (retry, skip); raises
+    ContractError for anything else."""
     if value is None:
         return [], []
     expected = "None, {'retry': [...], 'skip': [...]} or BatchResult(retry=..., skip=...)"
@@ -157,23 +158,28 @@ def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> 
         parts = {"retry": value.get("retry") or (), "skip": value.get("skip") or ()}
     else:
         raise ContractError(f"route {route!r}: handler returned {_shown(value)}; expected {expected}")
-    members = {id(m) for m in batch}
-    chosen: dict[str, list[Message]] = {}
+    positions: dict[int, int] | None = None  # id(message) -> position, built only if some message is named
+    chosen: dict[str, list[int]] = {}
     for name, items in parts.items():
         if not isinstance(items, list | tuple):
             raise ContractError(
                 f"route {route!r}: handler returned {name}={_shown(items)}; expected a list of messages"
             )
+        if items and positions is None:
+            positions = dict(zip(map(id, batch), range(len(batch)), strict=True))  # in C: no loop per message
+        found: list[int] = []
         for item in items:
-            if id(item) not in members:
+            position = positions.get(id(item)) if positions is not None else None
+            if position is None:
                 raise ContractError(
                     f"route {route!r}: handler returned {name} containing {_shown(item)}, "
                     "which is not a message of this batch"
                 )
-        chosen[name] = list(items)
-    both = {id(m) for m in chosen["retry"]} & {id(m) for m in chosen["skip"]}
+            found.append(position)
+        chosen[name] = found
+    both = set(chosen["retry"]) & set(chosen["skip"])
     if both:
-        twice = next(m for m in chosen["retry"] if id(m) in both)
+        twice = batch[next(p for p in chosen["retry"] if p in both)]
         raise ContractError(f"route {route!r}: handler returned {_shown(twice)} in both retry and skip")
     return chosen["retry"], chosen["skip"]
 

@@ -135,9 +135,9 @@ class Worker:
         self.delayed = delayed
         self._new_consumer = new_consumer
         self._fatal: KafkaFatalError | None = None
-        # Retry partitions waiting: (topic, partition) -> the consumed messages held back, in order, and when the
-        # first of them is due (ms); the ones paused for holding HOLD_LIMIT messages.
-        self._held: dict[tuple[str, int], deque[Any]] = {}
+        # Retry partitions waiting: (topic, partition) -> the consumed messages held back with their origins, in
+        # order, and when the first of them is due (ms); the ones paused for holding HOLD_LIMIT messages.
+        self._held: dict[tuple[str, int], deque[tuple[Any, envelope.Origin]]] = {}
         self._held_due: dict[tuple[str, int], int] = {}
         self._paused: set[tuple[str, int]] = set()
         # Handled batches in consumption order, each waiting for its retry and dead-letter writes to be
@@ -183,22 +183,25 @@ class Worker:
 
     def handle(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> None:
         """Handle consumed messages, apply every outcome, then store the offsets of what was decided."""
-        raws = self._usable(consumer, raw_messages)
+        raws, origins = self._usable(consumer, raw_messages)
         if raws:
-            self._handle_usable(consumer, raws)
+            self._handle_usable(consumer, raws, origins)
 
     def handle_due(self, consumer: ConsumerLike) -> None:
         """Handle the held retry messages that are now due; resume a paused partition once its held ones are out."""
         now = _now_ms()
         released: list[Any] = []
+        origins: list[envelope.Origin] = []
         emptied: list[tuple[str, int]] = []
         for where, held in self._held.items():
             if not _is_due(self._held_due[where], now):
                 continue
-            while held and _is_due(_due_ms(held[0].headers()) or 0, now):
-                released.append(held.popleft())
+            while held and _is_due(held[0][1].due_ms or 0, now):
+                raw, origin = held.popleft()
+                released.append(raw)
+                origins.append(origin)
             if held:
-                self._held_due[where] = _due_ms(held[0].headers()) or 0
+                self._held_due[where] = held[0][1].due_ms or 0
             else:
                 emptied.append(where)
         for where in emptied:
@@ -210,11 +213,13 @@ class Worker:
             consumer.resume([TopicPartition(topic, partition) for topic, partition in resumed])
             self._paused.difference_update(resumed)
         if released:
-            self._handle_usable(consumer, released)
+            self._handle_usable(consumer, released, origins)
 
-    def _handle_usable(self, consumer: ConsumerLike, raws: list[Any]) -> None:
+    def _handle_usable(
+        self, consumer: ConsumerLike, raws: list[Any], origins: list[envelope.Origin] | None = None
+    ) -> None:
         started = time.perf_counter()
-        batch = self._build(raws)
+        batch = self._build(raws, origins)
         decision = self._decide_per_message(batch) if self.runtime.stream else self._decide_batch(batch)
         if decision is None:  # the common case: every message of the batch succeeded
             decided, records, counts = len(raws), [], Counter({SUCCESS: len(raws)})
@@ -318,11 +323,12 @@ class Worker:
                     return None
                 retry, skip = contract.interpret_batch_result(self.runtime.name, result, handed)
                 if retry or skip:
-                    index_of = {id(m): index for index, m in enumerate(batch.messages) if m is not None}
-                    for message in skip:
-                        verdicts[index_of[id(message)]] = (SKIP, "")
-                    for message in retry:  # listed in both: retried
-                        verdicts[index_of[id(message)]] = (RETRY, ASKED_RETRY)
+                    # positions in `handed` are batch indexes unless some message did not decode
+                    index_of = [i for i, m in enumerate(batch.messages) if m is not None] if batch.reasons else None
+                    for position in skip:
+                        verdicts[index_of[position] if index_of else position] = (SKIP, "")
+                    for position in retry:
+                        verdicts[index_of[position] if index_of else position] = (RETRY, ASKED_RETRY)
             finally:
                 if self.runtime.metrics is not None:
                     self.runtime.metrics.batch_handler_time.observe(time.perf_counter() - started)
@@ -403,8 +409,11 @@ class Worker:
 
     # --- building messages ---
 
-    def _usable(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> list[Any]:
-        """Drop error events (reporting them) and, on a retry topic, messages not yet due."""
+    def _usable(
+        self, consumer: ConsumerLike, raw_messages: Sequence[Any]
+    ) -> tuple[list[Any], list[envelope.Origin] | None]:
+        """Drop error events (reporting them) and, on a retry topic, messages not yet due; a retry topic's messages
+        come with their origins (read once: their headers say when each is due)."""
         usable = [raw for raw in raw_messages if raw.error() is None]
         if len(usable) != len(raw_messages):
             for raw in raw_messages:
@@ -414,27 +423,32 @@ class Worker:
                     if self._fatal is not None:
                         raise self._fatal
         if not self.delayed:
-            return usable
+            return usable, None
         due_now: list[Any] = []
+        origins: list[envelope.Origin] = []
         now = _now_ms()
         for raw in usable:
-            where = (raw.topic(), raw.partition())
+            topic, partition = where = (raw.topic(), raw.partition())
+            kind, timestamp = raw.timestamp()
+            origin = envelope.read(topic, partition, raw.offset(), timestamp if kind else None, raw.headers())
             held = self._held.get(where)
             if held is None:
-                due = _due_ms(raw.headers())
+                due = origin.due_ms
                 if due is None or _is_due(due, now):
                     due_now.append(raw)
+                    origins.append(origin)
                     continue
                 held = self._held[where] = deque()
                 self._held_due[where] = due
-            held.append(raw)  # behind a message not yet due: waits its turn, in order
+            held.append((raw, origin))  # behind a message not yet due: waits its turn, in order
             if len(held) >= HOLD_LIMIT and where not in self._paused:
                 consumer.pause([TopicPartition(where[0], where[1])])
                 self._paused.add(where)
-        return due_now
+        return due_now, origins
 
-    def _build(self, raws: list[Any]) -> _Consumed:
-        """What the handler sees for each raw message; the hot loop of every worker, so kept lean."""
+    def _build(self, raws: list[Any], known: list[envelope.Origin] | None = None) -> _Consumed:
+        """What the handler sees for each raw message, given the origins if they are `known` already (a retry
+        topic's); the hot loop of every worker, so kept lean."""
         decode_key = None if self.runtime.key_decoder is _PASSTHROUGH else self.runtime.key_decoder
         decode_value = None if self.runtime.value_decoder is _PASSTHROUGH else self.runtime.value_decoder
         messages: list[Message | None] = []
@@ -454,13 +468,16 @@ class Worker:
                 reasons[index] = f"value is {error}"
                 append(None)
                 continue
-            headers = raw.headers()
-            if headers is None:
-                append(ConsumedMessage(raw, key, value))
-                continue
-            kind, timestamp = raw.timestamp()
-            origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
-            origins[index] = origin
+            if known is not None:
+                origin = origins[index] = known[index]
+            else:
+                headers = raw.headers()
+                if headers is None:
+                    append(ConsumedMessage(raw, key, value))
+                    continue
+                kind, timestamp = raw.timestamp()
+                origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
+                origins[index] = origin
             append(
                 Message(
                     origin.topic,
@@ -482,6 +499,8 @@ class Worker:
         off, is a dead letter."""
         runtime = self.runtime
         retry = runtime.retry
+        route = runtime.name
+        now = _now_ms()
         records: list[envelope.Record] = []
         for index, (kind, reason) in sorted(verdicts.items()):
             if kind in (SKIP, TOO_OLD):  # successes never get here: verdicts are kept for the others only
@@ -491,18 +510,19 @@ class Worker:
             if kind in (RETRY, FAILED):
                 if retry.enabled and origin.retry_count < retry.count:
                     count = origin.retry_count + 1
-                    due = _now_ms() + envelope.backoff_ms(retry, count)
-                    records.append(self._forward(runtime.retry_topic, raw, origin, count, reason, due))
+                    due = now + envelope.backoff_ms(retry, count)
+                    records.append(
+                        envelope.forward(runtime.retry_topic, origin, raw.key(), raw.value(), route, count, reason, due)
+                    )
                     continue
                 why = "retry is disabled" if not retry.enabled else f"retried {origin.retry_count} time(s)"
                 reason = f"{reason} ({why})"
-            records.append(self._forward(runtime.dead_letter_topic, raw, origin, origin.retry_count, reason))
+            records.append(
+                envelope.forward(
+                    runtime.dead_letter_topic, origin, raw.key(), raw.value(), route, origin.retry_count, reason
+                )
+            )
         return records
-
-    def _forward(
-        self, topic: str, raw: Any, origin: envelope.Origin, count: int, error: str, due: int | None = None
-    ) -> envelope.Record:
-        return envelope.forward(topic, origin, raw.key(), raw.value(), self.runtime.name, count, error, due)
 
     def _settle(self, consumer: ConsumerLike, block: bool) -> None:
         """Store the offsets of every handled batch whose writes are acknowledged, in order; with `block`, wait."""
@@ -617,16 +637,6 @@ def _where(raw: Any) -> str:
 def _is_due(due_ms: int, now_ms: int) -> bool:
     # Both are truncated to the millisecond: only a strictly later now guarantees the whole backoff has passed.
     return due_ms < now_ms
-
-
-def _due_ms(headers: Any) -> int | None:
-    for name, data in headers or ():
-        if name == envelope.DUE_MS:
-            try:
-                return int(data)
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 def _ranges(raw_messages: Sequence[Any]) -> str:
