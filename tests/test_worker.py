@@ -353,3 +353,31 @@ def test_a_retry_due_this_very_millisecond_waits_for_the_next(monkeypatch):
     now["ms"] = 1_001
     worker.handle_due(consumer)
     assert seen == [7]
+
+
+@pytest.mark.parametrize(
+    ("batch", "firsts", "lasts"),
+    [
+        ([], {}, {}),
+        (raws(b"1", b"2", b"3"), {("orders", 0): 10}, {("orders", 0): 12}),
+        # first and last of one partition, offsets close enough, but another partition's message in between
+        (
+            raws(b"1") + raws(b"2", partition=1) + raws(b"3", start=11),
+            {("orders", 0): 10, ("orders", 1): 10},
+            {("orders", 0): 11, ("orders", 1): 10},
+        ),
+        # a gap in the offsets (a compacted topic): still one partition, found the long way
+        (raws(b"1") + raws(b"2", start=15), {("orders", 0): 10}, {("orders", 0): 15}),
+        (
+            raws(b"1", b"2") + raws(b"3", b"4", partition=2, start=3),
+            {("orders", 0): 10, ("orders", 2): 3},
+            {("orders", 0): 11, ("orders", 2): 4},
+        ),
+    ],
+    ids=["empty", "one run", "interleaved", "gap", "two runs"],
+)
+def test_first_and_last_message_of_each_partition(
+    batch: list[FakeRaw], firsts: dict[tuple[str, int], int], lasts: dict[tuple[str, int], int]
+):
+    assert {where: raw.offset() for where, raw in worker_module._firsts(batch).items()} == firsts
+    assert {where: raw.offset() for where, raw in worker_module._lasts(batch).items()} == lasts

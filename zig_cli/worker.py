@@ -622,12 +622,33 @@ class Worker:
 
 def _lasts(raws: Sequence[Any]) -> dict[tuple[str, int], Any]:
     """The last raw message of each partition (a batch holds each partition's messages in order)."""
+    single = _single_partition(raws)
+    if single is not None:
+        return {single: raws[-1]}
     return {(raw.topic(), raw.partition()): raw for raw in raws}
 
 
 def _firsts(raws: Sequence[Any]) -> dict[tuple[str, int], Any]:
     """The first raw message of each partition."""
+    single = _single_partition(raws)
+    if single is not None:
+        return {single: raws[0]}
     return {(raw.topic(), raw.partition()): raw for raw in reversed(raws)}
+
+
+def _single_partition(raws: Sequence[Any]) -> tuple[str, int] | None:
+    """The partition of a batch that is one partition's unbroken run of offsets (most batches are), else None.
+
+    Exact, without looking at the messages in between: a partition's messages come in increasing offsets, so if
+    the first and the last are `len - 1` offsets apart in the same partition, every message is of that partition.
+    """
+    if not raws:
+        return None
+    first, last = raws[0], raws[-1]
+    where = (first.topic(), first.partition())
+    if (last.topic(), last.partition()) == where and last.offset() - first.offset() == len(raws) - 1:
+        return where
+    return None
 
 
 def _where(raw: Any) -> str:
