@@ -161,7 +161,7 @@ def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> 
     positions: dict[int, int] | None = None  # id(message) -> position, built only if some message is named
     chosen: dict[str, list[int]] = {}
     for name, items in parts.items():
-        if not isinstance(items, list | tuple):
+        if not isinstance(items, (list, tuple)):  # noqa: UP038  # a tuple of types is a constant; a union is built per call
             raise ContractError(
                 f"route {route!r}: handler returned {name}={_shown(items)}; expected a list of messages"
             )

@@ -24,6 +24,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
@@ -112,7 +113,8 @@ class _Consumed:
         if found is None:
             raw = self.raws[index]
             kind, timestamp = raw.timestamp()
-            found = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, None)
+            stamp = timestamp if kind else None
+            found = envelope.Origin(raw.topic(), raw.partition(), raw.offset(), stamp, 0, None, ())
         return found
 
 
@@ -221,14 +223,15 @@ class Worker:
         started = time.perf_counter()
         batch = self._build(raws, origins)
         decision = self._decide_per_message(batch) if self.runtime.stream else self._decide_batch(batch)
+        records: list[envelope.Record] = []
+        retried = 0
         if decision is None:  # the common case: every message of the batch succeeded
-            decided, records, counts = len(raws), [], Counter({SUCCESS: len(raws)})
+            decided, counts = len(raws), Counter({SUCCESS: len(raws)})
         else:
             decided, verdicts = decision  # a stream worker told to stop leaves the rest for the next owner
-            records = self._outgoing(batch, verdicts)
-            counts = Counter(kind for kind, _ in verdicts.values())
+            records, retried = self._outgoing(batch, verdicts)
+            counts = Counter(map(itemgetter(0), verdicts.values()))
             counts[SUCCESS] += decided - len(verdicts)
-        retried = sum(1 for r in records if r.topic == self.runtime.retry_topic)
         dead = len(records) - retried
         lasts = _lasts(raws if decided == len(raws) else raws[:decided])
         if records or self._pending:
@@ -494,14 +497,15 @@ class Worker:
 
     # --- applying outcomes ---
 
-    def _outgoing(self, batch: _Consumed, verdicts: dict[int, Verdict]) -> list[envelope.Record]:
-        """Records for the retry and dead-letter topics, in consumption order: a retry past `count`, or with retry
-        off, is a dead letter."""
+    def _outgoing(self, batch: _Consumed, verdicts: dict[int, Verdict]) -> tuple[list[envelope.Record], int]:
+        """Records for the retry and dead-letter topics, in consumption order, and how many are retries: a retry
+        past `count`, or with retry off, is a dead letter."""
         runtime = self.runtime
         retry = runtime.retry
         route = runtime.name
         now = _now_ms()
         records: list[envelope.Record] = []
+        retried = 0
         for index, (kind, reason) in sorted(verdicts.items()):
             if kind in (SKIP, TOO_OLD):  # successes never get here: verdicts are kept for the others only
                 continue
@@ -514,6 +518,7 @@ class Worker:
                     records.append(
                         envelope.forward(runtime.retry_topic, origin, raw.key(), raw.value(), route, count, reason, due)
                     )
+                    retried += 1
                     continue
                 why = "retry is disabled" if not retry.enabled else f"retried {origin.retry_count} time(s)"
                 reason = f"{reason} ({why})"
@@ -522,7 +527,7 @@ class Worker:
                     runtime.dead_letter_topic, origin, raw.key(), raw.value(), route, origin.retry_count, reason
                 )
             )
-        return records
+        return records, retried
 
     def _settle(self, consumer: ConsumerLike, block: bool) -> None:
         """Store the offsets of every handled batch whose writes are acknowledged, in order; with `block`, wait."""
