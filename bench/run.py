@@ -391,24 +391,21 @@ def run_zig_bulk(config: Path, topic: str, lines: Path) -> float:
 
 
 def run_raw_bulk(config: Path, topic: str, lines: Path) -> float:
-    """The same producer settings as zig's route, a plain produce loop over the same lines."""
+    """The same producer settings as zig's route, a plain produce loop over the same lines, in a process of its own
+    (bench/raw_producer.py), as zig's is."""
     cfg = config_module.validate(__import__("zig_cli.loader", fromlist=["load"]).load(config), "bench", {})
-    producer = Producer(kafka.producer_properties(cfg, cfg.route("out")))
-    started = time.perf_counter()
-    count = 0
-    with lines.open(encoding="utf-8") as source:
-        for line in source:
-            key, value = line.rstrip("\n").split("\t", 1)
-            while True:
-                try:
-                    producer.produce(topic, value.encode(), key.encode())
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            count += 1
-    if producer.flush(120):
-        raise RuntimeError("raw produce did not finish")
-    return count / (time.perf_counter() - started)
+    properties = kafka.producer_properties(cfg, cfg.route("out"))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "raw_producer.py"), json.dumps(properties), topic, str(lines)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
+    found = re.search(r"RATE=([\d.]+)", result.stdout)
+    if result.returncode or not found:
+        raise RuntimeError(f"raw produce failed: {result.stdout}{result.stderr}")
+    return float(found[1])
 
 
 # --- scenario 5: start-up ---

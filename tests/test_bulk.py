@@ -53,7 +53,7 @@ class _Error:
 def test_every_line_is_sent_or_counted_as_failed_exactly_once():
     result = bulk.BulkResult()
     producer = FakeBulkProducer(result, undelivered=2)
-    lines = ["a\t1\n", "no tab here\n", '{"key": "b", "value": "2", "partition": 3}\n', "\t3\n", "c\t4\r\n"]
+    lines = [b"a\t1\n", b"no tab here\n", b'{"key": "b", "value": "2", "partition": 3}\n', b"\t3\n", b"c\t4\r\n"]
     bulk.send_lines(producer, "t", lines, False, [], 5, result=result)  # type: ignore[arg-type]
     assert producer.produced == [
         ("t", b"1", b"a", {}),
@@ -73,10 +73,25 @@ def test_headers_given_on_the_command_line_go_with_every_line():
     result = bulk.BulkResult()
     producer = FakeBulkProducer(result, undelivered=0)
     producer.full_once = False
-    lines = ["a\t1\n", '{"value": "2", "headers": {"h": "x"}}\n']
+    lines = [b"a\t1\n", b'{"value": "2", "headers": {"h": "x"}}\n']
     bulk.send_lines(producer, "t", lines, False, [("trace", b"t1")], 5, result=result)  # type: ignore[arg-type]
     assert [kwargs for *_, kwargs in producer.produced] == [
         {"headers": [("trace", b"t1")]},
         {"headers": [("trace", b"t1"), ("h", b"x")]},
     ]
     assert (result.sent, result.failed) == (1, 1)
+
+
+def test_a_line_that_is_not_utf8_is_reported_by_number_and_the_rest_go_out():
+    result = bulk.BulkResult()
+    producer = FakeBulkProducer(result, undelivered=0)
+    producer.full_once = False
+    lines = ["k\tcafé\n".encode(), b"k\t\xff\xfe\n", b"\xc3\t1\n", b"last\t2"]
+    bulk.send_lines(producer, "t", lines, False, [], 5, result=result)  # type: ignore[arg-type]
+    # a non-ASCII line that is UTF-8 goes out byte for byte, as the string serializer would write it
+    assert [(key, value) for _, value, key, _ in producer.produced] == [(b"k", "café".encode()), (b"last", b"2")]
+    assert result.failures[1:] == [
+        (2, "not UTF-8 text (byte 3: b'\\xff')"),
+        (3, "not UTF-8 text (byte 1: b'\\xc3')"),
+    ]
+    assert (result.sent, result.failed) == (1, 3)  # 2 queued - 1 failed delivery (the fake's); 2 bad lines

@@ -552,7 +552,7 @@ def _send_file(
     result: bulk.BulkResult,
 ) -> None:
     try:
-        stream = sys.stdin if file == "-" else open(file, encoding="utf-8")  # noqa: SIM115
+        stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115  # bytes: see zig_cli.bulk
     except OSError as error:
         raise typer.BadParameter(f"cannot read {file!r}: {error.strerror}", param_hint="--file") from None
     with stream, contextlib.ExitStack() as stack:
