@@ -41,6 +41,7 @@ def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp
         "stream route, no-op handler",
         "retry 10% once (backoff 500 ms): seconds until all handled",
         "retry 10% once (backoff 500 ms): zig against a raw retry loop",
+        "retry 10% once (backoff 500 ms): zig against a raw retry loop that flushes before commit",
         "zig send --file, 5,000 messages",
         "start-up: zig --help",
         "start-up: zig validate sample-configs/config.edn",
