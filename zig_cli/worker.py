@@ -233,7 +233,8 @@ class Worker:
             counts = Counter(map(itemgetter(0), verdicts.values()))
             counts[SUCCESS] += decided - len(verdicts)
         dead = len(records) - retried
-        lasts = _lasts(raws if decided == len(raws) else raws[:decided])
+        handled = raws if decided == len(raws) else raws[:decided]  # copied only when a stream worker stopped early
+        lasts = _lasts(handled)
         if records or self._pending:
             # Writes are not waited for here: the next batch is handled meanwhile, and these offsets are stored
             # once the writes are acknowledged (and every earlier batch's offsets are stored).
@@ -244,7 +245,7 @@ class Worker:
         else:
             self._store(consumer, lasts)
         if self.runtime.metrics is not None:
-            firsts = _firsts(raws[:decided])
+            firsts = _firsts(handled)
             self._measure(
                 consumer, self.runtime.metrics, decided, len(batch.reasons), counts, retried, dead, lasts, firsts
             )
@@ -445,7 +446,7 @@ class Worker:
                 self._held_due[where] = due
             held.append((raw, origin))  # behind a message not yet due: waits its turn, in order
             if len(held) >= HOLD_LIMIT and where not in self._paused:
-                consumer.pause([TopicPartition(where[0], where[1])])
+                consumer.pause([TopicPartition(topic, partition)])
                 self._paused.add(where)
         return due_now, origins
 
