@@ -49,3 +49,23 @@ def test_an_unloadable_protobuf_class_is_a_clear_error():
         codecs.decoder("protobuf:zig_fixture_nowhere.Order")
     with pytest.raises(ValueError, match="'zig_fixture_handlers.on_batch' is not a generated protobuf message class"):
         codecs.decoder("protobuf:zig_fixture_handlers.on_batch")
+
+
+def test_json_nested_deeper_than_python_can_read_is_a_decode_error():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        codecs.decoder("json")(deep)
+
+
+class Exploding:
+    """Stands for a generated message class whose runtime fails on hostile input with more than DecodeError."""
+
+    @staticmethod
+    def FromString(data: bytes) -> object:  # noqa: N802 (protobuf's naming)
+        raise RecursionError("maximum recursion depth exceeded")
+
+
+def test_any_protobuf_runtime_failure_is_a_decode_error():
+    decode = codecs.decoder("protobuf:test_codecs.Exploding")
+    with pytest.raises(DecodeError, match="not a Exploding protobuf message: RecursionError: maximum recursion"):
+        decode(b"")

@@ -291,7 +291,8 @@ def test_sigterm_during_a_slow_batch_finishes_and_commits_it(bootstrap_servers: 
 
 def test_a_message_that_is_not_json_goes_to_the_dead_letter_topic(bootstrap_servers: str, tmp_path: Path):
     topic = create_topic(bootstrap_servers, unique("json"), 1)
-    produce(bootstrap_servers, topic, [(b"1", b'{"n": 1}'), (b"2", b"not json"), (b"3", b'{"n": 3}')])
+    deep = b"[" * 100_000 + b"]" * 100_000  # parsing it overflows Python's recursion limit
+    produce(bootstrap_servers, topic, [(b"1", b'{"n": 1}'), (b"2", b"not json"), (b"d", deep), (b"3", b'{"n": 3}')])
     handlers(tmp_path, "def handle(batch):\n    record('j', batch)\n")
     app = unique("app")
     config = write_route_config(
@@ -309,9 +310,11 @@ def test_a_message_that_is_not_json_goes_to_the_dead_letter_topic(bootstrap_serv
     )
     zig = Zig(config, tmp_path / "record.jsonl", "--log-format", "json")
     wait_until(lambda: zig.count() >= 2, 60, "the two JSON messages")
-    [dead] = read_topic(bootstrap_servers, f"{app}-j-dead-letter", 1)
+    dead, too_deep = read_topic(bootstrap_servers, f"{app}-j-dead-letter", 2)
     assert dead.value() == b"not json"
     assert dict(dead.headers())["zig-error"].startswith(b"value is not JSON: Expecting value")
+    assert too_deep.value() == deep
+    assert dict(too_deep.headers())["zig-error"] == b"value is not JSON zig can read: nested too deeply"
     produce(bootstrap_servers, topic, [(b"4", b'{"n": 4}')])
     wait_until(lambda: zig.count() >= 3, 60, "the route to keep consuming")
     assert zig.stop() == 0

@@ -25,6 +25,22 @@ from kafka_helpers import (
 pytestmark = pytest.mark.kafka
 
 OUTCOMES = """
+class Hostile:
+    # Every way a returned object can fight being read: comparisons and repr raise.
+    def __eq__(self, other):
+        raise RuntimeError('no comparing me')
+    __ne__ = __eq__
+    __hash__ = None
+    def __repr__(self):
+        raise RuntimeError('no showing me')
+
+class Ambiguous:
+    # A numpy array's way: `!=` answers an object whose truth value raises.
+    def __ne__(self, other):
+        return self
+    def __bool__(self):
+        raise ValueError('truth value is ambiguous')
+
 def handle(message):
     record('s', [message])
     kind = message.key.split('-')[0]
@@ -39,6 +55,10 @@ def handle(message):
         raise RuntimeError('boom')
     if kind == 'bad' and first:
         return 42
+    if kind == 'hostile' and first:
+        return Hostile()
+    if kind == 'array' and first:
+        return Ambiguous()
     return ':success' if kind == 'bad' else 'success'
 """
 
@@ -49,7 +69,7 @@ def test_each_stream_outcome_does_what_it_says(bootstrap_servers: str, tmp_path:
     (tmp_path / "h.py").write_text(RECORDER + OUTCOMES)
     day_ago = int(time.time() * 1000) - 86_400_000
     produce(bootstrap_servers, topic, [(b"old-1", b"x"), (b"old-2", b"x")], timestamp=day_ago)
-    keys = [f"ok-{i}" for i in range(100)] + ["retry-1", "skip-1", "dead-1", "boom-1", "bad-1"]
+    keys = [f"ok-{i}" for i in range(100)] + ["retry-1", "skip-1", "dead-1", "boom-1", "bad-1", "hostile-1", "array-1"]
     produce(bootstrap_servers, topic, ((k.encode(), k.encode()) for k in keys))
     config = write_route_config(
         tmp_path / "config.edn",
@@ -68,22 +88,25 @@ def test_each_stream_outcome_does_what_it_says(bootstrap_servers: str, tmp_path:
         },
     )
     zig = Zig(config, tmp_path / "record.jsonl")
-    wait_until(lambda: zig.count() >= len(keys) + 3, 60, "every message and the three retries")
+    wait_until(lambda: zig.count() >= len(keys) + 5, 60, "every message and the five retries")
     [dead] = read_topic(bootstrap_servers, f"{app}-s-dead-letter", 1)
     assert zig.stop() == 0
     records = zig.records()
     firsts = [r for r in records if r["retry_count"] == 0]
     assert [r["key"] for r in firsts] == keys, "old messages never reach the handler; order within the partition holds"
     assert [r["offset"] for r in firsts] == sorted(r["offset"] for r in firsts)
-    assert sorted(r["key"] for r in records if r["retry_count"] == 1) == ["bad-1", "boom-1", "retry-1"]
+    retried = sorted(r["key"] for r in records if r["retry_count"] == 1)
+    assert retried == ["array-1", "bad-1", "boom-1", "hostile-1", "retry-1"]
     assert dead.key() == b"dead-1"
     assert dict(dead.headers())["zig-error"] == b"the handler asked for a dead letter"
     output = zig.output()
     assert "route=s " + topic + "[0]@" in output and "handler raised; retrying the message" in output
     assert "handler returned 42, not success, retry, skip or dead-letter; retrying the message" in output
+    assert "handler returned <a Hostile whose repr raised RuntimeError>, not success" in output
+    assert "handler returned <" in output and "Ambiguous object at 0x" in output
     final = [line for line in output.splitlines() if "route=s consumed=" in line][-1]
     assert re.search(
-        r"consumed=110 succeeded=103 retried=3 skipped=3 dead_lettered=1 batches=\d+ handler_errors=2 "
+        r"consumed=114 succeeded=105 retried=5 skipped=3 dead_lettered=1 batches=\d+ handler_errors=4 "
         r"too_old=2",
         final,
     ), final

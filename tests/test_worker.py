@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -381,3 +382,40 @@ def test_first_and_last_message_of_each_partition(
 ):
     assert {where: raw.offset() for where, raw in worker_module._firsts(batch).items()} == firsts
     assert {where: raw.offset() for where, raw in worker_module._lasts(batch).items()} == lasts
+
+
+def test_a_deserializer_that_raises_anything_sends_the_message_to_the_dead_letter_topic():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[Message] = []
+    worker = make_worker(lambda batch: seen.extend(batch), producer)
+
+    def fragile(data: bytes | None) -> Any:
+        if data == b"poison":
+            raise MemoryError("the decoder gave up")
+        return data
+
+    worker.runtime = dataclasses.replace(worker.runtime, value_decoder=fragile)
+    worker.handle(consumer, raws(b"1", b"poison", b"2"))
+    assert [m.value for m in seen] == [b"1", b"2"]
+    [record] = producer.produced
+    assert (record["topic"], record["value"]) == ("shop-orders-dead-letter", b"poison")
+    assert record["headers"]["zig-error"] == b"value could not be decoded: MemoryError: the decoder gave up"
+    assert consumer.stored == [("orders", 0, 13)]
+
+
+def test_a_stream_handler_s_exception_that_cannot_be_shown_is_still_a_retry():
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    def handle(message: Message) -> Any:
+        raise Unprintable()
+
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    worker = make_worker(handle, producer, stream=True)
+    worker.handle(consumer, raws(b"1"))
+    [record] = producer.produced
+    assert record["headers"]["zig-error"] == b"Unprintable: <its message raised RuntimeError>"
+    assert consumer.stored == [("orders", 0, 11)]

@@ -37,6 +37,8 @@ def _json(data: bytes | None) -> Any:
         return json.loads(data)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise DecodeError(f"not JSON: {error}") from None
+    except RecursionError:  # nesting deeper than Python's recursion limit: no handler could take it anyway
+        raise DecodeError("not JSON zig can read: nested too deeply") from None
 
 
 def decoder(spec: str) -> Decoder:
@@ -73,6 +75,8 @@ def _protobuf(class_path: str) -> Decoder:
             return MessageToDict(message_class.FromString(data), preserving_proto_field_name=True)
         except ProtobufDecodeError as error:
             raise DecodeError(f"not a {class_name} protobuf message: {error}") from None
+        except Exception as error:  # the protobuf runtime raises more than its DecodeError on hostile input
+            raise DecodeError(f"not a {class_name} protobuf message: {type(error).__name__}: {error}") from None
 
     return decode
 

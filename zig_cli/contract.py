@@ -136,16 +136,40 @@ class BatchResult:
     skip: Sequence[Message] = field(default_factory=tuple)
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
+def shown(value: Any) -> str:
+    """repr(value), cut to 200 characters; never raises, whatever the value's own __repr__ does."""
+    try:
+        text = repr(value)
+    except Exception as error:  # a handler's object: its repr is not ours to trust
+        return f"<a {type(value).__name__} whose repr raised {type(error).__name__}>"
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def describe_error(error: BaseException) -> str:
+    """`Type: message` of an exception a handler or a library raised; never raises, whatever its __str__ does."""
+    try:
+        text = str(error)
+    except Exception as inner:
+        text = f"<its message raised {type(inner).__name__}>"
+    return f"{type(error).__name__}: {text}"
 
 
 def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> tuple[list[int], list[int]]:
     """Turn a batch handler's return value into the positions in `batch` of the messages to (retry, skip); raises
-    ContractError for anything else."""
+    ContractError for anything else, including objects whose own methods raise while zig reads them."""
     if value is None:
         return [], []
+    try:
+        return _interpret_batch_result(route, value, batch)
+    except ContractError:
+        raise
+    except Exception as error:
+        raise ContractError(
+            f"route {route!r}: handler returned {shown(value)}, which zig cannot read ({describe_error(error)})"
+        ) from None
+
+
+def _interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> tuple[list[int], list[int]]:
     expected = "None, {'retry': [...], 'skip': [...]} or BatchResult(retry=..., skip=...)"
     if isinstance(value, BatchResult):
         parts = {"retry": value.retry, "skip": value.skip}
@@ -153,18 +177,16 @@ def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> 
         unknown = [k for k in value if k not in ("retry", "skip")]
         if unknown:
             raise ContractError(
-                f"route {route!r}: handler returned {_shown(value)}; unknown key(s) {unknown!r}, expected {expected}"
+                f"route {route!r}: handler returned {shown(value)}; unknown key(s) {unknown!r}, expected {expected}"
             )
         parts = {"retry": value.get("retry") or (), "skip": value.get("skip") or ()}
     else:
-        raise ContractError(f"route {route!r}: handler returned {_shown(value)}; expected {expected}")
+        raise ContractError(f"route {route!r}: handler returned {shown(value)}; expected {expected}")
     positions: dict[int, int] | None = None  # id(message) -> position, built only if some message is named
     chosen: dict[str, list[int]] = {}
     for name, items in parts.items():
         if not isinstance(items, (list, tuple)):  # noqa: UP038  # a tuple of types is a constant; a union is built per call
-            raise ContractError(
-                f"route {route!r}: handler returned {name}={_shown(items)}; expected a list of messages"
-            )
+            raise ContractError(f"route {route!r}: handler returned {name}={shown(items)}; expected a list of messages")
         if items and positions is None:
             positions = dict(zip(map(id, batch), range(len(batch)), strict=True))  # in C: no loop per message
         found: list[int] = []
@@ -172,7 +194,7 @@ def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> 
             position = positions.get(id(item)) if positions is not None else None
             if position is None:
                 raise ContractError(
-                    f"route {route!r}: handler returned {name} containing {_shown(item)}, "
+                    f"route {route!r}: handler returned {name} containing {shown(item)}, "
                     "which is not a message of this batch"
                 )
             found.append(position)
@@ -180,7 +202,7 @@ def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> 
     both = set(chosen["retry"]) & set(chosen["skip"])
     if both:
         twice = batch[next(p for p in chosen["retry"] if p in both)]
-        raise ContractError(f"route {route!r}: handler returned {_shown(twice)} in both retry and skip")
+        raise ContractError(f"route {route!r}: handler returned {shown(twice)} in both retry and skip")
     return chosen["retry"], chosen["skip"]
 
 
@@ -197,9 +219,13 @@ _OUTCOME_SPELLINGS = {o.value: o for o in Outcome} | {"dead_letter": Outcome.DEA
 
 
 def interpret_stream_result(value: Any) -> Outcome | None:
-    """A stream handler's return value as an Outcome (Ziggurat's ":success" spelling too); None if it is not one."""
-    if isinstance(value, Outcome):
-        return value
-    if isinstance(value, str):
-        return _OUTCOME_SPELLINGS.get(value.strip().removeprefix(":").lower())
-    return None
+    """A stream handler's return value as an Outcome (Ziggurat's ":success" spelling too); None if it is not one.
+
+    Never raises: only the value's type is asked, never its own methods (a str subclass may override them all).
+    """
+    kind = type(value)
+    if kind is Outcome:
+        return value  # type: ignore[no-any-return]
+    if not issubclass(kind, str):
+        return None
+    return _OUTCOME_SPELLINGS.get(str.lower(str.removeprefix(str.strip(value), ":")))

@@ -312,7 +312,7 @@ class Worker:
             try:
                 result = self.runtime.handler(handed)
             except Exception as error:  # the handler's own failure: the whole batch is retried
-                failed: Verdict = (FAILED, f"{type(error).__name__}: {error}")
+                failed: Verdict = (FAILED, contract.describe_error(error))
                 logger.error(
                     "route=%s handler raised on %s; retrying the batch",
                     self.runtime.name,
@@ -371,11 +371,13 @@ class Worker:
                     _where(batch.raws[index]),
                     exc_info=True,
                 )
-                verdicts[index] = (FAILED, f"{type(error).__name__}: {error}")
+                verdicts[index] = (FAILED, contract.describe_error(error))
                 continue
             if times is not None:
                 times.observe(clock() - started)
-            if value != "success":  # the common answer, before any parsing
+            # The common answer first, asking nothing of the value itself: a returned object's own `!=` or truth
+            # value may raise (or be an array), and only zig's reading of it may decide what happens.
+            if value is not SUCCESS and (type(value) is not str or value != SUCCESS):
                 verdict = self._stream_verdict(batch.raws[index], value)
                 if verdict is not _SUCCEEDED:
                     verdicts[index] = verdict
@@ -397,7 +399,7 @@ class Worker:
         """The verdict for a stream handler's answer other than "success"."""
         outcome = contract.interpret_stream_result(value)
         if outcome is None:
-            shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:197] + "..."
+            shown = contract.shown(value)
             logger.error(
                 "route=%s %s handler returned %s, not success, retry, skip or dead-letter; retrying the message",
                 self.runtime.name,
@@ -462,14 +464,14 @@ class Worker:
         for index, raw in enumerate(raws):
             try:
                 key = raw.key() if decode_key is None else decode_key(raw.key())
-            except DecodeError as error:
-                reasons[index] = f"key is {error}"
+            except Exception as error:  # whatever a deserializer raises, the message is a dead letter, not a crash
+                reasons[index] = _undecodable("key", error)
                 append(None)
                 continue
             try:
                 value = raw.value() if decode_value is None else decode_value(raw.value())
-            except DecodeError as error:
-                reasons[index] = f"value is {error}"
+            except Exception as error:
+                reasons[index] = _undecodable("value", error)
                 append(None)
                 continue
             if known is not None:
@@ -655,6 +657,13 @@ def _single_partition(raws: Sequence[Any]) -> tuple[str, int] | None:
     if (last.topic(), last.partition()) == where and last.offset() - first.offset() == len(raws) - 1:
         return where
     return None
+
+
+def _undecodable(part: str, error: Exception) -> str:
+    """The dead-letter reason of a key or value that did not decode."""
+    if isinstance(error, DecodeError):
+        return f"{part} is {error}"
+    return f"{part} could not be decoded: {contract.describe_error(error)}"
 
 
 def _where(raw: Any) -> str:
