@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 
 @dataclass
@@ -52,10 +52,13 @@ class FakeProducer:
 
     fail: str = ""
     hold: bool = False  # while True, poll() delivers nothing: the broker has not acknowledged yet
+    max_value_bytes: int | None = None  # a larger value is refused at once, as librdkafka's message.max.bytes does
     produced: list[dict[str, Any]] = field(default_factory=list)
     _pending: list[Any] = field(default_factory=list)
 
     def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> None:
+        if self.max_value_bytes is not None and len(value or b"") > self.max_value_bytes:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "Message size too large"))
         self.produced.append({"topic": topic, "value": value, "key": key, "headers": dict(kwargs.get("headers", []))})
         self._pending.append((kwargs["on_delivery"], topic))
 

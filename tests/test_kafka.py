@@ -97,3 +97,23 @@ def test_zig_managed_properties_cannot_be_overridden():
 )
 def test_ziggurat_regexes_become_librdkafka_patterns(origin: str, subscription: str):
     assert kafka.subscription(origin) == subscription
+
+
+def test_forwarding_producer_takes_the_route_producer_settings_on_the_route_cluster_with_every_write_acknowledged():
+    plain = config.validate(flat_config(), "c.edn", {})
+    assert kafka.forwarding_producer_properties(plain, plain.route("orders")) == {
+        "bootstrap.servers": "localhost:9092",
+        "acks": "all",
+        "linger.ms": "5",
+    }
+    producer = {
+        "bootstrap-servers": "elsewhere:9092",
+        "acks": 1,
+        "compression-type": "zstd",
+        "kafka-properties": {"message.max.bytes": 2_000_000},
+    }
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": batch_route(producer=producer)}}), "c.edn", {})
+    props = kafka.forwarding_producer_properties(cfg, cfg.route("orders"))
+    assert props["bootstrap.servers"] == "localhost:9092", "retry and dead-letter topics live on the route's cluster"
+    assert props["acks"] == "all"
+    assert (props["compression.type"], props["message.max.bytes"]) == ("zstd", "2000000")

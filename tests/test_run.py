@@ -261,6 +261,37 @@ def test_invalid_return_value_stops_zig_without_committing_the_batch(bootstrap_s
     assert distinct(fixed.records()) == set(delivered)
 
 
+def test_a_retry_copy_over_the_size_limit_stops_the_route_and_loses_nothing(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("big"), 1)
+    big = b"x" * 999_800  # fits the producer's 1,000,000 bytes; its copy with zig's headers does not
+    produce(bootstrap_servers, topic, [(b"big", big)])
+    handlers(
+        tmp_path,
+        "def handle(batch):\n    record('b', batch)\n    return {'retry': [m for m in batch if not m.retry_count]}\n",
+    )
+    group = unique("big")
+    route = {"handler-fn": "h/handle", "consumer-group-id": group, "origin-topic": topic, "thread-count": 1}
+    config = write_route_config(tmp_path / "config.edn", bootstrap_servers, {"b": route}, retry={"backoff-ms": 100})
+    refused = Zig(config, tmp_path / "record.jsonl")
+    assert refused.wait(60) == 1
+    output = refused.output()
+    assert f"route 'b': cannot write the retry copy of {topic}[0]@0 to 'zt-b-retry': 999,990 bytes of key" in output
+    assert "are over the producer's message.max.bytes of 1,000,000; raise it in the route's :producer" in output
+    assert "Traceback" not in output
+    assert committed(bootstrap_servers, group, topic, 1) == {0: -1001}, "the message stays to be handled again"
+
+    raised = {**route, "producer": {"kafka-properties": {"message.max.bytes": 2_000_000}}}
+    config = write_route_config(tmp_path / "config.edn", bootstrap_servers, {"b": raised}, retry={"backoff-ms": 100})
+    fixed = Zig(config, tmp_path / "record.jsonl")
+    wait_until(lambda: fixed.count() >= 3, 60, "the message again, then its retry")
+    assert fixed.stop() == 0
+    assert [(r["offset"], r["retry_count"], len(r["value"])) for r in fixed.records()] == [
+        (0, 0, len(big)),
+        (0, 0, len(big)),
+        (0, 1, len(big)),
+    ]
+
+
 def test_sigterm_during_a_slow_batch_finishes_and_commits_it(bootstrap_servers: str, tmp_path: Path):
     topic = create_topic(bootstrap_servers, unique("slow"), 1)
     delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(20)))

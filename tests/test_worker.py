@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -419,3 +420,23 @@ def test_a_stream_handler_s_exception_that_cannot_be_shown_is_still_a_retry():
     [record] = producer.produced
     assert record["headers"]["zig-error"] == b"Unprintable: <its message raised RuntimeError>"
     assert consumer.stored == [("orders", 0, 11)]
+
+
+def test_a_retry_copy_the_producer_refuses_stops_the_route_naming_the_message_and_storing_nothing():
+    producer = FakeProducer(max_value_bytes=1000)
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: {"skip": [batch[0]], "retry": [batch[1], batch[2]]}, producer, value="bytes")
+    worker.runtime = dataclasses.replace(worker.runtime, max_message_bytes=1000)
+    big = b"x" * 1001
+    with pytest.raises(KafkaFatalError) as caught:
+        worker.handle(consumer, raws(b"1", b"2", big))
+    found = re.fullmatch(
+        r"route 'orders': cannot write the retry copy of orders\[0\]@12 to 'shop-orders-retry': (\d),(\d{3}) bytes "
+        r"of key, value and headers \(zig's included\) and the record's own overhead are over the producer's "
+        r"message.max.bytes of 1,000; raise it in the route's :producer kafka-properties \(and the topic's "
+        r"max.message.bytes on the broker\)",
+        str(caught.value),
+    )
+    assert found, str(caught.value)
+    assert int(found[1] + found[2]) > len(big) + len(b"k2"), "the size counts the value, the key and the headers"
+    assert consumer.stored == []

@@ -8,6 +8,7 @@
      ├── EncodeError          a key or value to send does not fit the producer's serializer
      ├── ProducerError        no producer for that route, or a send that was refused
      └── KafkaFatalError      the broker said something zig cannot survive (auth, ACLs, missing topic, delivery)
+          └── RecordRefused   the producer refused to queue one record (too large, unknown topic)
 
 Library code raises these and never exits; only the CLI turns them into text and exit codes.
 """
@@ -84,3 +85,14 @@ class EncodeError(ZigError):
 
 class ProducerError(ZigError):
     """A send cannot go ahead: no such route, a route without a producer, or no producers configured."""
+
+
+class RecordRefused(KafkaFatalError):
+    """The producer refused to queue record number `index` of a group (librdkafka's `reason`); the ones before it
+    may be in flight."""
+
+    def __init__(self, index: int, reason: str, code: int) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
+        self.code = code

@@ -213,13 +213,22 @@ def admin_properties(config: Config, route: Route) -> dict[str, str]:
     return security_properties(config) | {"bootstrap.servers": str(route["bootstrap-servers"])}
 
 
+# librdkafka's own default of message.max.bytes: the largest record a producer writes unless told otherwise.
+DEFAULT_MESSAGE_MAX_BYTES = 1_000_000
+
+
 def forwarding_producer_properties(config: Config, route: Route) -> dict[str, str]:
-    """The producer for a route's retry and dead-letter writes: same cluster and security, every write acknowledged.
+    """The producer for a route's retry and dead-letter writes: the route's :producer settings (so a larger
+    message.max.bytes or a compression applies to forwarded copies too), on the route's own cluster, with every
+    write acknowledged by all in-sync replicas.
 
     Workers do not wait for these writes batch by batch, so a 5 ms linger costs no handling time; with none, every
     batch's few records went as a request of their own, and the broker spent more on them than on everything else.
     """
-    return admin_properties(config, route) | {"acks": "all", "linger.ms": "5"}
+    props = admin_properties(config, route) | {"linger.ms": "5"}
+    if route.has_producer:
+        props |= producer_properties(config, route)
+    return props | {"bootstrap.servers": str(route["bootstrap-servers"]), "acks": "all"}
 
 
 def prepare_topics(

@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
 
+from confluent_kafka import KafkaException
+
 from zig_cli import codecs, kafka
 from zig_cli.codecs import Encoder
 from zig_cli.config import Config
 from zig_cli.envelope import Record
-from zig_cli.errors import KafkaFatalError, ProducerError
+from zig_cli.errors import KafkaFatalError, ProducerError, RecordRefused
 
 if TYPE_CHECKING:  # prometheus_client loads only for zig run, which creates the metrics
     from zig_cli.metrics import Metrics, RouteMetrics
@@ -56,13 +58,15 @@ def produce_async(producer: ProducerLike, records: Sequence[Record]) -> Delivery
     """Queue every record; the returned Delivery is done once all have their delivery report."""
     delivery = Delivery(len(records))
     produce, report = producer.produce, delivery.report
-    for topic, key, value, headers in records:
+    for index, (topic, key, value, headers) in enumerate(records):
         while True:
             try:
                 produce(topic, value, key, headers=headers, on_delivery=report)
                 break
             except BufferError:  # the local queue is full: let deliveries drain, then try again
                 producer.poll(0.1)
+            except KafkaException as error:  # refused outright (too large, say): the caller names the record
+                raise RecordRefused(index, error.args[0].str(), error.args[0].code()) from None
     return delivery
 
 

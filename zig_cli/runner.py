@@ -139,7 +139,8 @@ class Runner:
             consumer_props.get("allow.auto.create.topics") == "true",
         )
         stream = route.kind == "stream"
-        producer = self.clients.producer(kafka.forwarding_producer_properties(self.config, route))
+        forwarding = kafka.forwarding_producer_properties(self.config, route)
+        producer = self.clients.producer(forwarding)
         self._producers.append(producer)
         stats = self.stats[route.name] = RouteStats()
         runtime = RouteRuntime(
@@ -160,6 +161,7 @@ class Runner:
             stream=stream,
             oldest_ms=route["oldest-processed-message-in-s"] * 1000 if stream else None,
             metrics=self.metrics.route(route.name, self.config.app_name),
+            max_message_bytes=int(forwarding.get("message.max.bytes", kafka.DEFAULT_MESSAGE_MAX_BYTES)),
         )
         retry_props = kafka.retry_consumer_properties(consumer_props)
         threads = route["stream-threads-count"] if stream else route["thread-count"]

@@ -33,7 +33,7 @@ from zig_cli import codecs, contract, envelope, kafka
 from zig_cli.codecs import Decoder
 from zig_cli.config import Retry
 from zig_cli.contract import ConsumedMessage, Message, Outcome
-from zig_cli.errors import DecodeError, KafkaFatalError
+from zig_cli.errors import DecodeError, KafkaFatalError, RecordRefused
 from zig_cli.metrics import RouteMetrics
 from zig_cli.producer import Delivery, ProducerLike, produce_async, wait_for
 from zig_cli.stats import RouteStats
@@ -79,6 +79,7 @@ class RouteRuntime:
     stream: bool = False  # call the handler once per message (a stream route) instead of once per batch
     oldest_ms: int | None = None  # stream routes skip messages older than this before the handler
     metrics: RouteMetrics | None = None
+    max_message_bytes: int = kafka.DEFAULT_MESSAGE_MAX_BYTES  # the forwarding producer's message.max.bytes
 
 
 # What was decided for one message, and why (for the zig-error header).
@@ -238,7 +239,7 @@ class Worker:
         if records or self._pending:
             # Writes are not waited for here: the next batch is handled meanwhile, and these offsets are stored
             # once the writes are acknowledged (and every earlier batch's offsets are stored).
-            delivery = produce_async(self.runtime.producer, records) if records else None
+            delivery = self._forward(batch, verdicts, records) if records else None
             self._pending.append((delivery, lasts, retried, dead))
             self.runtime.producer.poll(0)
             self._settle(consumer, block=len(self._pending) > MAX_PENDING_BATCHES)
@@ -531,6 +532,28 @@ class Worker:
                 )
             )
         return records, retried
+
+    def _forward(self, batch: _Consumed, verdicts: dict[int, Verdict], records: list[envelope.Record]) -> Delivery:
+        """Queue the batch's retry and dead-letter records; a record the producer refuses stops the route, naming
+        the message it copies (its offset stays uncommitted, so nothing is lost)."""
+        try:
+            return produce_async(self.runtime.producer, records)
+        except RecordRefused as refused:
+            forwarded = [index for index, (kind, _) in sorted(verdicts.items()) if kind not in (SKIP, TOO_OLD)]
+            raw = batch.raws[forwarded[refused.index]]
+            raise KafkaFatalError(self._refusal(raw, records[refused.index], refused)) from None
+
+    def _refusal(self, raw: Any, record: envelope.Record, refused: RecordRefused) -> str:
+        kind = "retry" if record.topic == self.runtime.retry_topic else "dead-letter"
+        what = f"route {self.runtime.name!r}: cannot write the {kind} copy of {_where(raw)} to {record.topic!r}"
+        if refused.code != KafkaError.MSG_SIZE_TOO_LARGE:
+            return f"{what}: {refused.reason}"
+        size = len(record.key or b"") + len(record.value or b"") + sum(len(n) + len(v) for n, v in record.headers)
+        return (
+            f"{what}: {size:,} bytes of key, value and headers (zig's included) and the record's own overhead are "
+            f"over the producer's message.max.bytes of {self.runtime.max_message_bytes:,}; raise it in the route's "
+            ":producer kafka-properties (and the topic's max.message.bytes on the broker)"
+        )
 
     def _settle(self, consumer: ConsumerLike, block: bool) -> None:
         """Store the offsets of every handled batch whose writes are acknowledged, in order; with `block`, wait."""
