@@ -29,8 +29,10 @@ def test_forward_then_read_restores_the_original():
     assert again.headers == (("trace", b"abc"), ("empty", b""))
 
 
-LINEAR = Retry(enabled=True, count=5, type="linear", backoff_ms=100, max_backoff_ms=1000)
-EXPONENTIAL = Retry(enabled=True, count=5, type="exponential", backoff_ms=100, max_backoff_ms=1000)
+LINEAR = Retry(enabled=True, count=5, type="linear", backoff_ms=100, max_backoff_ms=1000, max_held_bytes=1 << 26)
+EXPONENTIAL = Retry(
+    enabled=True, count=5, type="exponential", backoff_ms=100, max_backoff_ms=1000, max_held_bytes=1 << 26
+)
 
 
 @pytest.mark.parametrize(

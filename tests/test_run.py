@@ -121,6 +121,26 @@ def test_retried_messages_come_back_then_go_to_the_dead_letter_topic(bootstrap_s
         assert message.value() == b"value-" + message.key()
 
 
+def test_held_retries_past_the_byte_cap_pause_and_all_come_back(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("held"), 1)
+    produce(bootstrap_servers, topic, ((str(i).encode(), b"x" * 100_000) for i in range(20)))
+    handlers(
+        tmp_path,
+        "def handle(batch):\n    record('h', batch)\n    return {'retry': [m for m in batch if not m.retry_count]}\n",
+    )
+    route = {"handler-fn": "h/handle", "consumer-group-id": unique("held"), "origin-topic": topic, "thread-count": 1}
+    retry = {"count": 1, "backoff-ms": 3000, "max-held-bytes": 500_000}
+    config = write_route_config(tmp_path / "config.edn", bootstrap_servers, {"h": route}, retry=retry)
+    zig = Zig(config, tmp_path / "record.jsonl")
+    zig.wait_for_log("zt-h-retry[0] paused: ")
+    wait_until(lambda: zig.count() >= 40, 60, "every message, then its retry")
+    assert zig.stop() == 0
+    records = zig.records()
+    assert sorted(r["offset"] for r in records if r["retry_count"] == 1) == list(range(20))
+    held = [int(line.rsplit(", ", 1)[1].split()[0]) for line in zig.output().splitlines() if "] paused: " in line]
+    assert held and 500_000 <= held[0] < 500_000 + 100_002, "the partition pauses at the message that crosses the cap"
+
+
 def test_a_batch_whose_handler_raises_is_retried_and_nothing_is_lost(bootstrap_servers: str, tmp_path: Path):
     topic = create_topic(bootstrap_servers, unique("raise"), 1)
     delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(300)))

@@ -23,7 +23,7 @@ from zig_cli.errors import ContractError, KafkaFatalError
 from zig_cli.stats import RouteStats
 from zig_cli.worker import RouteRuntime, Worker
 
-RETRY = Retry(enabled=True, count=2, type="linear", backoff_ms=1000, max_backoff_ms=10_000)
+RETRY = Retry(enabled=True, count=2, type="linear", backoff_ms=1000, max_backoff_ms=10_000, max_held_bytes=1 << 26)
 
 
 def make_worker(
@@ -155,7 +155,7 @@ def test_retries_exhausted_go_to_the_dead_letter_topic():
 
 def test_retry_disabled_sends_retries_to_the_dead_letter_topic():
     producer = FakeProducer()
-    off = Retry(enabled=False, count=5, type="linear", backoff_ms=1, max_backoff_ms=1)
+    off = Retry(enabled=False, count=5, type="linear", backoff_ms=1, max_backoff_ms=1, max_held_bytes=1 << 26)
     worker = make_worker(lambda batch: {"retry": batch}, producer, retry=off)
     worker.handle(FakeConsumer(producer), raws(b"1"))
     assert [r["topic"] for r in producer.produced] == ["shop-orders-dead-letter"]
@@ -238,6 +238,36 @@ def test_a_partition_holding_too_many_messages_is_paused_until_they_are_out(monk
     wait_until(lambda: (worker.handle_due(consumer), seen)[1] == [0, 1, 2, 3], 5, "the held messages to fall due")
     assert consumer.resumed == [("shop-orders-retry", 0)]
     assert consumer.stored[-1] == ("shop-orders-retry", 0, 4)
+
+
+def test_held_messages_past_the_byte_cap_pause_their_partitions_until_they_are_out():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[tuple[int, int]] = []
+    worker = make_worker(
+        lambda batch: seen.extend((m.partition, m.offset) for m in batch),
+        producer,
+        retry=dataclasses.replace(RETRY, max_held_bytes=250),
+        value="bytes",
+        delayed=True,
+    )
+    soon = int(time.time() * 1000) + 200
+
+    def retried(partition: int, offset: int) -> FakeRaw:
+        headers = [("zig-origin-topic", b"orders"), ("zig-retry-count", b"1"), ("zig-due-ms", str(soon).encode())]
+        return FakeRaw("shop-orders-retry", partition, offset, b"v" * 99, b"k", headers)  # 100 bytes each
+
+    worker.handle(consumer, [retried(0, 0), retried(1, 0)])
+    assert consumer.paused == []
+    worker.handle(consumer, [retried(1, 1)])  # 300 bytes held in all: the partition that added them pauses
+    assert consumer.paused == [("shop-orders-retry", 1)]
+    worker.handle(consumer, [retried(0, 1)])  # still over the cap: so does the next one
+    assert consumer.paused == [("shop-orders-retry", 1), ("shop-orders-retry", 0)]
+    wait_until(lambda: (worker.handle_due(consumer), len(seen))[1] == 4, 5, "the held messages to fall due")
+    assert sorted(consumer.resumed) == [("shop-orders-retry", 0), ("shop-orders-retry", 1)]
+    assert worker._held_bytes == 0
+    worker.handle(consumer, [retried(0, 2), retried(0, 3)])
+    assert len(consumer.paused) == 2, "the count starts again from nothing once the held messages are out"
 
 
 def test_failed_delivery_is_fatal_and_stores_nothing():

@@ -49,6 +49,7 @@ class Retry:
     type: str
     backoff_ms: int
     max_backoff_ms: int
+    max_held_bytes: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Route:
             type=self["retry.type"],
             backoff_ms=self["retry.backoff-ms"],
             max_backoff_ms=self["retry.max-backoff-ms"],
+            max_held_bytes=self["retry.max-held-bytes"],
         )
 
     def section(self, prefix: str) -> dict[str, Value]:

@@ -120,6 +120,15 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
             minimum=0,
             default_text=text(""),
         ),
+        Setting(
+            "max-held-bytes",
+            "int",
+            None if route_override else 67_108_864,
+            "Bytes (keys and values) of not-yet-due retries the retry worker holds in memory before it pauses their "
+            "partitions until they fall due",
+            minimum=1,
+            default_text=text(""),
+        ),
     )
 
 

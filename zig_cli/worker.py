@@ -11,7 +11,8 @@ write and commits on revoke and on close.
 
 A retry worker is the same loop on the route's retry topic, with a gate: once a partition's next message is not
 yet due, it and everything after it in that partition is held in memory, in order, until due. Only a partition
-holding HOLD_LIMIT messages is paused (the consumer keeps polling, so it stays in its group). Rewinding to the
+holding HOLD_LIMIT messages, or adding to held messages past the route's `max-held-bytes` in all, is paused (the
+consumer keeps polling, so it stays in its group). Rewinding to the
 message, or pausing at once, made librdkafka throw away and fetch again the whole not-yet-due tail of the retry
 topic every few milliseconds, which kept the broker and the client busy and made a 10% retry run five times slower.
 """
@@ -142,6 +143,7 @@ class Worker:
         # order, and when the first of them is due (ms); the ones paused for holding HOLD_LIMIT messages.
         self._held: dict[tuple[str, int], deque[tuple[Any, envelope.Origin]]] = {}
         self._held_due: dict[tuple[str, int], int] = {}
+        self._held_bytes = 0  # keys and values of every held message, against the route's max-held-bytes
         self._paused: set[tuple[str, int]] = set()
         # Handled batches in consumption order, each waiting for its retry and dead-letter writes to be
         # acknowledged before its offsets may be stored: (delivery or None, last message per partition, retried,
@@ -203,6 +205,7 @@ class Worker:
                 raw, origin = held.popleft()
                 released.append(raw)
                 origins.append(origin)
+                self._held_bytes -= _size(raw)
             if held:
                 self._held_due[where] = held[0][1].due_ms or 0
             else:
@@ -448,7 +451,17 @@ class Worker:
                 held = self._held[where] = deque()
                 self._held_due[where] = due
             held.append((raw, origin))  # behind a message not yet due: waits its turn, in order
-            if len(held) >= HOLD_LIMIT and where not in self._paused:
+            self._held_bytes += _size(raw)
+            full = len(held) >= HOLD_LIMIT or self._held_bytes >= self.runtime.retry.max_held_bytes
+            if full and where not in self._paused:
+                logger.info(
+                    "route=%s %s[%d] paused: %d retries of it held until due, %d bytes held in all",
+                    self.runtime.name,
+                    topic,
+                    partition,
+                    len(held),
+                    self._held_bytes,
+                )
                 consumer.pause([TopicPartition(topic, partition)])
                 self._paused.add(where)
         return due_now, origins
@@ -614,7 +627,9 @@ class Worker:
     def _drop_held(self, partitions: list[TopicPartition]) -> None:
         """Forget held retry messages of partitions taken away: uncommitted, their next owner reads them again."""
         for p in partitions:
-            self._held.pop((p.topic, p.partition), None)
+            dropped = self._held.pop((p.topic, p.partition), None)
+            if dropped:
+                self._held_bytes -= sum(_size(raw) for raw, _ in dropped)
             self._held_due.pop((p.topic, p.partition), None)
             self._paused.discard((p.topic, p.partition))
 
@@ -680,6 +695,11 @@ def _single_partition(raws: Sequence[Any]) -> tuple[str, int] | None:
     if (last.topic(), last.partition()) == where and last.offset() - first.offset() == len(raws) - 1:
         return where
     return None
+
+
+def _size(raw: Any) -> int:
+    """The bytes a consumed message holds in memory, near enough: its key and value."""
+    return len(raw.value() or b"") + len(raw.key() or b"")
 
 
 def _undecodable(part: str, error: Exception) -> str:
