@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +36,14 @@ pytestmark = pytest.mark.kafka
 
 def handlers(tmp_path: Path, body: str) -> None:
     (tmp_path / "h.py").write_text(RECORDER + "\n" + body, encoding="utf-8")
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 def distinct(records: list[dict], route: str | None = None) -> set[tuple[int, int]]:
@@ -387,15 +397,22 @@ def test_zig_survives_a_broker_outage(private_broker: tuple[str, subprocess.Pope
         {"o": {"handler-fn": "h/handle", "consumer-group-id": group, "origin-topic": topic}},
     )
     zig = Zig(config, tmp_path / "record.jsonl")
+    zig.wait_for_log("HTTP endpoints at ")
+    health = "http://127.0.0.1:{}/health".format(re.search(r"HTTP endpoints at \S+:(\d+)", zig.output())[1])
     wait_until(lambda: zig.count() >= 200, 60, "the first 200 messages")
+    wait_until(lambda: http_get(health)[0] == 200, 30, "/health to say ok")
     os.kill(broker.pid, signal.SIGSTOP)
     try:
         outage_ends = time.monotonic() + 20
+        # The session times out (6 s here) without the coordinator: the workers lose their partitions.
+        wait_until(lambda: http_get(health)[0] == 503, 20, "/health to say not ready during the outage")
+        assert "lost its partitions and is rejoining its group" in http_get(health)[1]
         while time.monotonic() < outage_ends:  # the outage itself: zig must stay up through all of it
             assert zig.process.poll() is None, zig.output()[-3000:]
             time.sleep(0.5)
     finally:
         os.kill(broker.pid, signal.SIGCONT)
+    wait_until(lambda: http_get(health) == (200, "ok\n"), 60, "/health to say ok once assigned again")
     delivered += produce(bootstrap, topic, ((str(i).encode(), b"v") for i in range(200, 400)))
     wait_until(
         lambda: distinct(zig.records()) >= set(delivered) or zig.process.poll() is not None,

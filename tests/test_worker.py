@@ -470,3 +470,19 @@ def test_a_retry_copy_the_producer_refuses_stops_the_route_naming_the_message_an
     assert found, str(caught.value)
     assert int(found[1] + found[2]) > len(big) + len(b"k2"), "the size counts the value, the key and the headers"
     assert consumer.stored == []
+
+
+def test_readiness_follows_the_assignment():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: None, producer)
+    assert worker.unready == "has not joined its group yet"
+    partitions = [TopicPartition("orders", 0)]
+    worker._on_assign(consumer, partitions)
+    assert worker.unready is None
+    worker._on_lost(consumer, partitions)
+    assert worker.unready == "lost its partitions and is rejoining its group"
+    worker._on_assign(consumer, [])  # assigned nothing (more members than partitions) is still in the group
+    assert worker.unready is None
+    worker._on_revoke(consumer, partitions)
+    assert worker.unready == "was revoked and is rejoining its group"

@@ -109,14 +109,16 @@ class Runner:
             logger.info("HTTP endpoints at http://0.0.0.0:%d (/ping, /health, /v1/dead_set)", ops.port)
 
     def health(self) -> list[str]:
-        """What keeps zig from being healthy: workers that are not running, or have not joined their group."""
+        """What keeps zig from being healthy: workers that are not running, or hold no assignment of their group (not
+        joined yet, revoked, or lost in a session timeout, until they are assigned again)."""
         problems = []
         for worker, thread in zip(self.workers, self._threads, strict=True):
             kind = "retry worker" if worker.delayed else "worker"
+            unready = worker.unready
             if not thread.is_alive():
                 problems.append(f"route {worker.runtime.name!r}: a {kind} has stopped")
-            elif not worker.joined.is_set():
-                problems.append(f"route {worker.runtime.name!r}: a {kind} has not joined its group yet")
+            elif unready is not None:
+                problems.append(f"route {worker.runtime.name!r}: a {kind} {unready}")
         if not self.workers:
             problems.append("no workers started yet")
         return problems

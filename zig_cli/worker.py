@@ -149,7 +149,9 @@ class Worker:
         # acknowledged before its offsets may be stored: (delivery or None, last message per partition, retried,
         # dead-lettered). Offsets are stored strictly in this order, so none passes an unacknowledged write.
         self._pending: deque[tuple[Delivery | None, dict[tuple[str, int], Any], int, int]] = deque()
-        self.joined = threading.Event()  # set at the first partition assignment
+        # Why this worker is not ready to consume, or None while it holds an assignment. Written by the worker's
+        # own callbacks, read by /health: a plain attribute, replaced whole.
+        self.unready: str | None = "has not joined its group yet"
         self._consumer: ConsumerLike | None = None
         metrics = runtime.metrics
         self._handler_times = metrics.handler_times() if metrics is not None and runtime.stream else None
@@ -609,16 +611,19 @@ class Worker:
     # --- callbacks and errors ---
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        self.joined.set()
+        self.unready = None
         logger.info("route=%s assigned %s", self.runtime.name, _partitions(partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         logger.info("route=%s revoked %s; committing what is handled", self.runtime.name, _partitions(partitions))
+        self.unready = "was revoked and is rejoining its group"
         self._settle(consumer, block=True)
         self._commit(consumer)
         self._drop_held(partitions)
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        # librdkafka calls this when the group coordinator has not answered within the session timeout, too
+        self.unready = "lost its partitions and is rejoining its group"
         logger.warning(
             "route=%s lost %s; uncommitted messages will be delivered again", self.runtime.name, _partitions(partitions)
         )
