@@ -208,6 +208,34 @@ def new_producer(props: Mapping[str, Any]) -> Producer:
     return Producer(conf)
 
 
+# Kafka's protocol numbers partitions with a signed 32-bit integer; librdkafka raises OverflowError above it.
+MAX_PARTITION = 2**31 - 1
+_MESSAGE_MAX_BYTES = "1000000"  # librdkafka's default message.max.bytes
+
+
+def partition_problem(partition: int) -> str | None:
+    """What is wrong with a partition number a user gave, or None; -1 (librdkafka's "any") is not accepted."""
+    if 0 <= partition <= MAX_PARTITION:
+        return None
+    return f"partition must be from 0 to {MAX_PARTITION}, got {partition}"
+
+
+def produce_refusal(
+    error: KafkaError, topic: str, partition: int | None, size: int, producer_props: Mapping[str, Any]
+) -> str:
+    """Why librdkafka would not queue a message (a KafkaException from produce), in words that say what to change."""
+    code = error.code()
+    if code == KafkaError.MSG_SIZE_TOO_LARGE:
+        limit = producer_props.get("message.max.bytes", _MESSAGE_MAX_BYTES)
+        return (
+            f"{size:,} bytes of key and value: too large for the producer's message.max.bytes ({limit}, "
+            "which counts headers and framing too)"
+        )
+    if code == KafkaError._UNKNOWN_PARTITION:
+        return f"topic {topic!r} has no partition {partition}"
+    return str(error.str())
+
+
 def admin_properties(config: Config, route: Route) -> dict[str, str]:
     """Enough to reach the route's cluster: its brokers and the security settings."""
     return security_properties(config) | {"bootstrap.servers": str(route["bootstrap-servers"])}
