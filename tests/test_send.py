@@ -14,7 +14,9 @@ import pytest
 from conftest import SAMPLES, wait_until
 from kafka_helpers import RECORDER, Zig, create_topic, produce, read_topic, unique, write_route_config
 
-from zig_cli import loader
+from zig_cli import codecs, loader
+from zig_cli.errors import EncodeError, ProducerError
+from zig_cli.producer import RouteProducer
 
 pytestmark = pytest.mark.kafka
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
@@ -218,3 +220,121 @@ def test_the_readme_send_examples_run_as_written(bootstrap_servers: str):
         result = zig_send(*args, cwd=SAMPLES, env=env)
         assert result.returncode == 0, (command, result.stderr)
         assert result.stdout.startswith("delivered to test-topic partition ")
+
+
+def test_bulk_lines_librdkafka_refuses_fail_by_number_and_every_other_line_goes_out(
+    bootstrap_servers: str, tmp_path: Path
+):
+    topic = create_topic(bootstrap_servers, unique("hostile"), 2)
+    producer_config(tmp_path, bootstrap_servers)
+    huge = "x" * (50 * 1024 * 1024)
+    lines = [
+        "a\t1",
+        f"huge\t{huge}",  # the plain key<TAB>value path
+        "",
+        "   \r",
+        '{"key": "b", "value": "2", "partition": 1}',
+        f'{{"key": "huge-json", "value": "{"y" * 2_000_000}"}}',  # the JSON path
+        '{"value": "v", "partition": 99999999999999}',
+        '{"value": "v", "partition": -1}',
+        '{"value": "v", "headers": {"\\ud800": "x"}}',  # crashed the process (confluent-kafka 2.16)
+        "c\t3",
+    ]
+    (tmp_path / "hostile.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = zig_send("default", topic, "--file", "hostile.txt", cwd=tmp_path, env=FIXTURES_ENV)
+    assert result.returncode == 1, result.stderr
+    assert re.match(r"sent 3, failed 5, [\d,]+ msgs/s, 2 blank line\(s\) skipped\n", result.stdout), result.stdout
+    too_large = (
+        "bytes of key and value: too large for the producer's message.max.bytes (1000000, which counts headers and "
+        "framing too)"
+    )
+    assert result.stderr.splitlines() == [
+        f"line 2: {len(huge) + 4:,} {too_large}",
+        f"line 6: {2_000_000 + len('huge-json'):,} {too_large}",
+        "line 7: partition must be from 0 to 2147483647, got 99999999999999",
+        "line 8: partition must be from 0 to 2147483647, got -1",
+        "line 9: header '\\ud800' is not UTF-8 text",
+    ]
+    received = read_topic(bootstrap_servers, topic, 3)
+    assert sorted((m.key(), m.value()) for m in received) == [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")]
+
+
+NO_BROKER_ENV = {**FIXTURES_ENV, "COLUMNS": "300"}  # so the usage panel does not wrap the message
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--", "default", "t", "99999999999999", "k", "v"],
+            "partition must be from 0 to 2147483647, got 99999999999999",
+        ),
+        (["--", "default", "t", "-1", "k", "v"], "partition must be from 0 to 2147483647, got -1"),
+        (
+            ["default", "t", "k", "v", "--timeout", "-1"],
+            "Invalid value for --timeout: must be from 0.001 to 2147483 seconds, got -1",
+        ),
+        (
+            ["default", "t", "k", "v", "--timeout", "0"],
+            "Invalid value for --timeout: must be from 0.001 to 2147483 seconds, got 0",
+        ),
+        (
+            ["default", "t", "k", "v", "--timeout", "1e308"],
+            "Invalid value for --timeout: must be from 0.001 to 2147483 seconds, got 1e+308",
+        ),
+        (
+            ["default", "t", "k", "v", "--timeout", "inf"],
+            "Invalid value for --timeout: must be from 0.001 to 2147483 seconds, got inf",
+        ),
+        (
+            ["default", "t", "k", "v", "--timeout", "nan"],
+            "Invalid value for --timeout: must be from 0.001 to 2147483 seconds, got nan",
+        ),
+        (["default", "t", "k", "\udcff"], "VALUE is not UTF-8 text"),
+        (["default", "t", "\udcff", "v"], "KEY is not UTF-8 text"),
+        (["default", "t", "k", "v", "-H", "h=\udcff"], "header 'h' is not UTF-8 text"),
+        (["default", "t", "k", "v", "-H", "\udcff=1"], "header '\\udcff' is not UTF-8 text"),  # crashed the process
+    ],
+)
+def test_send_arguments_librdkafka_could_not_take_are_usage_errors(args: list[str], message: str, tmp_path: Path):
+    producer_config(tmp_path, "127.0.0.1:1")  # refused before any connection
+    result = subprocess.run(
+        [sys.executable, "-m", "zig_cli", "send", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, **NO_BROKER_ENV},
+    )
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 2, stderr
+    assert message in stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_single_message_over_the_size_limit_is_a_one_line_error(tmp_path: Path):
+    producer_config(tmp_path, "127.0.0.1:1", {"kafka-properties": {"message.max.bytes": "1000"}})
+    result = zig_send("default", "t", "k", "v" * 5000, cwd=tmp_path, env=FIXTURES_ENV, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "can't send to 't': 5,001 bytes of key and value: too large for the producer's message.max.bytes (1000, "
+        "which counts headers and framing too)\n"
+    )
+
+
+def test_the_handler_api_refuses_what_librdkafka_could_not_take_with_a_zig_error():
+    route_producer = RouteProducer(
+        "r",
+        {"bootstrap.servers": "127.0.0.1:1", "message.max.bytes": "1000"},
+        codecs.encoder("string"),
+        codecs.encoder("string"),
+        background=False,
+    )
+    try:
+        with pytest.raises(ProducerError, match=r"^can't send to 't': partition must be from 0 to 2147483647, got "):
+            route_producer.send("t", "k", "v", partition=2**40)
+        with pytest.raises(EncodeError, match=r"^header '\\ud800' is not UTF-8 text$"):  # crashed the process
+            route_producer.send("t", "k", "v", headers={"\ud800": "x"})
+        with pytest.raises(ProducerError, match=r"^can't send to 't': 2,001 bytes of key and value: too large"):
+            route_producer.send("t", "k", "v" * 2000)
+    finally:
+        assert route_producer.close(0.1) == 0

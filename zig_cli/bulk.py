@@ -1,8 +1,9 @@
 """`zig send --file`: one message per line, pipelined through a route's producer, every failure kept with its line.
 
 A line is either `key<TAB>value` (an empty key means no key) or a JSON object
-`{"key": ..., "value": ..., "partition": ..., "headers": {...}}`, in UTF-8. A line that is neither, or is not UTF-8,
-is a failure, reported with its number; nothing is skipped silently.
+`{"key": ..., "value": ..., "partition": ..., "headers": {...}}`, in UTF-8. A line that is neither, is not UTF-8, or
+that librdkafka refuses (over message.max.bytes) is a failure, reported with its number; a blank line (nothing but
+spaces and its line ending) is skipped and counted; nothing else is skipped.
 
 Lines are read as bytes: a plain key<TAB>value line's key and value are already what the string serializer would
 write, so they go to librdkafka as they are, without a decode and two encodes per line.
@@ -17,8 +18,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
+
+from zig_cli import kafka
 from zig_cli.errors import EncodeError
-from zig_cli.producer import RouteProducer
+from zig_cli.producer import RouteProducer, encode_header
 
 MAX_FAILURES_KEPT = 100
 
@@ -30,6 +34,7 @@ class BulkResult:
     failures: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason), the first ones
     seconds: float = 0.0
     delivery_failures: int = 0  # all of them, not only the first ones kept in `failures`
+    blank: int = 0  # blank lines, skipped
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -62,7 +67,7 @@ class Line:
 
 
 def parse(text: str, json_values: bool) -> Line:
-    """One line of a bulk file; raises ValueError saying what is wrong with it."""
+    """One line of a bulk file; raises ValueError (or EncodeError for a header) saying what is wrong with it."""
     if text.startswith("{"):
         try:
             item = json.loads(text)
@@ -74,12 +79,16 @@ def parse(text: str, json_values: bool) -> Line:
         if unknown:
             raise ValueError(f"unknown field(s) {unknown}; use key, value, partition, headers")
         partition = item.get("partition")
-        if partition is not None and (not isinstance(partition, int) or isinstance(partition, bool)):
-            raise ValueError(f"partition must be an integer, got {partition!r}")
+        if partition is not None:
+            if not isinstance(partition, int) or isinstance(partition, bool):
+                raise ValueError(f"partition must be an integer, got {partition!r}")
+            problem = kafka.partition_problem(partition)
+            if problem:
+                raise ValueError(problem)
         headers = item.get("headers") or {}
         if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
             raise ValueError("headers must be an object of strings")
-        return Line(item.get("key"), item["value"], partition, [(str(k), v.encode()) for k, v in headers.items()])
+        return Line(item.get("key"), item["value"], partition, [encode_header(k, v) for k, v in headers.items()])
     if "\t" not in text:
         raise ValueError("expected key<TAB>value or a JSON object")
     key, value = text.split("\t", 1)
@@ -112,6 +121,7 @@ def send_lines(
     started = time.perf_counter()
     produce = producer.raw_produce
     poll = producer.poll
+    refusal = producer.refusal
     # The common line, key<TAB>value with no headers to add, goes straight to librdkafka: this loop is the whole
     # cost of a bulk send besides librdkafka's own, so it does no more per line than a hand-written one would.
     plain = not json_values and not headers
@@ -124,20 +134,29 @@ def send_lines(
             key = key_bytes or None
             try:
                 produce(topic, value_bytes, key)
-            except BufferError:  # the local queue is full: let deliveries make room, lose nothing
-                _produce_when_room(produce, poll, topic, value_bytes, key, {})
+            except (BufferError, KafkaException):  # a full queue (lose nothing: wait), or a line librdkafka refuses
+                refused = _produce_when_room(produce, poll, refusal, topic, value_bytes, key, {})
+                if refused:
+                    failed(number, refused)
+                    skipped += 1
         else:
             try:
                 line = parse(_text(raw), json_values)
                 key, value = producer.encode(line.key, line.value)
             except (ValueError, EncodeError) as error:
-                failed(number, str(error))
+                if b"\t" not in raw and not raw.strip():  # blank: nothing to send, nothing wrong
+                    result.blank += 1
+                else:
+                    failed(number, str(error))
                 skipped += 1
                 continue
             kwargs: dict[str, Any] = {"headers": headers + line.headers} if headers or line.headers else {}
             if line.partition is not None:
                 kwargs["partition"] = line.partition
-            _produce_when_room(produce, poll, topic, value, key, kwargs)
+            refused = _produce_when_room(produce, poll, refusal, topic, value, key, kwargs)
+            if refused:
+                failed(number, refused)
+                skipped += 1
         if not number % 10_000:
             progress(number - skipped)
     queued = number - skipped
@@ -169,12 +188,21 @@ def _text(raw: bytes) -> str:
 
 
 def _produce_when_room(
-    produce: Callable[..., None], poll: Callable[[float], int], topic: str, value: Any, key: Any, kwargs: dict[str, Any]
-) -> None:
-    """Produce, waiting for room in librdkafka's queue as long as it is full: nothing is dropped."""
+    produce: Callable[..., None],
+    poll: Callable[[float], int],
+    refusal: Callable[[KafkaError, str, int | None, bytes | None, bytes | None], str],
+    topic: str,
+    value: bytes | None,
+    key: bytes | None,
+    kwargs: dict[str, Any],
+) -> str | None:
+    """Produce, waiting for room in librdkafka's queue as long as it is full (nothing is dropped); returns why
+    librdkafka refused the message, if it did."""
     while True:
         try:
             produce(topic, value, key, **kwargs)
-            return
+            return None
         except BufferError:
             poll(0.05)
+        except KafkaException as error:
+            return refusal(error.args[0], topic, kwargs.get("partition"), key, value)

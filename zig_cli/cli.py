@@ -31,7 +31,7 @@ from rich.table import Table
 from zig_cli import bulk, defaults, embedded, kafka, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
-from zig_cli.errors import ConfigError, KafkaFatalError, Problem, ZigError
+from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ZigError
 
 if TYPE_CHECKING:  # loaded by the commands that use them: the runtime (prometheus, HTTP) costs start-up time
     from zig_cli import deadset
@@ -456,13 +456,36 @@ def _parse_headers(pairs: list[str]) -> list[tuple[str, str | bytes | None]]:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise typer.BadParameter(f"{pair!r}: write headers as name=value", param_hint="--header")
-        headers.append((name, value.encode()))
+        try:
+            headers.append(producer.encode_header(name, value))
+        except EncodeError as error:
+            raise typer.BadParameter(str(error), param_hint="--header") from None
     return headers
 
 
+# librdkafka's message.timeout.ms is at most 2^31 - 1 ms; 0 would mean no timeout at all.
+SEND_TIMEOUT_S = (0.001, 2_147_483)
+
+
+def _send_timeout(seconds: float) -> float:
+    low, high = SEND_TIMEOUT_S
+    if not low <= seconds <= high:  # also refuses nan, which compares false with everything
+        raise typer.BadParameter(f"must be from {low:g} to {high} seconds, got {seconds:g}", param_hint="--timeout")
+    return seconds
+
+
 def _cli_value(text: str, serializer: str, what: str) -> Any:
-    """A key or value from the command line: text, or parsed JSON for a json serializer."""
+    """A key or value from the command line: text (its bytes as given, for a bytes serializer), or parsed JSON for a
+    json serializer. Bytes that are not UTF-8 reach Python as lone surrogates, which only `bytes` can write."""
+    if serializer == "bytes":
+        return text.encode("utf-8", "surrogateescape")
     if serializer != "json":
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise typer.BadParameter(
+                f"{what} is not UTF-8 text, which this producer's {serializer} serializer needs", param_hint=what
+            ) from None
         return text
     try:
         return json.loads(text)
@@ -492,7 +515,10 @@ def send(
     file: Annotated[
         str | None, typer.Option("--file", "-f", help="Send one message per line of this file (- for stdin).")
     ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for delivery.")] = 30.0,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", help=f"Seconds to wait for delivery ({SEND_TIMEOUT_S[0]:g} to {SEND_TIMEOUT_S[1]})."),
+    ] = 30.0,
 ) -> None:
     """Publish through a route's producer: `zig send default test-topic key value`, or with a partition."""
     args = message or []
@@ -506,6 +532,10 @@ def send(
             partition = int(args[0])
         except ValueError:
             raise typer.BadParameter(f"{args[0]!r} is not a partition number", param_hint="PARTITION") from None
+        problem = kafka.partition_problem(partition)
+        if problem:
+            raise typer.BadParameter(problem, param_hint="PARTITION")
+    timeout = _send_timeout(timeout)
     headers = _parse_headers(header or [])
     checked = preflight.load(_config_path(config), os.environ, import_handlers=False)
     # librdkafka's own complaints (connection refused, ...) explain a failed delivery; keep the last one for it.
@@ -575,7 +605,8 @@ def _send_file(
                 progress.update(task, description=f"{queued:,} queued, {rate:,.0f} msg/s")
 
         bulk.send_lines(route_producer, topic, stream, json_values, headers, timeout, progress_update, result)
-    out.print(f"sent {result.sent:,}, failed {result.failed:,}, {result.rate:,.0f} msgs/s")
+    blank = f", {result.blank:,} blank line(s) skipped" if result.blank else ""
+    out.print(f"sent {result.sent:,}, failed {result.failed:,}, {result.rate:,.0f} msgs/s{blank}")
     if result.failed:
         for number, reason in result.failures[:10]:
             where = f"line {number}" if number else "delivery"

@@ -6,9 +6,12 @@ reach librdkafka. Raw `kafka-properties` are passed through after librdkafka its
 
 from __future__ import annotations
 
+import concurrent.futures
 import fnmatch
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,7 +22,7 @@ from confluent_kafka.cimpl import NewTopic
 from zig_cli import defaults
 from zig_cli.config import Config, Route, Value
 from zig_cli.defaults import Section
-from zig_cli.errors import KafkaFatalError, Problem
+from zig_cli.errors import KafkaFatalError, Problem, ZigError
 
 logger = logging.getLogger(__name__)
 
@@ -208,13 +211,38 @@ def new_producer(props: Mapping[str, Any]) -> Producer:
     return Producer(conf)
 
 
+# Kafka's protocol numbers partitions with a signed 32-bit integer; librdkafka raises OverflowError above it.
+MAX_PARTITION = 2**31 - 1
+# librdkafka's own default of message.max.bytes: the largest record a producer writes unless told otherwise.
+DEFAULT_MESSAGE_MAX_BYTES = 1_000_000
+
+
+def partition_problem(partition: int) -> str | None:
+    """What is wrong with a partition number a user gave, or None; -1 (librdkafka's "any") is not accepted."""
+    if 0 <= partition <= MAX_PARTITION:
+        return None
+    return f"partition must be from 0 to {MAX_PARTITION}, got {partition}"
+
+
+def produce_refusal(
+    error: KafkaError, topic: str, partition: int | None, size: int, producer_props: Mapping[str, Any]
+) -> str:
+    """Why librdkafka would not queue a message (a KafkaException from produce), in words that say what to change."""
+    code = error.code()
+    if code == KafkaError.MSG_SIZE_TOO_LARGE:
+        limit = producer_props.get("message.max.bytes", DEFAULT_MESSAGE_MAX_BYTES)
+        return (
+            f"{size:,} bytes of key and value: too large for the producer's message.max.bytes ({limit}, "
+            "which counts headers and framing too)"
+        )
+    if code == KafkaError._UNKNOWN_PARTITION:
+        return f"topic {topic!r} has no partition {partition}"
+    return str(error.str())
+
+
 def admin_properties(config: Config, route: Route) -> dict[str, str]:
     """Enough to reach the route's cluster: its brokers and the security settings."""
     return security_properties(config) | {"bootstrap.servers": str(route["bootstrap-servers"])}
-
-
-# librdkafka's own default of message.max.bytes: the largest record a producer writes unless told otherwise.
-DEFAULT_MESSAGE_MAX_BYTES = 1_000_000
 
 
 def forwarding_producer_properties(config: Config, route: Route) -> dict[str, str]:
@@ -231,20 +259,98 @@ def forwarding_producer_properties(config: Config, route: Route) -> dict[str, st
     return props | {"bootstrap.servers": str(route["bootstrap-servers"]), "acks": "all"}
 
 
+# While start-up waits for the brokers, it asks in steps this short: librdkafka's calls hold the main thread, and a
+# stop signal's handler runs only between them. What it waits for is logged at once, then every few seconds.
+WAIT_STEP_S = 0.5
+WAIT_LOG_EVERY_S = 5.0
+
+
+class _StartupWait:
+    """The wait for one route's brokers at start-up: ends with the stop event, or with the timeout."""
+
+    def __init__(self, route: str, servers: str, timeout_s: float, stop: threading.Event | None) -> None:
+        self.route = route
+        self.servers = servers
+        self.timeout_s = timeout_s
+        self.stop = stop or threading.Event()
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout_s
+        self.next_log = self.started
+
+    def step(self) -> float:
+        """How long the next call may block."""
+        return max(0.001, min(WAIT_STEP_S, self.deadline - time.monotonic()))
+
+    def not_yet(self, reason: str) -> None:
+        """One step found nothing: raise if stopped or out of time, else log (now and then) and go on."""
+        now = time.monotonic()
+        if self.stop.is_set():
+            raise ZigError(f"stopped while waiting for broker(s) {self.servers} ({now - self.started:.0f} s): {reason}")
+        if now >= self.deadline:
+            raise KafkaFatalError(f"cannot reach broker(s) {self.servers} within {self.timeout_s:g} s: {reason}")
+        if now >= self.next_log:
+            logger.warning(
+                "route=%s waiting for broker(s) %s (%.0f s of %.0f s): %s",
+                self.route,
+                self.servers,
+                now - self.started,
+                self.timeout_s,
+                reason,
+            )
+            self.next_log = now + WAIT_LOG_EVERY_S
+
+
+class _LastComplaint(logging.Handler):
+    """Keeps librdkafka's last warning ("Connect to ... failed: Connection refused"), which says more than the
+    exception ("Broker transport failure")."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.text = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.text = record.getMessage().split("]: ", 1)[-1]
+
+
+def _retriable(error: KafkaError) -> bool:
+    """A broker not answering (yet) is worth waiting for; auth failures, fatal and invalid requests are not."""
+    return not error.fatal() and error.code() not in _FATAL_CODES
+
+
 def prepare_topics(
-    admin_props: Mapping[str, str], origin_topic: str, needed: list[str], timeout_s: float, may_create_origin: bool
+    admin_props: Mapping[str, str],
+    origin_topic: str,
+    needed: list[str],
+    timeout_s: float,
+    may_create_origin: bool,
+    route: str = "",
+    stop: threading.Event | None = None,
 ) -> None:
     """Check the origin topic exists and create the retry and dead-letter topics that are missing.
 
     Run before anything is consumed, so a broker that refuses (ACLs, policies) stops zig with the reason up front.
+    Brokers that do not answer are waited for up to `timeout_s`, in short steps that honour `stop`.
     """
-    conf: dict[str, Any] = dict(admin_props) | {"logger": _librdkafka_logger}
+    complaints = logging.getLogger("zig_cli.kafka.startup")
+    complaints.propagate = False  # kept for the waiting lines, not logged one by one (several a second)
+    last = _LastComplaint()
+    conf: dict[str, Any] = dict(admin_props) | {"logger": complaints}
     admin = AdminClient(conf)
     servers = admin_props.get("bootstrap.servers", "")
+    wait = _StartupWait(route, servers, timeout_s, stop)
+    complaints.addHandler(last)
     try:
-        metadata = admin.list_topics(timeout=timeout_s)
-    except KafkaException as error:
-        raise KafkaFatalError(f"cannot read topics from {servers}: {error.args[0].str()}") from None
+        while True:
+            try:
+                metadata = admin.list_topics(timeout=wait.step())
+                break
+            except KafkaException as error:
+                if not _retriable(error.args[0]):
+                    raise KafkaFatalError(f"cannot read topics from {servers}: {error.args[0].str()}") from None
+                admin.poll(0)  # serves librdkafka's log lines to `last`
+                wait.not_yet(last.text or error.args[0].str())
+    finally:
+        complaints.removeHandler(last)
     topics = metadata.topics
     partitions = 1
     if is_plain_topic(origin_topic):
@@ -262,12 +368,17 @@ def prepare_topics(
         return
     futures = admin.create_topics([NewTopic(name, partitions) for name in missing], request_timeout=timeout_s)
     for name, future in futures.items():
-        try:
-            future.result(timeout_s)
-            logger.info("created topic %s with %d partition(s)", name, partitions)
-        except KafkaException as error:
-            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise KafkaFatalError(f"cannot create topic {name!r} on {servers}: {error.args[0].str()}") from None
+        while True:
+            try:
+                future.result(wait.step())
+                logger.info("created topic %s with %d partition(s)", name, partitions)
+                break
+            except concurrent.futures.TimeoutError:
+                wait.not_yet(f"no answer yet to creating topic {name!r}")
+            except KafkaException as error:
+                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise KafkaFatalError(f"cannot create topic {name!r} on {servers}: {error.args[0].str()}") from None
+                break
 
 
 def create_topics(admin_props: Mapping[str, str], names: list[str], partitions: int, timeout_s: float) -> None:

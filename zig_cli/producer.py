@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 
 from zig_cli import codecs, kafka
 from zig_cli.codecs import Encoder
 from zig_cli.config import Config
 from zig_cli.envelope import Record
-from zig_cli.errors import KafkaFatalError, ProducerError, RecordRefused
+from zig_cli.errors import EncodeError, KafkaFatalError, ProducerError, RecordRefused
 
 if TYPE_CHECKING:  # prometheus_client loads only for zig run, which creates the metrics
     from zig_cli.metrics import Metrics, RouteMetrics
@@ -105,6 +105,7 @@ class RouteProducer:
     ) -> None:
         self.route = route
         self._metrics = metrics
+        self._props = props
         self._producer = kafka.new_producer(props)
         self._encode_key = key_encoder
         self._encode_value = value_encoder
@@ -126,7 +127,14 @@ class RouteProducer:
         partition: int | None = None,
         headers: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]] | None = None,
     ) -> Future[tuple[str, int, int]]:
-        """Produce one message; the future resolves to (topic, partition, offset) or raises the delivery error."""
+        """Produce one message; the future resolves to (topic, partition, offset) or raises the delivery error.
+
+        Raises EncodeError for a key, value or header the serializers cannot write, and ProducerError for a partition
+        out of Kafka's range or a message librdkafka refuses (too large)."""
+        if partition is not None:
+            problem = kafka.partition_problem(partition)
+            if problem:
+                raise ProducerError(f"can't send to {topic!r}: {problem}")
         future: Future[tuple[str, int, int]] = Future()
         future.set_running_or_notify_cancel()
         encoded_key = self._encode_key(key)
@@ -156,7 +164,8 @@ class RouteProducer:
         headers: list[tuple[str, str | bytes | None]] | None,
         on_delivery: Callable[[Any, Any], None],
     ) -> None:
-        """Queue encoded bytes, waiting for room when the local queue is full (nothing is dropped)."""
+        """Queue encoded bytes, waiting for room when the local queue is full (nothing is dropped); raises
+        ProducerError when librdkafka refuses the message."""
         extra: dict[str, Any] = {} if partition is None else {"partition": partition}
         while True:
             try:
@@ -164,6 +173,16 @@ class RouteProducer:
                 return
             except BufferError:  # the local queue is full: let deliveries make room
                 self._producer.poll(0.05)
+            except KafkaException as error:
+                raise ProducerError(
+                    f"can't send to {topic!r}: {self.refusal(error.args[0], topic, partition, key, value)}"
+                ) from None
+
+    def refusal(
+        self, error: KafkaError, topic: str, partition: int | None, key: bytes | None, value: bytes | None
+    ) -> str:
+        """Why librdkafka refused to queue this message, saying what to change."""
+        return kafka.produce_refusal(error, topic, partition, len(key or b"") + len(value or b""), self._props)
 
     @property
     def raw_produce(self) -> Callable[..., None]:
@@ -189,7 +208,17 @@ def _headers(
     headers: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]] | None,
 ) -> list[tuple[str, str | bytes | None]]:
     items = headers.items() if isinstance(headers, Mapping) else headers or ()
-    return [(str(k), v.encode("utf-8") if isinstance(v, str) else v) for k, v in items]
+    return [encode_header(str(k), v) for k, v in items]
+
+
+def encode_header(name: str, value: str | bytes | None) -> tuple[str, bytes | None]:
+    """A header as librdkafka takes it, text as UTF-8; raises EncodeError for text that is not UTF-8 (a lone
+    surrogate: confluent-kafka's produce crashes the process on such a header name)."""
+    try:
+        name.encode("utf-8")
+        return name, value.encode("utf-8") if isinstance(value, str) else value
+    except UnicodeEncodeError:
+        raise EncodeError(f"header {name!r} is not UTF-8 text") from None
 
 
 class Producers:

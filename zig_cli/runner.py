@@ -139,6 +139,8 @@ class Runner:
             needed,
             _setting(route, "default-api-timeout-ms") / 1000,
             consumer_props.get("allow.auto.create.topics") == "true",
+            route.name,
+            self.stop,  # a stop signal ends the wait for brokers that do not answer
         )
         stream = route.kind == "stream"
         forwarding = kafka.forwarding_producer_properties(self.config, route)
