@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -95,3 +98,28 @@ def test_an_error_no_wait_can_fix_ends_start_up_at_once(monkeypatch: pytest.Monk
         kafka.prepare_topics({"bootstrap.servers": "b:9092"}, "orders", [], 60, False, "orders", threading.Event())
     assert str(caught.value) == "cannot read topics from b:9092: SASL handshake failed"
     assert UnreachableAdmin.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--graceful-timeout", "nan", "Invalid value for --graceful-timeout: must be from 0 to 86400 seconds, got nan"),
+        ("--graceful-timeout", "-1", "Invalid value for --graceful-timeout: must be from 0 to 86400 seconds, got -1"),
+        ("--graceful-timeout", "1e308", "must be from 0 to 86400 seconds, got 1e+308"),
+        ("--stats-interval", "0", "Invalid value for --stats-interval: must be from 0.1 to 86400 seconds, got 0"),
+        ("--stats-interval", "inf", "Invalid value for --stats-interval: must be from 0.1 to 86400 seconds, got inf"),
+    ],
+)
+def test_run_durations_out_of_range_are_usage_errors(option: str, value: str, message: str, tmp_path: Path):
+    config, _ = unreachable_config(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "zig_cli", "run", str(config), option, value],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "300"},  # so the usage panel does not wrap the message
+    )
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert message in stderr
+    assert "Traceback" not in stderr

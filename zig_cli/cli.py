@@ -365,6 +365,8 @@ def run(
     ] = False,
 ) -> None:
     """Consume every route's topic and call its handler; offsets commit only after outcomes are applied."""
+    graceful_timeout = _seconds(graceful_timeout, GRACEFUL_TIMEOUT_S, "--graceful-timeout")
+    stats_interval = _seconds(stats_interval, STATS_INTERVAL_S, "--stats-interval")
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
     _setup_logging(log_format or LogFormat(checked.config.setting("log-format")))
@@ -465,12 +467,16 @@ def _parse_headers(pairs: list[str]) -> list[tuple[str, str | bytes | None]]:
 
 # librdkafka's message.timeout.ms is at most 2^31 - 1 ms; 0 would mean no timeout at all.
 SEND_TIMEOUT_S = (0.001, 2_147_483)
+# zig run's own waits: a day is longer than any sensible one, and far from what the clock's arithmetic overflows.
+GRACEFUL_TIMEOUT_S = (0.0, 86_400)
+STATS_INTERVAL_S = (0.1, 86_400)
 
 
-def _send_timeout(seconds: float) -> float:
-    low, high = SEND_TIMEOUT_S
-    if not low <= seconds <= high:  # also refuses nan, which compares false with everything
-        raise typer.BadParameter(f"must be from {low:g} to {high} seconds, got {seconds:g}", param_hint="--timeout")
+def _seconds(seconds: float, bounds: tuple[float, float], option: str) -> float:
+    """A duration option within its bounds; a usage error otherwise (nan included: it compares false with all)."""
+    low, high = bounds
+    if not low <= seconds <= high:
+        raise typer.BadParameter(f"must be from {low:g} to {high} seconds, got {seconds:g}", param_hint=option)
     return seconds
 
 
@@ -535,7 +541,7 @@ def send(
         problem = kafka.partition_problem(partition)
         if problem:
             raise typer.BadParameter(problem, param_hint="PARTITION")
-    timeout = _send_timeout(timeout)
+    timeout = _seconds(timeout, SEND_TIMEOUT_S, "--timeout")
     headers = _parse_headers(header or [])
     checked = preflight.load(_config_path(config), os.environ, import_handlers=False)
     # librdkafka's own complaints (connection refused, ...) explain a failed delivery; keep the last one for it.
