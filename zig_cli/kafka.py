@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,6 +17,8 @@ from confluent_kafka.cimpl import NewTopic
 
 from zig_cli import defaults
 from zig_cli.config import Config, Route, Value
+from zig_cli.config import is_plain_topic as is_plain_topic  # config validates origin topics by the same rule
+from zig_cli.config import subscription as subscription
 from zig_cli.defaults import Section
 from zig_cli.errors import KafkaFatalError, Problem
 
@@ -160,8 +161,6 @@ def _try_client(role: str, props: Mapping[str, str]) -> tuple[str, list[str]]:
 
 # --- running: clients, topics and errors ---
 
-_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]+")
-
 # Errors no retry can fix: the process stops with the cause instead of spinning.
 _FATAL_CODES = {
     KafkaError.TOPIC_AUTHORIZATION_FAILED,
@@ -172,19 +171,6 @@ _FATAL_CODES = {
     KafkaError._INVALID_ARG,
 }
 _MISSING_TOPIC_CODES = {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC}
-
-
-def is_plain_topic(origin_topic: str) -> bool:
-    """A name made only of topic-name characters is a topic; anything else is one of Ziggurat's regexes."""
-    return bool(_TOPIC_NAME.fullmatch(origin_topic))
-
-
-def subscription(origin_topic: str) -> str:
-    """The origin topic as librdkafka subscribes to it: the name, or an anchored `^...$` regex."""
-    if is_plain_topic(origin_topic):
-        return origin_topic
-    pattern = origin_topic if origin_topic.startswith("^") else "^" + origin_topic
-    return pattern if pattern.endswith("$") else pattern + "$"
 
 
 def is_fatal(error: KafkaError, plain_topic: bool) -> bool:
