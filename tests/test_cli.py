@@ -243,3 +243,47 @@ def test_an_unloadable_protobuf_class_fails_validation(tmp_path: Path):
         f"{path}: batch-routes.orders.value-deserializer-class-config: cannot load protobuf message class "
         "'zig_fixture_nowhere.Order': No module named 'zig_fixture_nowhere'"
     )
+
+
+def test_a_key_with_a_newline_stays_on_its_problem_line(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text('app-name = "shop"\n"a\\nb" = 1\n')
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{path}: a\\nb: unknown key 'a\\nb' for Application",
+        f"{path}: 1 problem",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{:a " + "[" * 10_000 + "]" * 10_000 + "}", ":1:104: maps and lists are nested more than 100 levels deep"),
+        ("{:app-name " + "9" * 5000 + "}", ":1:12: an integer with more than 4300 digits, the most zig reads"),
+        ('{:app-name "\\uZZZZ"}', ":1:12: a string with an invalid escape: truncated \\uXXXX escape"),
+        ('{:app-name "a" :app-name "b"}', ":1:16: app-name: set twice in the same map (first at line 1, column 2)"),
+    ],
+    ids=["deep", "long integer", "bad escape", "duplicate key"],
+)
+def test_hostile_edn_is_one_line_for_validate_and_convert(tmp_path: Path, text: str, expected: str):
+    path = tmp_path / "config.edn"
+    path.write_text(text)
+    for args in (["validate", str(path)], ["config", "convert", str(path), "--to", "toml"]):
+        code, out, err = zig(*args)
+        assert code == 2
+        assert err.splitlines()[0] == f"{path}{expected}"
+        assert "Traceback" not in out + err
+
+
+def test_thread_count_past_its_maximum_and_a_class_handler_fail_validation(tmp_path: Path):
+    route = batch_route(**{"thread-count": 10**29, "handler-fn": "zig_fixture_handlers/OnBatch"})
+    path = write(tmp_path, flat_config(**{"batch-routes": {"orders": route}}))
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{path}: batch-routes.orders.handler-fn: 'zig_fixture_handlers.OnBatch' is a class: calling it makes an "
+        "instance, not an outcome; name a function",
+        f"{path}: batch-routes.orders.thread-count: must be at most 1000, got 100000000000000000000000000000",
+        f"{path}: 2 problems",
+    ]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from helpers import batch_route, flat_config, stream_route
 
-from zig_cli import config
+from zig_cli import config, defaults
 from zig_cli.errors import ConfigError
 
 
@@ -417,3 +417,55 @@ def test_routes_may_share_an_origin_topic_and_read_plain_names_with_dots():
         {"events": stream_route(**{"origin-topic": "orders.v1_x-y"})},
     )
     assert messages(raw) == []
+
+
+def test_every_integer_setting_has_a_maximum():
+    unbounded = [
+        f"{path}.{s.key}"
+        for path, section in defaults.documented_sections()
+        for s in section.settings
+        if s.kind == "int" and (s.maximum is None or s.minimum is None)
+    ]
+    assert unbounded == []
+
+
+TOO_BIG: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
+    (
+        "thread-count 10^29",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": 10**29})}}),
+        {},
+        ["c.edn: batch-routes.orders.thread-count: must be at most 1000, got 100000000000000000000000000000"],
+    ),
+    (
+        "an integer too long to print in full",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"max-poll-records": 16**5000})}}),
+        {},
+        ["c.edn: batch-routes.orders.max-poll-records: must be at most 1000000, got an integer of 6021 digits"],
+    ),
+    (
+        "session timeout past librdkafka's limit",
+        {"app-name": "shop", "stream-router": {"events": stream_route(**{"session-timeout-ms-config": 3_600_001})}},
+        {},
+        ["c.edn: stream-router.events.session-timeout-ms-config: must be at most 3600000, got 3600001"],
+    ),
+    (
+        "retry backoff past a week",
+        flat_config(retry={"backoff-ms": 604_800_001}),
+        {},
+        ["c.edn: retry.backoff-ms: must be at most 604800000, got 604800001"],
+    ),
+    (
+        "env override with 5000 digits",
+        flat_config(),
+        {"ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT": "9" * 5000},
+        [
+            "c.edn: batch-routes.orders.thread-count: ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT="
+            f"{'9' * 54!r}... (5000 characters): expected an integer"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in TOO_BIG], ids=[c[0] for c in TOO_BIG])
+def test_integers_past_their_maximum_are_errors(raw: dict[str, Any], environ: dict[str, str], expected: list[str]):
+    assert messages(raw, environ) == expected

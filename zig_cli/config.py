@@ -7,6 +7,7 @@ frozen `Config` when there are no problems. `validate()` is the same but raises 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -187,9 +188,18 @@ _EXPECTED = {
 }
 
 
+def _integer(number: int) -> str:
+    """An integer as text, or its length when it is too long to read (or for Python to print)."""
+    if number.bit_length() <= 200:
+        return str(number)
+    return f"an integer of {int(math.log10(abs(number))) + 1} digits"
+
+
 def _describe(raw: Any) -> str:
     if raw is None:
         return "nil"
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() > 200:
+        return _integer(raw)
     type_name = _TYPE_NAMES.get(type(raw), type(raw).__name__)
     shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
     return f"{shown} ({type_name})"
@@ -507,9 +517,9 @@ class _Checker:
             if not isinstance(raw, int) or isinstance(raw, bool):
                 return bad(f"expected an integer, got {shown}")
             if setting.minimum is not None and raw < setting.minimum:
-                return bad(f"must be at least {setting.minimum}, got {raw}")
+                return bad(f"must be at least {setting.minimum}, got {_integer(raw)}")
             if setting.maximum is not None and raw > setting.maximum:
-                return bad(f"must be at most {setting.maximum}, got {raw}")
+                return bad(f"must be at most {setting.maximum}, got {_integer(raw)}")
             return raw
         if kind == "bool":
             return raw if isinstance(raw, bool) else bad(f"expected a boolean (true or false), got {shown}")
@@ -565,7 +575,7 @@ class _Checker:
 
     def _coerce_text(self, setting: Setting, text: str, path: str, source: str) -> Any:
         """Coerce text (an env variable, a raw property) to the setting's type; reports what does not coerce."""
-        shown = "'***'" if setting.secret else repr(text)
+        shown = "'***'" if setting.secret else _quoted(text)
         if setting.kind == "int":
             try:
                 return int(text.strip())
