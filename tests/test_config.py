@@ -124,6 +124,18 @@ BROKEN: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
         ["c.edn: batch-routes.orders.kafka-properties.group.id: set this with zig's key 'consumer-group-id' instead"],
     ),
     (
+        "java property that does not coerce",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"max.poll.records": "many"}})}}),
+        {},
+        ["c.edn: batch-routes.orders.kafka-properties.max.poll.records: max.poll.records='many': expected an integer"],
+    ),
+    (
+        "a list where a number belongs is shown by its size",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": [1, 2]})}}),
+        {},
+        ["c.edn: batch-routes.orders.thread-count: expected an integer, got a list of 2 items"],
+    ),
+    (
         "key set twice through an alias",
         flat_config(
             **{

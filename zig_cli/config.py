@@ -175,6 +175,7 @@ def env_name(*parts: str) -> str:
 
 
 _INVALID = object()
+_MASKED = "'***'"  # a secret's value, whatever is wrong with it
 _TYPE_NAMES = {str: "string", int: "integer", bool: "boolean", float: "number", list: "list", dict: "map"}
 _EXPECTED = {
     "str": "a string",
@@ -188,6 +189,14 @@ _EXPECTED = {
 }
 
 
+def _kind_only(raw: Any) -> str:
+    """What a raw librdkafka property value is, never what it says: which names are secret is librdkafka's matter."""
+    if raw is None or isinstance(raw, Mapping | list | tuple):
+        return _describe(raw)
+    name = _TYPE_NAMES.get(type(raw), type(raw).__name__)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 def _integer(number: int) -> str:
     """An integer as text, or its length when it is too long to read (or for Python to print)."""
     if number.bit_length() <= 200:
@@ -195,9 +204,19 @@ def _integer(number: int) -> str:
     return f"an integer of {int(math.log10(abs(number))) + 1} digits"
 
 
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}" + ("" if number == 1 else "s")
+
+
 def _describe(raw: Any) -> str:
+    """A wrong value as an error message shows it. A list or map is shown by its size only: whatever it holds,
+    a password among it included, was not where it belongs."""
     if raw is None:
         return "nil"
+    if isinstance(raw, Mapping):
+        return f"a map of {_count(len(raw), 'key')}"
+    if isinstance(raw, list | tuple | set | frozenset):
+        return f"a list of {_count(len(raw), 'item')}"
     if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() > 200:
         return _integer(raw)
     type_name = _TYPE_NAMES.get(type(raw), type(raw).__name__)
@@ -207,6 +226,10 @@ def _describe(raw: Any) -> str:
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def _holds_secrets(section: Section) -> bool:
+    return any(s.secret for s in section.settings) or any(_holds_secrets(c) for c in section.children.values())
 
 
 def _quoted(text: str) -> str:
@@ -421,7 +444,7 @@ class _Checker:
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
-            self.error(path, f"expected a map, got {_describe(data)}")
+            self.error(path, f"expected a map, got {_MASKED if _holds_secrets(section) else _describe(data)}")
             data = {}
         spelled: dict[str, str] = {}
         for key, raw in data.items():
@@ -437,7 +460,8 @@ class _Checker:
                     values[setting.key] = Value(checked, "file")
             elif key in section.children:
                 if raw is not None and not isinstance(raw, Mapping):
-                    self.error(key_path, f"expected a map, got {_describe(raw)}")
+                    shown = _MASKED if _holds_secrets(section.children[key]) else _describe(raw)
+                    self.error(key_path, f"expected a map, got {shown}")
             elif key in section.ignored:
                 self.warn(key_path, f"ignored: {section.ignored[key]}")
             else:
@@ -477,7 +501,7 @@ class _Checker:
                 elif setting.key in values:
                     self.error(prop_path, f"translated to {setting.key!r}, which is also set")
                 else:
-                    coerced = self._coerce_text(setting, text, prop_path, f"{prop}={text!r}")
+                    coerced = self._coerce_text(setting, text, prop_path, prop)
                     checked = self.value(setting, coerced, prop_path) if coerced is not _INVALID else _INVALID
                     if checked is not _INVALID:
                         values[setting.key] = Value(checked, "file")
@@ -511,15 +535,17 @@ class _Checker:
             self.error(path, source + message)
             return _INVALID
 
-        shown = "'***'" if setting.secret else _describe(raw)
+        # A secret's value is never shown, whatever is wrong with it.
+        shown = _MASKED if setting.secret else _describe(raw)
         kind = setting.kind
         if kind == "int":
             if not isinstance(raw, int) or isinstance(raw, bool):
                 return bad(f"expected an integer, got {shown}")
+            number = _MASKED if setting.secret else _integer(raw)
             if setting.minimum is not None and raw < setting.minimum:
-                return bad(f"must be at least {setting.minimum}, got {_integer(raw)}")
+                return bad(f"must be at least {setting.minimum}, got {number}")
             if setting.maximum is not None and raw > setting.maximum:
-                return bad(f"must be at most {setting.maximum}, got {_integer(raw)}")
+                return bad(f"must be at most {setting.maximum}, got {number}")
             return raw
         if kind == "bool":
             return raw if isinstance(raw, bool) else bad(f"expected a boolean (true or false), got {shown}")
@@ -537,7 +563,7 @@ class _Checker:
             return bad("must not be empty")
         if kind == "choice" and raw not in setting.choices:
             options = ", ".join(repr(c) for c in setting.choices)
-            return bad(f"must be one of {options}, got {raw!r}")
+            return bad(f"must be one of {options}, got {_MASKED if setting.secret else _quoted(raw)}")
         if kind == "deserializer":
             return self._codec(raw, defaults.DESERIALIZERS, bad, allow_protobuf=True)
         if kind == "serializer":
@@ -560,7 +586,7 @@ class _Checker:
     @staticmethod
     def _properties(raw: Any, path: str, bad: Any) -> Any:
         if not isinstance(raw, Mapping):
-            return bad(f"expected a map of librdkafka properties, got {_describe(raw)}")
+            return bad(f"expected a map of librdkafka properties, got {_kind_only(raw)}")
         props: dict[str, str] = {}
         for name, item in raw.items():
             if isinstance(item, bool):
@@ -568,14 +594,14 @@ class _Checker:
             elif isinstance(item, str | int | float):
                 props[str(name)] = str(item)
             else:
-                return bad(f"{name!r}: expected a string, number or boolean, got {_describe(item)}")
+                return bad(f"{name!r}: expected a string, number or boolean, got {_kind_only(item)}")
         return props
 
     # --- environment ---
 
     def _coerce_text(self, setting: Setting, text: str, path: str, source: str) -> Any:
         """Coerce text (an env variable, a raw property) to the setting's type; reports what does not coerce."""
-        shown = "'***'" if setting.secret else _quoted(text)
+        shown = _MASKED if setting.secret else _quoted(text)
         if setting.kind == "int":
             try:
                 return int(text.strip())

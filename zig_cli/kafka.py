@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -130,10 +131,22 @@ def property_problems(config: Config) -> tuple[list[Problem], list[Problem]]:
             checks.append(("producer", f"{route.path}.producer.kafka-properties", producer_properties(config, route)))
         for role, path, props in checks:
             error, notes = _try_client(role, props)
+            hide = _masker(props)
             if error:
-                problems.append(Problem(config.file, path, f"librdkafka refuses the {role} config: {error}"))
-            warnings.extend(Problem(config.file, path, note, severity="warning") for note in notes)
+                problems.append(Problem(config.file, path, hide(f"librdkafka refuses the {role} config: {error}")))
+            warnings.extend(Problem(config.file, path, hide(note), severity="warning") for note in notes)
     return problems, warnings
+
+
+def _masker(props: Mapping[str, str]) -> Callable[[str], str]:
+    """Mask in librdkafka's text every value of a secret property: its messages quote the values they refuse, and
+    one value may be both a password and another property's bad value."""
+    values = sorted({v for k, v in props.items() if is_secret(k) and v}, key=len, reverse=True)
+    if not values:
+        return lambda text: text
+    # Whole tokens only, so a one-letter password does not blank every such letter of the message.
+    pattern = re.compile("|".join(rf"(?<!\w){re.escape(v)}(?!\w)" for v in values))
+    return lambda text: pattern.sub(MASK, text)
 
 
 def _try_client(role: str, props: Mapping[str, str]) -> tuple[str, list[str]]:
