@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import SAMPLES
 from helpers import batch_route, flat_config, write
-from test_config import BROKEN, SHARED_TOPICS
+from test_config import BROKEN, SERVER_PORTS, SHARED_TOPICS
 from typer.testing import CliRunner
 
 from zig_cli import defaults
@@ -212,9 +212,10 @@ def test_usage_error_exits_2():
     assert code == 2
 
 
-@pytest.mark.parametrize(
-    ("raw", "environ", "expected"), [c[1:] for c in BROKEN + SHARED_TOPICS], ids=[c[0] for c in BROKEN + SHARED_TOPICS]
-)
+INVALID = BROKEN + SHARED_TOPICS + [c for c in SERVER_PORTS if c[3]]
+
+
+@pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
 def test_every_broken_config_prints_its_lines_and_exits_2(
     raw: dict[str, Any], environ: dict[str, str], expected: list[str], tmp_path: Path
 ):

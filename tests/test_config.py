@@ -481,3 +481,51 @@ TOO_BIG: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
 @pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in TOO_BIG], ids=[c[0] for c in TOO_BIG])
 def test_integers_past_their_maximum_are_errors(raw: dict[str, Any], environ: dict[str, str], expected: list[str]):
     assert messages(raw, environ) == expected
+
+
+SERVER_PORTS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
+    (
+        "prometheus and http on one port",
+        flat_config(prometheus={"port": 9000}, **{"http-server": {"port": 9000}}),
+        {},
+        ["c.edn: http-server.port: 9000 is also prometheus.port; each server needs its own port"],
+    ),
+    (
+        "one port through the environment, in the root form",
+        {"ziggurat": flat_config(prometheus={"port": 9000})},
+        {"ZIGGURAT_HTTP_SERVER_PORT": "9000"},
+        [
+            "c.edn: ziggurat.http-server.port: ZIGGURAT_HTTP_SERVER_PORT: 9000 is also ziggurat.prometheus.port; "
+            "each server needs its own port"
+        ],
+    ),
+    (
+        "one port, prometheus disabled",
+        flat_config(prometheus={"port": 9000, "enabled": False}, **{"http-server": {"port": 9000}}),
+        {},
+        [],
+    ),
+    (
+        "one port, http disabled",
+        flat_config(prometheus={"port": 9000}, **{"http-server": {"port": 9000, "enabled": False}}),
+        {},
+        [],
+    ),
+    (
+        "one port, prometheus's from the environment",
+        flat_config(**{"http-server": {"port": 9000}}),
+        {"ZIGGURAT_PROMETHEUS_PORT": "9000"},
+        [
+            "c.edn: http-server.port: 9000 is also prometheus.port (ZIGGURAT_PROMETHEUS_PORT); "
+            "each server needs its own port"
+        ],
+    ),
+    ("both on any free port", flat_config(prometheus={"port": 0}, **{"http-server": {"port": 0}}), {}, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "environ", "expected"), [c[1:] for c in SERVER_PORTS], ids=[c[0] for c in SERVER_PORTS]
+)
+def test_prometheus_and_http_need_their_own_ports(raw: dict[str, Any], environ: dict[str, str], expected: list[str]):
+    assert messages(raw, environ) == expected

@@ -311,6 +311,7 @@ class _Checker:
             data = self._child(root, name, root_path)
             for key, value in self.section(section, data, _join(root_path, name), (name,)).items():
                 operations[f"{name}.{key}"] = value
+        self._check_server_ports(operations, root_path)
         security: dict[str, Value] = {}
         for name in ("ssl", "sasl"):
             path = _join(root_path, name)
@@ -335,6 +336,22 @@ class _Checker:
         self._check_routes_apart(routes)
         self._unknown_env()
         return Config(self.file, app_name, tuple(routes), security, tuple(self.warnings), operations)
+
+    def _check_server_ports(self, operations: Mapping[str, Value], root_path: str) -> None:
+        """The metrics and HTTP servers cannot share a port (0 asks each for a free one of its own)."""
+        servers = ("prometheus", "http-server")
+        if not all(operations.get(f"{name}.enabled", Value(False, "default")).value for name in servers):
+            return
+        metrics, http = (operations.get(f"{name}.port") for name in servers)
+        if metrics is None or http is None or not http.value or metrics.value != http.value:
+            return
+        source = f"{env_name('http-server', 'port')}: " if http.origin == "env" else ""
+        other = f" ({env_name('prometheus', 'port')})" if metrics.origin == "env" else ""
+        metrics_path = _join(root_path, "prometheus.port")
+        self.error(
+            _join(root_path, "http-server.port"),
+            f"{source}{http.value} is also {metrics_path}{other}; each server needs its own port",
+        )
 
     def _rename_aliases(self, root: Mapping[str, Any], root_path: str) -> dict[str, Any]:
         renamed: dict[str, Any] = {}
