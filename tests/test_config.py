@@ -136,6 +136,15 @@ BROKEN: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
         ["c.edn: batch-routes.orders.thread-count: expected an integer, got a list of 2 items"],
     ),
     (
+        "env override that is not UTF-8",
+        flat_config(),
+        {"ZIGGURAT_BATCH_ROUTES_ORDERS_CONSUMER_GROUP_ID": "orders-\udcff"},
+        [
+            "c.edn: batch-routes.orders.consumer-group-id: ZIGGURAT_BATCH_ROUTES_ORDERS_CONSUMER_GROUP_ID: "
+            "not valid UTF-8 (byte 0xff)"
+        ],
+    ),
+    (
         "key set twice through an alias",
         flat_config(
             **{

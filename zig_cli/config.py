@@ -228,6 +228,17 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _not_utf8(text: str) -> str:
+    """Why an environment value is not text, or "": Python keeps bytes that are not UTF-8 as lone surrogates, which
+    librdkafka's C strings cannot take (a consumer built with one aborts the process)."""
+    for char in text:
+        if "\udc80" <= char <= "\udcff":
+            return f"not valid UTF-8 (byte 0x{ord(char) - 0xDC00:02x})"
+        if "\ud800" <= char <= "\udfff":
+            return "not valid UTF-8"
+    return ""
+
+
 def _holds_secrets(section: Section) -> bool:
     return any(s.secret for s in section.settings) or any(_holds_secrets(c) for c in section.children.values())
 
@@ -489,7 +500,9 @@ class _Checker:
             key_path = _join(path, setting.key)
             if setting.kind != "properties":
                 self.env_known.add(name)
-            if name in self.env and setting.kind != "properties":
+            if name in self.env and setting.kind != "properties" and _not_utf8(self.env[name]):
+                self.error(key_path, f"{name}: {_not_utf8(self.env[name])}")
+            elif name in self.env and setting.kind != "properties":
                 coerced = self._coerce_text(setting, self.env[name], key_path, name)
                 checked = _INVALID if coerced is _INVALID else self.value(setting, coerced, key_path, env=name)
                 if checked is not _INVALID:
