@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import SAMPLES
 from helpers import batch_route, flat_config, write
-from test_config import BROKEN
+from test_config import BROKEN, SERVER_PORTS, SHARED_TOPICS
 from typer.testing import CliRunner
 
 from zig_cli import defaults
@@ -212,7 +212,10 @@ def test_usage_error_exits_2():
     assert code == 2
 
 
-@pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
+INVALID = BROKEN + SHARED_TOPICS + [c for c in SERVER_PORTS if c[3]]
+
+
+@pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
 def test_every_broken_config_prints_its_lines_and_exits_2(
     raw: dict[str, Any], environ: dict[str, str], expected: list[str], tmp_path: Path
 ):
@@ -241,3 +244,203 @@ def test_an_unloadable_protobuf_class_fails_validation(tmp_path: Path):
         f"{path}: batch-routes.orders.value-deserializer-class-config: cannot load protobuf message class "
         "'zig_fixture_nowhere.Order': No module named 'zig_fixture_nowhere'"
     )
+
+
+def test_a_key_with_a_newline_stays_on_its_problem_line(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text('app-name = "shop"\n"a\\nb" = 1\n')
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{path}: a\\nb: unknown key 'a\\nb' for Application",
+        f"{path}: 1 problem",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{:a " + "[" * 10_000 + "]" * 10_000 + "}", ":1:104: maps and lists are nested more than 100 levels deep"),
+        ("{:app-name " + "9" * 5000 + "}", ":1:12: an integer with more than 4300 digits, the most zig reads"),
+        ('{:app-name "\\uZZZZ"}', ":1:12: a string with an invalid escape: truncated \\uXXXX escape"),
+        ('{:app-name "a" :app-name "b"}', ":1:16: app-name: set twice in the same map (first at line 1, column 2)"),
+    ],
+    ids=["deep", "long integer", "bad escape", "duplicate key"],
+)
+def test_hostile_edn_is_one_line_for_validate_and_convert(tmp_path: Path, text: str, expected: str):
+    path = tmp_path / "config.edn"
+    path.write_text(text)
+    for args in (["validate", str(path)], ["config", "convert", str(path), "--to", "toml"]):
+        code, out, err = zig(*args)
+        assert code == 2
+        assert err.splitlines()[0] == f"{path}{expected}"
+        assert "Traceback" not in out + err
+
+
+def test_thread_count_past_its_maximum_and_a_class_handler_fail_validation(tmp_path: Path):
+    route = batch_route(**{"thread-count": 10**29, "handler-fn": "zig_fixture_handlers/OnBatch"})
+    path = write(tmp_path, flat_config(**{"batch-routes": {"orders": route}}))
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{path}: batch-routes.orders.handler-fn: 'zig_fixture_handlers.OnBatch' is a class: calling it makes an "
+        "instance, not an outcome; name a function",
+        f"{path}: batch-routes.orders.thread-count: must be at most 1000, got 100000000000000000000000000000",
+        f"{path}: 2 problems",
+    ]
+
+
+SECRET = "hunter2"
+
+# Hostile places for a secret: each must reach the user's eyes as *** (or not at all), in text and in JSON.
+SECRET_INPUTS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
+    (
+        "a list as sasl.password",
+        flat_config(
+            **{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"sasl.password": [SECRET, "x"]}})}}
+        ),
+        {},
+        [
+            "{path}: batch-routes.orders.kafka-properties: 'sasl.password': expected a string, number or boolean, got "
+            "a list of 2 items"
+        ],
+    ),
+    (
+        "a map as a secret property",
+        flat_config(
+            **{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"ssl.key.pem": {"k": SECRET}}})}}
+        ),
+        {},
+        [
+            "{path}: batch-routes.orders.kafka-properties: 'ssl.key.pem': expected a string, number or boolean, got a "
+            "map of 1 key"
+        ],
+    ),
+    (
+        "kafka-properties as a string",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": f"sasl.password={SECRET}"})}}),
+        {},
+        ["{path}: batch-routes.orders.kafka-properties: expected a map of librdkafka properties, got a string"],
+    ),
+    (
+        "a producer's secret property as a list",
+        flat_config(
+            **{"batch-routes": {"orders": batch_route(producer={"kafka-properties": {"sasl.username": [SECRET]}})}}
+        ),
+        {},
+        [
+            "{path}: batch-routes.orders.producer.kafka-properties: 'sasl.username': expected a string, number or "
+            "boolean, got a list of 1 item"
+        ],
+    ),
+    (
+        "the jaas password as a list",
+        flat_config(sasl={"jaas": {"username": "u", "password": [SECRET]}}),
+        {},
+        ["{path}: sasl.jaas.password: expected a string, got '***'"],
+    ),
+    (
+        "the jaas section as a string",
+        flat_config(sasl={"jaas": SECRET}),
+        {},
+        ["{path}: sasl.jaas: expected a map, got '***'"],
+    ),
+    ("the ssl section as a string", flat_config(ssl=SECRET), {}, ["{path}: ssl: expected a map, got '***'"]),
+    (
+        "the sasl section as a list of tables",
+        flat_config(sasl=[{"jaas": {"password": SECRET}}]),
+        {},
+        ["{path}: sasl: expected a map, got '***'"],
+    ),
+    (
+        "a secret setting as a number",
+        flat_config(ssl={"ssl-key-password": 20120305}),
+        {},
+        ["{path}: ssl.ssl-key-password: expected a string, got '***'"],
+    ),
+    (
+        "a misspelled jaas key holding the password",
+        flat_config(sasl={"jaas": {"pasword": SECRET}}),
+        {},
+        ["{path}: sasl.jaas.pasword: unknown key 'pasword'; did you mean 'password'?"],
+    ),
+    (
+        "a misspelled secret property",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"sasl.pasword": SECRET}})}}),
+        {},
+        [
+            "{path}: batch-routes.orders.kafka-properties: librdkafka refuses the consumer config: No such "
+            'configuration property: "sasl.pasword"'
+        ],
+    ),
+    (
+        "a secret property librdkafka echoes as invalid",
+        flat_config(
+            **{
+                "batch-routes": {
+                    "orders": batch_route(**{"kafka-properties": {"sasl.oauthbearer.method": SECRET}}),
+                }
+            }
+        ),
+        {},
+        [
+            "{path}: batch-routes.orders.kafka-properties: librdkafka refuses the consumer config: Invalid value "
+            '"***" for configuration property "sasl.oauthbearer.method"'
+        ],
+    ),
+    (
+        "a secret property librdkafka echoes in a warning",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"sasl.mechanism": SECRET}})}}),
+        {},
+        [
+            "warning: {path}: batch-routes.orders.kafka-properties: Configuration property `sasl.mechanism` set to "
+            "`***` but `security.protocol` is not configured for SASL: recommend setting `security.protocol` to "
+            "SASL_SSL or SASL_PLAINTEXT"
+        ],
+    ),
+    (
+        "a password that is also another property's bad value",
+        flat_config(
+            sasl={"enabled": True, "jaas": {"username": "u", "password": SECRET}},
+            **{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"debug": SECRET}})}},
+        ),
+        {},
+        [
+            "{path}: batch-routes.orders.kafka-properties: librdkafka refuses the consumer config: Invalid value "
+            '"***" for configuration property "debug"'
+        ],
+    ),
+    (
+        "a secret from the environment beside a broken setting",
+        flat_config(
+            sasl={"enabled": True, "jaas": {"username": "u"}},
+            **{"batch-routes": {"orders": batch_route(**{"thread-count": 0})}},
+        ),
+        {"ZIGGURAT_SASL_JAAS_PASSWORD": SECRET},
+        ["{path}: batch-routes.orders.thread-count: must be at least 1, got 0"],
+    ),
+    (
+        "a secret from the environment in a valid config",
+        flat_config(sasl={"enabled": True, "jaas": {"username": "u"}}),
+        {"ZIGGURAT_SASL_JAAS_PASSWORD": SECRET},
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "environ", "expected"), [c[1:] for c in SECRET_INPUTS], ids=[c[0] for c in SECRET_INPUTS]
+)
+def test_a_secret_never_shows_in_validate_output(
+    raw: dict[str, Any], environ: dict[str, str], expected: list[str], tmp_path: Path
+):
+    path = write(tmp_path, raw)
+    for fmt in ("text", "json"):
+        code, out, err = zig("validate", str(path), "--format", fmt, env=environ)
+        assert "Traceback" not in out + err
+        assert SECRET not in out + err, (fmt, out + err)
+        assert "20120305" not in out + err
+    _, _, err = zig("validate", str(path), env=environ)
+    problems = [line for line in err.splitlines() if not line.startswith("warning: ")]
+    assert code == (2 if problems else 0)
+    assert [line.format(path=path) for line in expected] == err.splitlines()[: len(expected)]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from helpers import batch_route, flat_config, stream_route
 
-from zig_cli import config
+from zig_cli import config, defaults
 from zig_cli.errors import ConfigError
 
 
@@ -122,6 +122,27 @@ BROKEN: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
         flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"group.id": "x"}})}}),
         {},
         ["c.edn: batch-routes.orders.kafka-properties.group.id: set this with zig's key 'consumer-group-id' instead"],
+    ),
+    (
+        "java property that does not coerce",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"max.poll.records": "many"}})}}),
+        {},
+        ["c.edn: batch-routes.orders.kafka-properties.max.poll.records: max.poll.records='many': expected an integer"],
+    ),
+    (
+        "a list where a number belongs is shown by its size",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": [1, 2]})}}),
+        {},
+        ["c.edn: batch-routes.orders.thread-count: expected an integer, got a list of 2 items"],
+    ),
+    (
+        "env override that is not UTF-8",
+        flat_config(),
+        {"ZIGGURAT_BATCH_ROUTES_ORDERS_CONSUMER_GROUP_ID": "orders-\udcff"},
+        [
+            "c.edn: batch-routes.orders.consumer-group-id: ZIGGURAT_BATCH_ROUTES_ORDERS_CONSUMER_GROUP_ID: "
+            "not valid UTF-8 (byte 0xff)"
+        ],
     ),
     (
         "key set twice through an alias",
@@ -276,3 +297,244 @@ def test_secret_env_values_are_never_echoed():
     assert found == ["c.edn: sasl.enabled: ZIGGURAT_SASL_ENABLED='hunter2-secret': expected true or false"]
     found = messages(flat_config(sasl={"jaas": {"password": 12345}}))
     assert found == ["c.edn: sasl.jaas.password: expected a string, got '***'"]
+
+
+def _routes(batch: dict[str, Any] | None = None, stream: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"app-name": "shop", "batch-routes": batch or {}, "stream-router": stream or {}}
+
+
+LONG_TOPIC = "t" * 250
+
+SHARED_TOPICS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
+    (
+        "batch and stream route with the same name",
+        _routes({"orders": batch_route()}, {"orders": stream_route()}),
+        {},
+        [
+            "c.edn: stream-router.orders: route name 'orders' is also batch-routes.orders; route names must be unique",
+            "c.edn: stream-router.orders.dead-letter-topic: 'shop-orders-dead-letter' is also "
+            "batch-routes.orders.dead-letter-topic; each route needs its own retry and dead-letter topics",
+            "c.edn: stream-router.orders.retry-topic: 'shop-orders-retry' is also batch-routes.orders.retry-topic; "
+            "each route needs its own retry and dead-letter topics",
+        ],
+    ),
+    (
+        "a retry topic that is another route's derived retry topic",
+        _routes({"orders": batch_route(), "audit": batch_route(**{"retry-topic": "shop-orders-retry"})}),
+        {},
+        [
+            "c.edn: batch-routes.audit.retry-topic: 'shop-orders-retry' is also batch-routes.orders.retry-topic; "
+            "each route needs its own retry and dead-letter topics",
+        ],
+    ),
+    (
+        "a dead-letter topic that is another route's retry topic",
+        _routes({"orders": batch_route()}, {"events": stream_route(**{"dead-letter-topic": "shop-orders-retry"})}),
+        {},
+        [
+            "c.edn: stream-router.events.dead-letter-topic: 'shop-orders-retry' is also "
+            "batch-routes.orders.retry-topic; each route needs its own retry and dead-letter topics",
+        ],
+    ),
+    (
+        "a retry topic that is another route's origin topic",
+        _routes({"orders": batch_route(), "audit": batch_route(**{"origin-topic": "audit", "retry-topic": "orders"})}),
+        {},
+        [
+            "c.edn: batch-routes.audit.retry-topic: 'orders' is also batch-routes.orders.origin-topic; "
+            "each route needs its own retry and dead-letter topics",
+        ],
+    ),
+    (
+        "an origin topic that is another route's dead-letter topic",
+        _routes({"orders": batch_route(), "audit": batch_route(**{"origin-topic": "shop-orders-dead-letter"})}),
+        {},
+        [
+            "c.edn: batch-routes.audit.origin-topic: 'shop-orders-dead-letter' is also "
+            "batch-routes.orders.dead-letter-topic; each route needs its own retry and dead-letter topics",
+        ],
+    ),
+    (
+        "an origin regex that matches another route's retry topic",
+        _routes({"orders": batch_route(), "all": batch_route(**{"origin-topic": "shop-.*"})}),
+        {},
+        [
+            "c.edn: batch-routes.all.origin-topic: the regex 'shop-.*' also matches "
+            "batch-routes.all.dead-letter-topic ('shop-all-dead-letter'); its consumers would read those messages",
+            "c.edn: batch-routes.all.origin-topic: the regex 'shop-.*' also matches "
+            "batch-routes.all.retry-topic ('shop-all-retry'); its consumers would read those messages",
+            "c.edn: batch-routes.all.origin-topic: the regex 'shop-.*' also matches "
+            "batch-routes.orders.dead-letter-topic ('shop-orders-dead-letter'); "
+            "its consumers would read those messages",
+            "c.edn: batch-routes.all.origin-topic: the regex 'shop-.*' also matches "
+            "batch-routes.orders.retry-topic ('shop-orders-retry'); its consumers would read those messages",
+        ],
+    ),
+    (
+        "an origin regex that does not compile",
+        _routes({"orders": batch_route(**{"origin-topic": "orders-(v1|v2"})}),
+        {},
+        [
+            "c.edn: batch-routes.orders.origin-topic: 'orders-(v1|v2' is not a plain topic name, so it is read as "
+            "a regex, and it does not compile: missing ), unterminated subpattern at position 7",
+        ],
+    ),
+    (
+        "retry and dead-letter topics with characters Kafka refuses",
+        _routes({"orders": batch_route(**{"retry-topic": "orders retry", "dead-letter-topic": "orders/dead"})}),
+        {},
+        [
+            "c.edn: batch-routes.orders.dead-letter-topic: 'orders/dead' is not a valid Kafka topic name: "
+            "use only letters, digits, '.', '_' and '-'",
+            "c.edn: batch-routes.orders.retry-topic: 'orders retry' is not a valid Kafka topic name: "
+            "use only letters, digits, '.', '_' and '-'",
+        ],
+    ),
+    (
+        "topic names Kafka reserves or finds too long",
+        _routes(
+            {
+                "orders": batch_route(**{"retry-topic": ".", "dead-letter-topic": ".."}),
+                "audit": batch_route(**{"origin-topic": LONG_TOPIC, "retry-topic": ""}),
+            }
+        ),
+        {},
+        [
+            f"c.edn: batch-routes.audit.origin-topic: {'t' * 54!r}... "
+            "(250 characters) is not a valid Kafka topic name: it has more than 249 characters",
+            "c.edn: batch-routes.audit.retry-topic: '' is not a valid Kafka topic name: "
+            "use only letters, digits, '.', '_' and '-'",
+            "c.edn: batch-routes.orders.dead-letter-topic: '..' is not a valid Kafka topic name: "
+            "'.' and '..' are reserved",
+            "c.edn: batch-routes.orders.retry-topic: '.' is not a valid Kafka topic name: '.' and '..' are reserved",
+        ],
+    ),
+    (
+        "a derived topic name that Kafka refuses names where it comes from",
+        {"app-name": "my shop", "batch-routes": {"orders": batch_route()}},
+        {},
+        [
+            "c.edn: batch-routes.orders.dead-letter-topic: 'my shop-orders-dead-letter' (derived from app-name and "
+            "the route name) is not a valid Kafka topic name: use only letters, digits, '.', '_' and '-'",
+            "c.edn: batch-routes.orders.retry-topic: 'my shop-orders-retry' (derived from app-name and the route "
+            "name) is not a valid Kafka topic name: use only letters, digits, '.', '_' and '-'",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "environ", "expected"), [c[1:] for c in SHARED_TOPICS], ids=[c[0] for c in SHARED_TOPICS]
+)
+def test_routes_that_share_topics_or_misname_them_are_errors(
+    raw: dict[str, Any], environ: dict[str, str], expected: list[str]
+):
+    assert messages(raw, environ) == expected
+
+
+def test_routes_may_share_an_origin_topic_and_read_plain_names_with_dots():
+    raw = _routes(
+        {"orders": batch_route(), "audit": batch_route(**{"consumer-group-id": "audit"})},
+        {"events": stream_route(**{"origin-topic": "orders.v1_x-y"})},
+    )
+    assert messages(raw) == []
+
+
+def test_every_integer_setting_has_a_maximum():
+    unbounded = [
+        f"{path}.{s.key}"
+        for path, section in defaults.documented_sections()
+        for s in section.settings
+        if s.kind == "int" and (s.maximum is None or s.minimum is None)
+    ]
+    assert unbounded == []
+
+
+TOO_BIG: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
+    (
+        "thread-count 10^29",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": 10**29})}}),
+        {},
+        ["c.edn: batch-routes.orders.thread-count: must be at most 1000, got 100000000000000000000000000000"],
+    ),
+    (
+        "an integer too long to print in full",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"max-poll-records": 16**5000})}}),
+        {},
+        ["c.edn: batch-routes.orders.max-poll-records: must be at most 1000000, got an integer of 6021 digits"],
+    ),
+    (
+        "session timeout past librdkafka's limit",
+        {"app-name": "shop", "stream-router": {"events": stream_route(**{"session-timeout-ms-config": 3_600_001})}},
+        {},
+        ["c.edn: stream-router.events.session-timeout-ms-config: must be at most 3600000, got 3600001"],
+    ),
+    (
+        "retry backoff past a week",
+        flat_config(retry={"backoff-ms": 604_800_001}),
+        {},
+        ["c.edn: retry.backoff-ms: must be at most 604800000, got 604800001"],
+    ),
+    (
+        "env override with 5000 digits",
+        flat_config(),
+        {"ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT": "9" * 5000},
+        [
+            "c.edn: batch-routes.orders.thread-count: ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_COUNT="
+            f"{'9' * 54!r}... (5000 characters): expected an integer"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in TOO_BIG], ids=[c[0] for c in TOO_BIG])
+def test_integers_past_their_maximum_are_errors(raw: dict[str, Any], environ: dict[str, str], expected: list[str]):
+    assert messages(raw, environ) == expected
+
+
+SERVER_PORTS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
+    (
+        "prometheus and http on one port",
+        flat_config(prometheus={"port": 9000}, **{"http-server": {"port": 9000}}),
+        {},
+        ["c.edn: http-server.port: 9000 is also prometheus.port; each server needs its own port"],
+    ),
+    (
+        "one port through the environment, in the root form",
+        {"ziggurat": flat_config(prometheus={"port": 9000})},
+        {"ZIGGURAT_HTTP_SERVER_PORT": "9000"},
+        [
+            "c.edn: ziggurat.http-server.port: ZIGGURAT_HTTP_SERVER_PORT: 9000 is also ziggurat.prometheus.port; "
+            "each server needs its own port"
+        ],
+    ),
+    (
+        "one port, prometheus disabled",
+        flat_config(prometheus={"port": 9000, "enabled": False}, **{"http-server": {"port": 9000}}),
+        {},
+        [],
+    ),
+    (
+        "one port, http disabled",
+        flat_config(prometheus={"port": 9000}, **{"http-server": {"port": 9000, "enabled": False}}),
+        {},
+        [],
+    ),
+    (
+        "one port, prometheus's from the environment",
+        flat_config(**{"http-server": {"port": 9000}}),
+        {"ZIGGURAT_PROMETHEUS_PORT": "9000"},
+        [
+            "c.edn: http-server.port: 9000 is also prometheus.port (ZIGGURAT_PROMETHEUS_PORT); "
+            "each server needs its own port"
+        ],
+    ),
+    ("both on any free port", flat_config(prometheus={"port": 0}, **{"http-server": {"port": 0}}), {}, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "environ", "expected"), [c[1:] for c in SERVER_PORTS], ids=[c[0] for c in SERVER_PORTS]
+)
+def test_prometheus_and_http_need_their_own_ports(raw: dict[str, Any], environ: dict[str, str], expected: list[str]):
+    assert messages(raw, environ) == expected

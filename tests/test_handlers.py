@@ -37,6 +37,20 @@ from zig_cli.errors import HandlerImportError
             "'zig_fixture_handlers.takes_nothing' cannot be called with one argument; its signature is ()",
         ),
         (
+            "zig_fixture_handlers/OnBatch",
+            "'zig_fixture_handlers.OnBatch' is a class: calling it makes an instance, not an outcome; name a function",
+        ),
+        (
+            "zig_fixture_handlers/on-batch-async",
+            "'zig_fixture_handlers.on_batch_async' is an async function: zig calls handlers synchronously and would "
+            "get a coroutine, not an outcome; name a function",
+        ),
+        (
+            "zig_fixture_handlers/on-batch-generator",
+            "'zig_fixture_handlers.on_batch_generator' is a generator function: calling it returns a generator, "
+            "not an outcome; name a function",
+        ),
+        (
             "zig_fixture_handlers.on_batch",
             "'zig_fixture_handlers.on_batch' is not a handler path; "
             'write "package.module/function" or "package.module:function"',
@@ -49,6 +63,9 @@ from zig_cli.errors import HandlerImportError
         "attribute missing",
         "not callable",
         "wrong arity",
+        "a class",
+        "an async function",
+        "a generator function",
         "malformed path",
     ],
 )
@@ -77,3 +94,9 @@ def test_a_handler_beside_the_config_is_importable(tmp_path: Path):
     (tmp_path / "zig_fixture_beside.py").write_text("def handle(batch):\n    return None\n")
     handlers.add_search_paths([tmp_path])
     assert handlers.resolve("zig_fixture_beside/handle").__name__ == "handle"
+
+
+def test_a_callable_object_is_a_handler():
+    from zig_fixture_handlers import on_batch_object  # type: ignore[import-not-found]
+
+    assert handlers.resolve("zig_fixture_handlers/on-batch-object") is on_batch_object

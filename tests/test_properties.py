@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from helpers import batch_route, flat_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from zig_cli import config, defaults, loader
+from zig_cli.cli import app
 from zig_cli.errors import ConfigError
 
 KNOWN_KEYS = sorted(
@@ -115,3 +121,148 @@ def test_any_route_content_validates_or_fails_with_config_error(extra: dict[str,
     raw = flat_config(**{"batch-routes": {"orders": {**batch_route(), **extra}}})
     _outcome(lambda: config.validate(raw, "f.edn", environ))
     _outcome(lambda: config.validate({"ziggurat": raw}, "f.edn", environ))
+
+
+# --- the command on hostile text: `zig validate` and `zig config convert` answer with lines, never a traceback ---
+
+EDN_SCALARS = [
+    "9" * 5000,
+    "0x" + "f" * 5000,
+    '"\\uZZZZ"',
+    '"\\ud800"',
+    '"\\ud83d\\ude00"',
+    "1/0",
+    "1/2",
+    "1e99999999999999999999M",
+    "1.5M",
+    "nil",
+    "true",
+    ":latest",
+    '"x"',
+    '"a\\nb"',
+    "42",
+    "-1",
+    str(10**29),
+    "##NaN",
+    "##Inf",
+    "[1 :int]",
+    '#inst "2020-01-01T00:00:00Z"',
+    '#uuid "00000000-0000-0000-0000-000000000000"',
+    "#foo 1",
+    "\\c",
+    "\\uD800",
+    "sym/x",
+    '"x/y"',
+    "#{1 2}",
+    "^:m [1]",
+    "#_ 1 2",
+]
+TOML_SCALARS = [
+    "9" * 5000,
+    "0x" + "f" * 5000,
+    '"\\uZZZZ"',
+    '"\\ud800"',
+    '"\\U0001F600"',
+    "nan",
+    "inf",
+    "-0",
+    "1979-05-27T07:32:00",
+    "1979-05-27T07:32:00Z",
+    "07:32:00",
+    "1979-05-27",
+    '"x"',
+    "'lit'",
+    "true",
+    "42",
+    "1e999",
+    str(10**29),
+    '"a\\nb"',
+]
+# No handler-fn: every route lacks its mandatory handler, so no generated config is valid (and nothing is imported).
+CLI_KEYS = st.one_of(
+    st.sampled_from([k for k in KNOWN_KEYS if k not in ("handler-fn", "ziggurat")]), st.text(max_size=8)
+)
+Node = tuple[str, Any]
+trees: st.SearchStrategy[Node] = st.recursive(
+    st.integers(0, len(TOML_SCALARS) - 1).map(lambda i: ("scalar", i)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda items: ("list", items)),
+        st.lists(st.tuples(CLI_KEYS, inner), max_size=4).map(lambda pairs: ("map", pairs)),
+    ),
+    max_leaves=12,
+)
+nested = st.tuples(st.sampled_from([0, 0, 0, 1, 99, 101, 2000]), trees)
+documents = st.lists(st.tuples(CLI_KEYS, nested), max_size=5)
+
+
+def _edn_key(key: str) -> str:
+    return ":" + key if re.fullmatch(r"[A-Za-z][\w\-.]*", key) else json.dumps(key)
+
+
+def _edn(node: Node) -> str:
+    kind, body = node
+    if kind == "scalar":
+        return EDN_SCALARS[body % len(EDN_SCALARS)]
+    if kind == "list":
+        return "[" + " ".join(_edn(item) for item in body) + "]"
+    return "{" + " ".join(f"{_edn_key(k)} {_edn(v)}" for k, v in body) + "}"
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _toml(node: Node) -> str:
+    kind, body = node
+    if kind == "scalar":
+        return TOML_SCALARS[body]
+    if kind == "list":
+        return "[" + ", ".join(_toml(item) for item in body) + "]"
+    return "{" + ", ".join(f"{_toml_key(k)} = {_toml(v)}" for k, v in body) + "}"
+
+
+def _render(document: list[tuple[str, tuple[int, Node]]], fmt: loader.Format) -> str:
+    def value(depth: int, node: Node) -> str:
+        text = _edn(node) if fmt == "edn" else _toml(node)
+        return "[" * depth + text + "]" * depth
+
+    if fmt == "edn":
+        return "{" + "\n ".join(f"{_edn_key(k)} {value(d, n)}" for k, (d, n) in document) + "}\n"
+    return "".join(f"{_toml_key(k)} = {value(d, n)}\n" for k, (d, n) in document)
+
+
+def _no_traceback(result: Any) -> None:
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents, st.sampled_from(loader.FORMATS))
+def test_zig_validate_and_convert_answer_hostile_text_with_one_line_per_problem(
+    document: list[tuple[str, tuple[int, Node]]], fmt: loader.Format
+):
+    runner = CliRunner()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"config.{fmt}"
+        path.write_text(_render(document, fmt), encoding="utf-8")
+
+        as_json = runner.invoke(app, ["validate", str(path), "--format", "json"])
+        _no_traceback(as_json)
+        assert as_json.exit_code == 2
+        report = json.loads(as_json.stdout)
+        assert report["valid"] is False and report["problems"]
+
+        as_text = runner.invoke(app, ["validate", str(path)])
+        _no_traceback(as_text)
+        assert as_text.exit_code == 2
+        count = len(report["problems"])
+        assert as_text.stderr.splitlines() == [
+            *(f"warning: {w['text']}" for w in report["warnings"]),
+            *(p["text"] for p in report["problems"]),
+            f"{path}: {count} problem{'s' if count != 1 else ''}",
+        ]
+
+        target = "toml" if fmt == "edn" else "edn"
+        converted = runner.invoke(app, ["config", "convert", str(path), "--to", target])
+        _no_traceback(converted)
+        assert converted.exit_code in (0, 2)

@@ -7,8 +7,10 @@ frozen `Config` when there are no problems. `validate()` is the same but raises 
 from __future__ import annotations
 
 import difflib
+import math
 import re
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -32,6 +34,25 @@ JAVA_ONLY: Mapping[str, str] = {
     "key.serializer": "key-serializer-class",
     "value.serializer": "value-serializer-class",
 }
+
+
+# Kafka's rule for topic names. An origin-topic made only of these characters is a topic; anything else is a regex.
+TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]+")
+TOPIC_NAME_MAX = 249
+_RESERVED_TOPICS = (".", "..")
+
+
+def is_plain_topic(origin_topic: str) -> bool:
+    """A name made only of topic-name characters is a topic; anything else is one of Ziggurat's regexes."""
+    return bool(TOPIC_NAME.fullmatch(origin_topic))
+
+
+def subscription(origin_topic: str) -> str:
+    """The origin topic as librdkafka subscribes to it: the name, or an anchored `^...$` regex."""
+    if is_plain_topic(origin_topic):
+        return origin_topic
+    pattern = origin_topic if origin_topic.startswith("^") else "^" + origin_topic
+    return pattern if pattern.endswith("$") else pattern + "$"
 
 
 @dataclass(frozen=True)
@@ -156,6 +177,7 @@ def env_name(*parts: str) -> str:
 
 
 _INVALID = object()
+_MASKED = "'***'"  # a secret's value, whatever is wrong with it
 _TYPE_NAMES = {str: "string", int: "integer", bool: "boolean", float: "number", list: "list", dict: "map"}
 _EXPECTED = {
     "str": "a string",
@@ -169,9 +191,36 @@ _EXPECTED = {
 }
 
 
+def _kind_only(raw: Any) -> str:
+    """What a raw librdkafka property value is, never what it says: which names are secret is librdkafka's matter."""
+    if raw is None or isinstance(raw, Mapping | list | tuple):
+        return _describe(raw)
+    name = _TYPE_NAMES.get(type(raw), type(raw).__name__)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _integer(number: int) -> str:
+    """An integer as text, or its length when it is too long to read (or for Python to print)."""
+    if number.bit_length() <= 200:
+        return str(number)
+    return f"an integer of {int(math.log10(abs(number))) + 1} digits"
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}" + ("" if number == 1 else "s")
+
+
 def _describe(raw: Any) -> str:
+    """A wrong value as an error message shows it. A list or map is shown by its size only: whatever it holds,
+    a password among it included, was not where it belongs."""
     if raw is None:
         return "nil"
+    if isinstance(raw, Mapping):
+        return f"a map of {_count(len(raw), 'key')}"
+    if isinstance(raw, list | tuple | set | frozenset):
+        return f"a list of {_count(len(raw), 'item')}"
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() > 200:
+        return _integer(raw)
     type_name = _TYPE_NAMES.get(type(raw), type(raw).__name__)
     shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
     return f"{shown} ({type_name})"
@@ -179,6 +228,55 @@ def _describe(raw: Any) -> str:
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def _not_utf8(text: str) -> str:
+    """Why an environment value is not text, or "": Python keeps bytes that are not UTF-8 as lone surrogates, which
+    librdkafka's C strings cannot take (a consumer built with one aborts the process)."""
+    for char in text:
+        if "\udc80" <= char <= "\udcff":
+            return f"not valid UTF-8 (byte 0x{ord(char) - 0xDC00:02x})"
+        if "\ud800" <= char <= "\udfff":
+            return "not valid UTF-8"
+    return ""
+
+
+def _holds_secrets(section: Section) -> bool:
+    return any(s.secret for s in section.settings) or any(_holds_secrets(c) for c in section.children.values())
+
+
+def _quoted(text: str) -> str:
+    """The user's text quoted, cut short when long: a hostile config may hold megabytes."""
+    return repr(text) if len(text) <= 60 else f"{text[:54]!r}... ({len(text)} characters)"
+
+
+def _regex(pattern: str) -> re.Pattern[str] | str:
+    """The origin-topic regex as librdkafka anchors it, or why it does not compile."""
+    with warnings.catch_warnings():
+        # Python warns about POSIX classes such as [[:alpha:]] (a nested set to it), which librdkafka reads as such.
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            re.compile(pattern)
+            return re.compile(subscription(pattern))
+        except (re.error, RecursionError, OverflowError) as error:
+            return str(error)
+
+
+def _topic_problem(topic: str, regex_allowed: bool) -> str:
+    """Why Kafka would refuse this topic name (or why an origin-topic regex cannot be used), or ""."""
+    if regex_allowed and not is_plain_topic(topic):
+        compiled = _regex(topic)
+        if isinstance(compiled, str):
+            return f"is not a plain topic name, so it is read as a regex, and it does not compile: {compiled}"
+        return ""
+    reason = ""
+    if not TOPIC_NAME.fullmatch(topic):
+        reason = "use only letters, digits, '.', '_' and '-'"
+    elif len(topic) > TOPIC_NAME_MAX:
+        reason = f"it has more than {TOPIC_NAME_MAX} characters"
+    elif topic in _RESERVED_TOPICS:
+        reason = "'.' and '..' are reserved"
+    return f"is not a valid Kafka topic name: {reason}" if reason else ""
 
 
 class _Checker:
@@ -226,6 +324,7 @@ class _Checker:
             data = self._child(root, name, root_path)
             for key, value in self.section(section, data, _join(root_path, name), (name,)).items():
                 operations[f"{name}.{key}"] = value
+        self._check_server_ports(operations, root_path)
         security: dict[str, Value] = {}
         for name in ("ssl", "sasl"):
             path = _join(root_path, name)
@@ -247,8 +346,25 @@ class _Checker:
                 routes.append(self.route(kind, str(name), data, route_path, (section_key, str(name)), retry, app_name))
         if not routes and not self.problems:
             self.error(root_path or "batch-routes", "no routes: add :batch-routes or :stream-router")
+        self._check_routes_apart(routes)
         self._unknown_env()
         return Config(self.file, app_name, tuple(routes), security, tuple(self.warnings), operations)
+
+    def _check_server_ports(self, operations: Mapping[str, Value], root_path: str) -> None:
+        """The metrics and HTTP servers cannot share a port (0 asks each for a free one of its own)."""
+        servers = ("prometheus", "http-server")
+        if not all(operations.get(f"{name}.enabled", Value(False, "default")).value for name in servers):
+            return
+        metrics, http = (operations.get(f"{name}.port") for name in servers)
+        if metrics is None or http is None or not http.value or metrics.value != http.value:
+            return
+        source = f"{env_name('http-server', 'port')}: " if http.origin == "env" else ""
+        other = f" ({env_name('prometheus', 'port')})" if metrics.origin == "env" else ""
+        metrics_path = _join(root_path, "prometheus.port")
+        self.error(
+            _join(root_path, "http-server.port"),
+            f"{source}{http.value} is also {metrics_path}{other}; each server needs its own port",
+        )
 
     def _rename_aliases(self, root: Mapping[str, Any], root_path: str) -> dict[str, Any]:
         renamed: dict[str, Any] = {}
@@ -308,9 +424,49 @@ class _Checker:
         }
         seen: dict[str, str] = {}
         for key, topic in names.items():
-            if topic in seen:
+            wrong = _topic_problem(topic, regex_allowed=key == "origin-topic")
+            if wrong:
+                derived = " (derived from app-name and the route name)" if values[key].origin == "derived" else ""
+                self.error(_join(path, key), f"{_quoted(topic)}{derived} {wrong}")
+            elif topic in seen:
                 self.error(_join(path, key), f"{topic!r} is also the route's {seen[topic]}; each needs its own topic")
             seen.setdefault(topic, key)
+
+    def _check_routes_apart(self, routes: Sequence[Route]) -> None:
+        """Each route owns its name and its retry and dead-letter topics: another route reading them would handle
+        its messages with the wrong handler."""
+        names: dict[str, str] = {}
+        for route in routes:
+            if route.name in names:
+                unique = "route names must be unique"
+                self.error(route.path, f"route name {route.name!r} is also {names[route.name]}; {unique}")
+            names.setdefault(route.name, route.path)
+        # (key path, owned by its route alone, topic, route number) for every topic name a route reads or writes
+        uses: list[tuple[str, bool, str, int]] = []
+        for number, route in enumerate(routes):
+            for key in ("origin-topic", "retry-topic", "dead-letter-topic"):
+                topic = route.values[key].value if key in route.values else None
+                if isinstance(topic, str) and (key != "origin-topic" or is_plain_topic(topic)):
+                    uses.append((_join(route.path, key), key != "origin-topic", topic, number))
+        first: dict[str, tuple[str, bool, int]] = {}
+        for key_path, owned, topic, number in uses:
+            earlier = first.setdefault(topic, (key_path, owned, number))
+            if earlier[2] != number and (owned or earlier[1]):
+                self.error(
+                    key_path, f"{topic!r} is also {earlier[0]}; each route needs its own retry and dead-letter topics"
+                )
+        for route in routes:
+            origin = route.values["origin-topic"].value if "origin-topic" in route.values else ""
+            pattern = _regex(origin) if isinstance(origin, str) and origin and not is_plain_topic(origin) else None
+            if not isinstance(pattern, re.Pattern):
+                continue
+            for key_path, owned, topic, _ in uses:
+                if owned and pattern.search(topic):
+                    self.error(
+                        _join(route.path, "origin-topic"),
+                        f"the regex {_quoted(origin)} also matches {key_path} ({topic!r}); "
+                        "its consumers would read those messages",
+                    )
 
     def section(self, section: Section, data: Any, path: str, env_parts: tuple[str, ...]) -> dict[str, Value]:
         """Check one map against its section: returns key -> Value for its settings (children are walked apart)."""
@@ -318,7 +474,7 @@ class _Checker:
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
-            self.error(path, f"expected a map, got {_describe(data)}")
+            self.error(path, f"expected a map, got {_MASKED if _holds_secrets(section) else _describe(data)}")
             data = {}
         spelled: dict[str, str] = {}
         for key, raw in data.items():
@@ -334,7 +490,8 @@ class _Checker:
                     values[setting.key] = Value(checked, "file")
             elif key in section.children:
                 if raw is not None and not isinstance(raw, Mapping):
-                    self.error(key_path, f"expected a map, got {_describe(raw)}")
+                    shown = _MASKED if _holds_secrets(section.children[key]) else _describe(raw)
+                    self.error(key_path, f"expected a map, got {shown}")
             elif key in section.ignored:
                 self.warn(key_path, f"ignored: {section.ignored[key]}")
             else:
@@ -345,7 +502,9 @@ class _Checker:
             key_path = _join(path, setting.key)
             if setting.kind != "properties":
                 self.env_known.add(name)
-            if name in self.env and setting.kind != "properties":
+            if name in self.env and setting.kind != "properties" and _not_utf8(self.env[name]):
+                self.error(key_path, f"{name}: {_not_utf8(self.env[name])}")
+            elif name in self.env and setting.kind != "properties":
                 coerced = self._coerce_text(setting, self.env[name], key_path, name)
                 checked = _INVALID if coerced is _INVALID else self.value(setting, coerced, key_path, env=name)
                 if checked is not _INVALID:
@@ -374,7 +533,7 @@ class _Checker:
                 elif setting.key in values:
                     self.error(prop_path, f"translated to {setting.key!r}, which is also set")
                 else:
-                    coerced = self._coerce_text(setting, text, prop_path, f"{prop}={text!r}")
+                    coerced = self._coerce_text(setting, text, prop_path, prop)
                     checked = self.value(setting, coerced, prop_path) if coerced is not _INVALID else _INVALID
                     if checked is not _INVALID:
                         values[setting.key] = Value(checked, "file")
@@ -408,15 +567,17 @@ class _Checker:
             self.error(path, source + message)
             return _INVALID
 
-        shown = "'***'" if setting.secret else _describe(raw)
+        # A secret's value is never shown, whatever is wrong with it.
+        shown = _MASKED if setting.secret else _describe(raw)
         kind = setting.kind
         if kind == "int":
             if not isinstance(raw, int) or isinstance(raw, bool):
                 return bad(f"expected an integer, got {shown}")
+            number = _MASKED if setting.secret else _integer(raw)
             if setting.minimum is not None and raw < setting.minimum:
-                return bad(f"must be at least {setting.minimum}, got {raw}")
+                return bad(f"must be at least {setting.minimum}, got {number}")
             if setting.maximum is not None and raw > setting.maximum:
-                return bad(f"must be at most {setting.maximum}, got {raw}")
+                return bad(f"must be at most {setting.maximum}, got {number}")
             return raw
         if kind == "bool":
             return raw if isinstance(raw, bool) else bad(f"expected a boolean (true or false), got {shown}")
@@ -434,7 +595,7 @@ class _Checker:
             return bad("must not be empty")
         if kind == "choice" and raw not in setting.choices:
             options = ", ".join(repr(c) for c in setting.choices)
-            return bad(f"must be one of {options}, got {raw!r}")
+            return bad(f"must be one of {options}, got {_MASKED if setting.secret else _quoted(raw)}")
         if kind == "deserializer":
             return self._codec(raw, defaults.DESERIALIZERS, bad, allow_protobuf=True)
         if kind == "serializer":
@@ -457,7 +618,7 @@ class _Checker:
     @staticmethod
     def _properties(raw: Any, path: str, bad: Any) -> Any:
         if not isinstance(raw, Mapping):
-            return bad(f"expected a map of librdkafka properties, got {_describe(raw)}")
+            return bad(f"expected a map of librdkafka properties, got {_kind_only(raw)}")
         props: dict[str, str] = {}
         for name, item in raw.items():
             if isinstance(item, bool):
@@ -465,14 +626,14 @@ class _Checker:
             elif isinstance(item, str | int | float):
                 props[str(name)] = str(item)
             else:
-                return bad(f"{name!r}: expected a string, number or boolean, got {_describe(item)}")
+                return bad(f"{name!r}: expected a string, number or boolean, got {_kind_only(item)}")
         return props
 
     # --- environment ---
 
     def _coerce_text(self, setting: Setting, text: str, path: str, source: str) -> Any:
         """Coerce text (an env variable, a raw property) to the setting's type; reports what does not coerce."""
-        shown = "'***'" if setting.secret else repr(text)
+        shown = _MASKED if setting.secret else _quoted(text)
         if setting.kind == "int":
             try:
                 return int(text.strip())

@@ -74,6 +74,17 @@ class Section:
         return [s.key for s in self.settings] + list(self.children)
 
 
+# A retry may wait no longer than Kafka keeps it by default (retention.ms): it could be deleted before it is due.
+_WEEK_MS = 604_800_000
+# librdkafka's own limits for the properties zig keys map to.
+_SESSION_TIMEOUT_MAX_MS = 3_600_000
+_DAY_MS = 86_400_000
+# Each thread is a consumer with its own connections and librdkafka threads.
+_THREADS_MAX = 1000
+# zig's own waits on a broker call; a stop waits for the one in hand.
+_API_TIMEOUT_MAX_MS = 3_600_000
+
+
 def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
     inherit = "the global retry setting" if route_override else ""
 
@@ -94,6 +105,7 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
             None if route_override else 5,
             "Retries before a message goes to the dead-letter topic",
             minimum=0,
+            maximum=10_000,
             default_text=text(""),
         ),
         Setting(
@@ -110,6 +122,7 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
             None if route_override else 1000,
             "Base delay before a retried message is handled again",
             minimum=0,
+            maximum=_WEEK_MS,
             default_text=text(""),
         ),
         Setting(
@@ -118,6 +131,7 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
             None if route_override else 3_600_000,
             "Upper bound of the exponential backoff",
             minimum=0,
+            maximum=_WEEK_MS,
             default_text=text(""),
         ),
         Setting(
@@ -127,6 +141,7 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
             "Bytes (keys and values) of not-yet-due retries the retry worker holds in memory before it pauses their "
             "partitions until they fall due",
             minimum=1,
+            maximum=68_719_476_736,  # 64 GiB: more than any machine zig runs on should hold for retries
             default_text=text(""),
         ),
     )
@@ -162,6 +177,7 @@ PRODUCER = Section(
             "Times a failed produce request is retried",
             kafka="retries",
             minimum=0,
+            maximum=2_147_483_647,
             aliases=("retries",),
         ),
         Setting(
@@ -178,9 +194,16 @@ PRODUCER = Section(
             "Unacknowledged requests per connection",
             kafka="max.in.flight.requests.per.connection",
             minimum=1,
+            maximum=1_000_000,
         ),
         Setting(
-            "linger-ms", "int", 5, "Time to wait for more messages before sending a batch", kafka="linger.ms", minimum=0
+            "linger-ms",
+            "int",
+            5,
+            "Time to wait for more messages before sending a batch",
+            kafka="linger.ms",
+            minimum=0,
+            maximum=900_000,
         ),
         Setting(
             "compression-type",
@@ -301,6 +324,7 @@ BATCH_ROUTE = Section(
             "Consumer session timeout",
             kafka="session.timeout.ms",
             minimum=1,
+            maximum=_SESSION_TIMEOUT_MAX_MS,
         ),
         Setting(
             "key-deserializer-class-config",
@@ -314,14 +338,22 @@ BATCH_ROUTE = Section(
             BYTE_ARRAY_DESERIALIZER,
             "How values are " + _DESERIALIZER_TEXT,
         ),
-        Setting("poll-timeout-ms-config", "int", 1000, "Longest wait for a batch before polling again", minimum=0),
-        Setting("thread-count", "int", 2, "Consumer threads for the route", minimum=1),
+        Setting(
+            "poll-timeout-ms-config",
+            "int",
+            1000,
+            "Longest wait for a batch before polling again",
+            minimum=0,
+            maximum=60_000,  # a stop waits for the poll in hand
+        ),
+        Setting("thread-count", "int", 2, "Consumer threads for the route", minimum=1, maximum=_THREADS_MAX),
         Setting(
             "default-api-timeout-ms",
             "int",
             60_000,
             "Timeout of blocking calls (commit, committed offsets)",
             minimum=1,
+            maximum=_API_TIMEOUT_MAX_MS,
             aliases=("default-api-timeout-ms-config",),
         ),
         Setting(
@@ -331,6 +363,7 @@ BATCH_ROUTE = Section(
             "Longest time between polls before the consumer is evicted",
             kafka="max.poll.interval.ms",
             minimum=1,
+            maximum=_DAY_MS,
         ),
         Setting(
             "auto-offset-reset-config",
@@ -347,6 +380,7 @@ BATCH_ROUTE = Section(
             "How often stored offsets are committed",
             kafka="auto.commit.interval.ms",
             minimum=1,
+            maximum=_DAY_MS,
         ),
         _FETCH_QUEUE_BACKOFF,
         Setting(
@@ -385,13 +419,14 @@ STREAM_ROUTE = Section(
         Setting(
             "origin-topic", "str", None, "Topic to read (a regex when it is not a plain topic name)", mandatory=True
         ),
-        Setting("stream-threads-count", "int", 1, "Consumer threads for the route", minimum=1),
+        Setting("stream-threads-count", "int", 1, "Consumer threads for the route", minimum=1, maximum=_THREADS_MAX),
         Setting(
             "oldest-processed-message-in-s",
             "int",
             604_800,
             "Messages older than this are skipped (and counted) before the handler",
             minimum=1,
+            maximum=2_147_483_647,  # Ziggurat read it as a Java int: its largest value is how configs say "never"
         ),
         Setting(
             "auto-offset-reset-config",
@@ -408,6 +443,7 @@ STREAM_ROUTE = Section(
             "Consumer session timeout",
             kafka="session.timeout.ms",
             minimum=1,
+            maximum=_SESSION_TIMEOUT_MAX_MS,
         ),
         Setting(
             "default-api-timeout-ms-config",
@@ -415,6 +451,7 @@ STREAM_ROUTE = Section(
             60_000,
             "Timeout of blocking calls (commit, committed offsets)",
             minimum=1,
+            maximum=_API_TIMEOUT_MAX_MS,
             aliases=("default-api-timeout-ms",),
         ),
         Setting(
@@ -424,6 +461,7 @@ STREAM_ROUTE = Section(
             "How often stored offsets are committed",
             kafka="auto.commit.interval.ms",
             minimum=1,
+            maximum=_DAY_MS,
         ),
         Setting(
             "key-deserializer-class-config",

@@ -42,7 +42,14 @@ class Problem:
         else:
             where = self.file
         location = f"{where}: {self.path}:" if self.path else f"{where}:"
-        return f"{location} {self.message}"
+        return _one_line(f"{location} {self.message}")
+
+
+def _one_line(text: str) -> str:
+    """Text with unprintable characters escaped: a key holding a newline must not split its problem's line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ZigError(Exception):

@@ -57,6 +57,9 @@ def resolve(spec: str) -> Handler:
         walked = f"{walked}.{part}"
     if not callable(target):
         raise HandlerImportError(f"{walked!r} is a {type(target).__name__}, not a function")
+    wrong = _wrong_kind(target)
+    if wrong:
+        raise HandlerImportError(f"{walked!r} is {wrong}; name a function")
     _check_one_argument(target, walked)
     return target  # type: ignore[no-any-return]
 
@@ -93,6 +96,18 @@ def _suggest(name: str, target: Any) -> str:
     candidates = [n for n in dir(target) if not n.startswith("_") and callable(getattr(target, n, None))]
     close = difflib.get_close_matches(name, candidates, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _wrong_kind(target: Any) -> str:
+    """Why a callable cannot be a handler: zig calls it and acts on what it returns."""
+    if inspect.isclass(target):
+        return "a class: calling it makes an instance, not an outcome"
+    call = type(target).__call__  # an object whose __call__ is async is an async handler too
+    if any(inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (target, call)):
+        return "an async function: zig calls handlers synchronously and would get a coroutine, not an outcome"
+    if any(inspect.isgeneratorfunction(f) for f in (target, call)):
+        return "a generator function: calling it returns a generator, not an outcome"
+    return ""
 
 
 def _check_one_argument(handler: Callable[..., Any], name: str) -> None:

@@ -21,6 +21,8 @@ from confluent_kafka.cimpl import NewTopic
 
 from zig_cli import defaults
 from zig_cli.config import Config, Route, Value
+from zig_cli.config import is_plain_topic as is_plain_topic  # config validates origin topics by the same rule
+from zig_cli.config import subscription as subscription
 from zig_cli.defaults import Section
 from zig_cli.errors import KafkaFatalError, Problem, ZigError
 
@@ -132,10 +134,22 @@ def property_problems(config: Config) -> tuple[list[Problem], list[Problem]]:
             checks.append(("producer", f"{route.path}.producer.kafka-properties", producer_properties(config, route)))
         for role, path, props in checks:
             error, notes = _try_client(role, props)
+            hide = _masker(props)
             if error:
-                problems.append(Problem(config.file, path, f"librdkafka refuses the {role} config: {error}"))
-            warnings.extend(Problem(config.file, path, note, severity="warning") for note in notes)
+                problems.append(Problem(config.file, path, hide(f"librdkafka refuses the {role} config: {error}")))
+            warnings.extend(Problem(config.file, path, hide(note), severity="warning") for note in notes)
     return problems, warnings
+
+
+def _masker(props: Mapping[str, str]) -> Callable[[str], str]:
+    """Mask in librdkafka's text every value of a secret property: its messages quote the values they refuse, and
+    one value may be both a password and another property's bad value."""
+    values = sorted({v for k, v in props.items() if is_secret(k) and v}, key=len, reverse=True)
+    if not values:
+        return lambda text: text
+    # Whole tokens only, so a one-letter password does not blank every such letter of the message.
+    pattern = re.compile("|".join(rf"(?<!\w){re.escape(v)}(?!\w)" for v in values))
+    return lambda text: pattern.sub(MASK, text)
 
 
 def _try_client(role: str, props: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -163,8 +177,6 @@ def _try_client(role: str, props: Mapping[str, str]) -> tuple[str, list[str]]:
 
 # --- running: clients, topics and errors ---
 
-_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]+")
-
 # Errors no retry can fix: the process stops with the cause instead of spinning.
 _FATAL_CODES = {
     KafkaError.TOPIC_AUTHORIZATION_FAILED,
@@ -175,19 +187,6 @@ _FATAL_CODES = {
     KafkaError._INVALID_ARG,
 }
 _MISSING_TOPIC_CODES = {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC}
-
-
-def is_plain_topic(origin_topic: str) -> bool:
-    """A name made only of topic-name characters is a topic; anything else is one of Ziggurat's regexes."""
-    return bool(_TOPIC_NAME.fullmatch(origin_topic))
-
-
-def subscription(origin_topic: str) -> str:
-    """The origin topic as librdkafka subscribes to it: the name, or an anchored `^...$` regex."""
-    if is_plain_topic(origin_topic):
-        return origin_topic
-    pattern = origin_topic if origin_topic.startswith("^") else "^" + origin_topic
-    return pattern if pattern.endswith("$") else pattern + "$"
 
 
 def is_fatal(error: KafkaError, plain_topic: bool) -> bool:
