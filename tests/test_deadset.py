@@ -111,24 +111,29 @@ def test_an_interrupted_replay_repeats_at_most_the_message_in_hand(bootstrap_ser
     assert keys == [b"k0", b"k1", b"k1", b"k2", b"k3", b"k4", b"k5"], "only the message in hand came twice"
 
 
-def test_the_http_api_answers_like_ziggurat(bootstrap_servers: str, tmp_path: Path):
+TOKEN = "dead-set-t0ken"
+
+
+def test_the_http_api_answers_like_ziggurat_to_the_token_holder(bootstrap_servers: str, tmp_path: Path):
     config, app = setup(bootstrap_servers, tmp_path)
-    zig_run = Zig(config, tmp_path / "record.jsonl", "--route", "r")
+    zig_run = Zig(config, tmp_path / "record.jsonl", "--route", "r", env={"ZIGGURAT_HTTP_SERVER_AUTH_TOKEN": TOKEN})
     zig_run.wait_for_log("HTTP endpoints at ")
     port = int(zig_run.output().split("HTTP endpoints at http://0.0.0.0:")[1].split(" ")[0])
     base = f"http://127.0.0.1:{port}/v1/dead_set"
 
-    def call(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    def call(method: str, url: str, body: dict | None = None, token: str = TOKEN) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
+    assert call("DELETE", f"{base}?topic-entity=r&count=3", token="guess")[0] == 401
     status, body = call("GET", f"{base}?topic-entity=r&count=2")
-    assert status == 200 and [m["key"] for m in body["messages"]] == ["k0", "k1"]
+    assert status == 200 and [m["key"] for m in body["messages"]] == ["k0", "k1"], "the refused delete removed nothing"
     assert call("DELETE", f"{base}?topic-entity=r&count=1") == (200, {"deleted": 1})
     assert call("POST", f"{base}/replay", {"topic-entity": "r", "count": 2}) == (200, {"replayed": 2})
     wait_until(lambda: zig_run.count() >= 2, 60, "the replayed messages to be handled again")
@@ -143,3 +148,8 @@ def test_the_http_api_answers_like_ziggurat(bootstrap_servers: str, tmp_path: Pa
     status, body = call("GET", f"{base}?topic-entity=idle&count=1")
     assert status == 404 and body["error"].startswith("route 'idle' has no dead letters")
     assert zig_run.stop() == 0
+    log = zig_run.output()
+    assert "DELETE /v1/dead_set from 127.0.0.1:" in log and "refused: a wrong bearer token" in log
+    assert "route=r dead set: DELETE /v1/dead_set from 127.0.0.1:" in log and "asked 1, deleted 1" in log
+    assert "route=r dead set: POST /v1/dead_set/replay from 127.0.0.1:" in log and "asked 2, replayed 2" in log
+    assert TOKEN not in log and "guess" not in log

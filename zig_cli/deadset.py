@@ -9,8 +9,9 @@ and a replay interrupted midway repeats at most the message in hand.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,9 @@ from zig_cli import envelope, kafka
 from zig_cli.config import Config, Route
 from zig_cli.errors import KafkaFatalError, ZigError
 from zig_cli.producer import produce_all
-from zig_cli.server import Response, as_json
+from zig_cli.server import Endpoint, Request, Response, as_json, require_bearer
+
+logger = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 10.0
 
@@ -188,27 +191,51 @@ def _commit_past(consumer: Consumer, raw: Any) -> None:
     consumer.commit(offsets=[TopicPartition(raw.topic(), raw.partition(), raw.offset() + 1)], asynchronous=False)
 
 
-def endpoints(config: Config) -> dict[tuple[str, str], Callable[[Mapping[str, list[str]]], Response]]:
-    """Ziggurat's dead-set API: GET /v1/dead_set, POST /v1/dead_set/replay, DELETE /v1/dead_set."""
+# What the 403 of an endpoint without a token says: the setting that turns the dead-set API on.
+DISABLED = (
+    "the dead-set API is off: set a token in :http-server {:auth-token ...} (or ZIGGURAT_HTTP_SERVER_AUTH_TOKEN) "
+    "and send it as Authorization: Bearer <token>"
+)
 
-    def serve(action: str) -> Callable[[Mapping[str, list[str]]], Response]:
-        def answer(params: Mapping[str, list[str]]) -> Response:
-            def param(name: str) -> str | None:
-                values = params.get(name)
-                return values[-1] if values else None
 
+def endpoints(config: Config) -> dict[tuple[str, str], Endpoint]:
+    """Ziggurat's dead-set API: GET /v1/dead_set, POST /v1/dead_set/replay, DELETE /v1/dead_set, each behind the
+    bearer token of :http-server {:auth-token} (viewing shows message contents, so it is guarded too)."""
+    token = config.operations.get("http-server.auth-token")
+
+    def serve(action: str) -> Endpoint:
+        def answer(request: Request) -> Response:
             try:
-                count = parse_count(param("count"))
-                dead_set = DeadSet(config, param("topic-entity"))
+                count = parse_count(request.param("count"))
+                dead_set = DeadSet(config, request.param("topic-entity"))
                 if action == "view":
                     return as_json(200, {"messages": [letter.as_dict() for letter in dead_set.view(count)]})
-                if action == "replay":
-                    return as_json(200, {"replayed": dead_set.replay(count)})
-                return as_json(200, {"deleted": dead_set.delete(count)})
+                done = dead_set.replay(count) if action == "replay" else dead_set.delete(count)
+                logger.log(
+                    logging.INFO if action == "replay" else logging.WARNING,
+                    "route=%s dead set: %s %s from %s asked %d, %s %d",
+                    dead_set.route.name,
+                    request.method,
+                    request.path,
+                    request.client,
+                    count,
+                    "replayed" if action == "replay" else "deleted",
+                    done,
+                )
+                return as_json(200, {"replayed" if action == "replay" else "deleted": done})
             except DeadSetError as error:
+                if action != "view":
+                    logger.warning(
+                        "dead set: %s %s from %s refused (%d): %s",
+                        request.method,
+                        request.path,
+                        request.client,
+                        error.status,
+                        error,
+                    )
                 return as_json(error.status, {"error": str(error)})
 
-        return answer
+        return require_bearer(token.value if token else None, DISABLED, answer)
 
     return {
         ("GET", "/v1/dead_set"): serve("view"),
