@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +20,10 @@ from conftest import wait_until
 from kafka_helpers import RECORDER, Zig, committed, create_topic, read_topic, unique, write_route_config
 
 from zig_cli import config as config_module
-from zig_cli import envelope, loader
+from zig_cli import embedded, envelope, loader
 from zig_cli.config import Config
-from zig_cli.deadset import DeadSet, DeadSetError, commit_forward
+from zig_cli.deadset import DeadSet, DeadSetError, commit_forward, endpoints
+from zig_cli.server import OpsServer
 
 pytestmark = pytest.mark.kafka
 
@@ -242,3 +246,62 @@ def test_a_commit_never_moves_the_dead_set_back():
         level = CommittedAt(start)
         commit_forward(level, "d", 0, 3, 4)
         assert level.commits == [4]
+
+
+def serve_dead_set(config_path: Path) -> OpsServer:
+    server = OpsServer(0, endpoints(load(config_path)), "127.0.0.1")
+    server.start()
+    return server
+
+
+def get_dead_set(server: OpsServer, method: str = "GET", path: str = "/v1/dead_set") -> tuple[int, dict, float]:
+    """One authorized call for route r; returns its status, body and how long it took."""
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.request(method, f"{path}?topic-entity=r&count=3", headers={"Authorization": f"Bearer {TOKEN}"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read()), time.monotonic() - started
+    finally:
+        connection.close()
+
+
+def with_token(config_path: Path) -> Path:
+    raw = loader.load(config_path)
+    raw["http-server"] = {**raw.get("http-server", {}), "auth-token": TOKEN}
+    config_path.write_text(loader.dumps(raw, "edn"), encoding="utf-8")
+    return config_path
+
+
+def test_the_dead_set_answers_503_at_once_when_no_broker_listens(tmp_path: Path):
+    nowhere = f"127.0.0.1:{embedded.free_port()}"
+    route = {"handler-fn": "h/handle", "consumer-group-id": "g", "origin-topic": "o"}
+    config_path = with_token(write_route_config(tmp_path / "c.edn", nowhere, {"r": route}))
+    server = serve_dead_set(config_path)
+    try:
+        for method, path in (("GET", "/v1/dead_set"), ("POST", "/v1/dead_set/replay"), ("DELETE", "/v1/dead_set")):
+            status, body, took = get_dead_set(server, method, path)
+            assert status == 503, body
+            assert body["error"].startswith(f"cannot reach Kafka at {nowhere}: "), body
+            assert "Connection refused" in body["error"] and took < 4, (body, took)
+    finally:
+        server.stop()
+
+
+def test_the_dead_set_answers_503_with_the_reason_while_the_broker_is_stopped(
+    private_broker: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+):
+    address, broker = private_broker
+    server = serve_dead_set(with_token(setup(address, tmp_path)[0]))
+    try:
+        assert get_dead_set(server)[0] == 200
+        os.kill(broker.pid, signal.SIGSTOP)
+        try:
+            status, body, took = get_dead_set(server)
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+        assert (status, body) == (503, {"error": f"Kafka at {address} did not answer within 5 s"})
+        assert took < 9
+        assert get_dead_set(server)[0] == 200
+    finally:
+        server.stop()

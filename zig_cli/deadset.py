@@ -33,6 +33,10 @@ from zig_cli.server import Endpoint, Request, Response, as_json, require_bearer
 logger = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 10.0
+# How long the broker may take to say which partitions the dead-letter topic has, asked in short steps so that
+# "every broker is down" from librdkafka ends the wait at once.
+BROKER_TIMEOUT_S = 5.0
+METADATA_STEP_S = 0.25
 CHUNK = 100  # dead letters read at a time by a replay or delete (values may be up to a megabyte each)
 # consume() waits this long for a full chunk; short, so that the end of a small dead set is seen at once.
 FETCH_WAIT_S = 0.1
@@ -107,6 +111,7 @@ class DeadSet:
         group_key = "consumer-group-id" if self.route.kind == "batch" else "application-id"
         self.group = f"{self.route[group_key]}-dead-set"
         self._admin = kafka.admin_properties(config, self.route)
+        self.servers = self._admin["bootstrap.servers"]
 
     def _props(self) -> dict[str, str]:
         return self._admin | {
@@ -117,11 +122,24 @@ class DeadSet:
             "fetch.wait.max.ms": "20",
         }
 
-    def _partitions(self, consumer: Consumer) -> list[int]:
-        try:
-            metadata = consumer.list_topics(self.topic, timeout=READ_TIMEOUT_S)
-        except KafkaException as error:
-            raise KafkaFatalError(f"cannot read {self.topic!r}: {error.args[0].str()}") from None
+    def _consumer(self, props: dict[str, str]) -> tuple[Consumer, _BrokerWatch]:
+        watch = _BrokerWatch(self.servers)
+        return kafka.new_consumer(props, {"error_cb": watch.on_error}), watch
+
+    def _partitions(self, consumer: Consumer, watch: _BrokerWatch) -> list[int]:
+        """The dead-letter topic's partitions; 503 as soon as librdkafka finds every broker down, or after a wait."""
+        deadline = time.monotonic() + BROKER_TIMEOUT_S
+        while True:
+            try:
+                metadata = consumer.list_topics(self.topic, timeout=METADATA_STEP_S)
+                break
+            except KafkaException:
+                consumer.poll(0)  # serves error_cb; nothing is assigned yet, so no message is taken
+                watch.check()
+                if time.monotonic() >= deadline:
+                    raise DeadSetError(
+                        503, f"Kafka at {self.servers} did not answer within {BROKER_TIMEOUT_S:g} s"
+                    ) from None
         found = metadata.topics.get(self.topic)
         if found is None or found.error is not None or not found.partitions:
             raise DeadSetError(404, f"route {self.route.name!r} has no dead letters (topic {self.topic!r} not found)")
@@ -129,9 +147,9 @@ class DeadSet:
 
     def view(self, count: int) -> list[DeadLetter]:
         """The first `count` dead letters, read from where the group has committed, without joining or committing."""
-        consumer = kafka.new_consumer(self._props(), {})
+        consumer, watch = self._consumer(self._props())
         try:
-            partitions = [TopicPartition(self.topic, p) for p in self._partitions(consumer)]
+            partitions = [TopicPartition(self.topic, p) for p in self._partitions(consumer, watch)]
             starts = consumer.committed(partitions, timeout=READ_TIMEOUT_S)
             consumer.assign(
                 [
@@ -139,8 +157,10 @@ class DeadSet:
                     for tp in starts
                 ]
             )
-            reader = _Reader(consumer, self.topic, {tp.partition for tp in partitions})
+            reader = _Reader(consumer, self.topic, {tp.partition for tp in partitions}, watch)
             return [_letter(raw) for raw in reader.read(count)]
+        except KafkaException as error:
+            raise self._unavailable(error) from None
         finally:
             consumer.close()
 
@@ -201,10 +221,10 @@ class DeadSet:
             # A member that joins keeps what it holds, and one that joins later gets nothing while it does.
             "partition.assignment.strategy": "cooperative-sticky",
         }
-        consumer = kafka.new_consumer(props, {})
+        consumer, watch = self._consumer(props)
         try:
-            self._partitions(consumer)
-            claim = _Claim(consumer, self.topic)
+            self._partitions(consumer, watch)
+            claim = _Claim(consumer, self.topic, watch)
             if not claim.join(time.monotonic() + CLAIM_TIMEOUT_S):
                 raise DeadSetError(
                     409,
@@ -218,18 +238,26 @@ class DeadSet:
                     f"{self.group!r}); try again when it has ended",
                 )
             yield claim
+        except KafkaException as error:
+            raise self._unavailable(error) from None
+        except KafkaFatalError as error:  # a replayed copy that was not delivered
+            raise DeadSetError(503, str(error)) from None
         finally:
             consumer.close()
+
+    def _unavailable(self, error: KafkaException) -> DeadSetError:
+        return DeadSetError(503, f"Kafka at {self.servers}: {error.args[0].str()}")
 
 
 class _Reader:
     """Reads dead letters of the partitions given (a live set: a member's assignment) until a count, their ends, or
     a deadline; consuming also serves the group's rebalance callbacks."""
 
-    def __init__(self, consumer: Consumer, topic: str, partitions: set[int]) -> None:
+    def __init__(self, consumer: Consumer, topic: str, partitions: set[int], watch: _BrokerWatch) -> None:
         self.consumer = consumer
         self.topic = topic
         self.partitions = partitions
+        self.watch = watch
         self._pending: deque[Any] = deque()  # read but not handed out yet
         self._ended: set[int] = set()
 
@@ -256,18 +284,19 @@ class _Reader:
             elif error.code() == KafkaError._PARTITION_EOF:
                 self._ended.add(raw.partition() or 0)
             else:
-                raise KafkaFatalError(f"cannot read {self.topic!r}: {error.str()}")
+                raise KafkaException(error)
+        self.watch.check()
 
 
 class _Claim:
     """This process's hold on a dead set: a member of its group, acting only on the partitions it is assigned."""
 
-    def __init__(self, consumer: Consumer, topic: str) -> None:
+    def __init__(self, consumer: Consumer, topic: str, watch: _BrokerWatch) -> None:
         self.consumer = consumer
         self.topic = topic
         self.owned: set[int] = set()
         self._assigned = False
-        self._reader = _Reader(consumer, topic, self.owned)
+        self._reader = _Reader(consumer, topic, self.owned, watch)
 
     def join(self, deadline: float) -> bool:
         """Subscribe and wait for the first assignment (Kafka holds a new group's first join for a few seconds);
@@ -292,10 +321,41 @@ class _Claim:
     def advance(self, partition: int, start: int, end: int) -> None:
         try:
             commit_forward(self.consumer, self.topic, partition, start, end)
-        except KafkaException as error:  # this member was evicted: the dead set is someone else's now
+        except KafkaException as error:
+            if error.args[0].code() not in _EVICTED:
+                raise
             raise DeadSetError(
                 409, f"lost hold of {self.topic}[{partition}] at offset {start}: {error.args[0].str()}"
             ) from None
+
+
+# A commit refused because this member is no longer in the group: the dead set is someone else's now.
+_EVICTED = {
+    KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.FENCED_INSTANCE_ID,
+}
+
+
+class _BrokerWatch:
+    """What librdkafka reports about its connections (error_cb), so that a request fails at once, with the reason,
+    when every broker is down instead of waiting out its timeouts."""
+
+    def __init__(self, servers: str) -> None:
+        self.servers = servers
+        self._all_down = False
+        self._reason = ""
+
+    def on_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._all_down = True
+        elif error.code() == KafkaError._TRANSPORT and not self._reason:
+            self._reason = error.str()  # the first connection failure says why: refused, unresolved, TLS, ...
+
+    def check(self) -> None:
+        if self._all_down:
+            raise DeadSetError(503, f"cannot reach Kafka at {self.servers}: {self._reason or 'every broker is down'}")
 
 
 class Committer(Protocol):
