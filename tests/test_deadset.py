@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from conftest import wait_until
-from kafka_helpers import RECORDER, Zig, create_topic, read_topic, unique, write_route_config
+from kafka_helpers import RECORDER, Zig, committed, create_topic, read_topic, unique, write_route_config
 
 from zig_cli import config as config_module
-from zig_cli import envelope, loader
-from zig_cli.deadset import DeadSet
+from zig_cli import embedded, envelope, loader
+from zig_cli.config import Config
+from zig_cli.deadset import DeadSet, DeadSetError, commit_forward, endpoints
+from zig_cli.server import OpsServer
 
 pytestmark = pytest.mark.kafka
 
@@ -32,7 +38,7 @@ def dead_letters(bootstrap: str, topic: str, origin_topic: str, count: int) -> N
     assert producer.flush(30) == 0
 
 
-def setup(bootstrap: str, tmp_path: Path) -> tuple[Path, str]:
+def setup(bootstrap: str, tmp_path: Path, letters: int = 6) -> tuple[Path, str]:
     app = unique("app")
     origin = create_topic(bootstrap, unique("orders"), 1)
     (tmp_path / "h.py").write_text(RECORDER + "def handle(batch):\n    record('r', batch)\n")
@@ -47,7 +53,7 @@ def setup(bootstrap: str, tmp_path: Path) -> tuple[Path, str]:
     )
     create_topic(bootstrap, f"{app}-r-dead-letter", 1)
     create_topic(bootstrap, f"{app}-r-retry", 1)
-    dead_letters(bootstrap, f"{app}-r-dead-letter", origin, 6)
+    dead_letters(bootstrap, f"{app}-r-dead-letter", origin, letters)
     return config, app
 
 
@@ -111,24 +117,29 @@ def test_an_interrupted_replay_repeats_at_most_the_message_in_hand(bootstrap_ser
     assert keys == [b"k0", b"k1", b"k1", b"k2", b"k3", b"k4", b"k5"], "only the message in hand came twice"
 
 
-def test_the_http_api_answers_like_ziggurat(bootstrap_servers: str, tmp_path: Path):
+TOKEN = "dead-set-t0ken"
+
+
+def test_the_http_api_answers_like_ziggurat_to_the_token_holder(bootstrap_servers: str, tmp_path: Path):
     config, app = setup(bootstrap_servers, tmp_path)
-    zig_run = Zig(config, tmp_path / "record.jsonl", "--route", "r")
+    zig_run = Zig(config, tmp_path / "record.jsonl", "--route", "r", env={"ZIGGURAT_HTTP_SERVER_AUTH_TOKEN": TOKEN})
     zig_run.wait_for_log("HTTP endpoints at ")
     port = int(zig_run.output().split("HTTP endpoints at http://0.0.0.0:")[1].split(" ")[0])
     base = f"http://127.0.0.1:{port}/v1/dead_set"
 
-    def call(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    def call(method: str, url: str, body: dict | None = None, token: str = TOKEN) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
+    assert call("DELETE", f"{base}?topic-entity=r&count=3", token="guess")[0] == 401
     status, body = call("GET", f"{base}?topic-entity=r&count=2")
-    assert status == 200 and [m["key"] for m in body["messages"]] == ["k0", "k1"]
+    assert status == 200 and [m["key"] for m in body["messages"]] == ["k0", "k1"], "the refused delete removed nothing"
     assert call("DELETE", f"{base}?topic-entity=r&count=1") == (200, {"deleted": 1})
     assert call("POST", f"{base}/replay", {"topic-entity": "r", "count": 2}) == (200, {"replayed": 2})
     wait_until(lambda: zig_run.count() >= 2, 60, "the replayed messages to be handled again")
@@ -143,3 +154,154 @@ def test_the_http_api_answers_like_ziggurat(bootstrap_servers: str, tmp_path: Pa
     status, body = call("GET", f"{base}?topic-entity=idle&count=1")
     assert status == 404 and body["error"].startswith("route 'idle' has no dead letters")
     assert zig_run.stop() == 0
+    log = zig_run.output()
+    assert "DELETE /v1/dead_set from 127.0.0.1:" in log and "refused: a wrong bearer token" in log
+    assert "route=r dead set: DELETE /v1/dead_set from 127.0.0.1:" in log and "asked 1, deleted 1" in log
+    assert "route=r dead set: POST /v1/dead_set/replay from 127.0.0.1:" in log and "asked 2, replayed 2" in log
+    assert TOKEN not in log and "guess" not in log
+
+
+def end_offset(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("watermarks")})
+    try:
+        return int(consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)[1])
+    finally:
+        consumer.close()
+
+
+def load(path: Path) -> Config:
+    return config_module.validate(loader.load(path), str(path), {})
+
+
+def test_concurrent_http_replays_move_each_dead_letter_once(bootstrap_servers: str, tmp_path: Path):
+    config, app = setup(bootstrap_servers, tmp_path, letters=40)
+    group = DeadSet(load(config), "r").group
+    zig_run = Zig(config, tmp_path / "record.jsonl", "--route", "r", env={"ZIGGURAT_HTTP_SERVER_AUTH_TOKEN": TOKEN})
+    zig_run.wait_for_log("HTTP endpoints at ")
+    port = int(zig_run.output().split("HTTP endpoints at http://0.0.0.0:")[1].split(" ")[0])
+
+    def replay(_: int) -> tuple[int, dict]:
+        url = f"http://127.0.0.1:{port}/v1/dead_set/replay?topic-entity=r&count=10"
+        request = urllib.request.Request(url, method="POST", headers={"Authorization": f"Bearer {TOKEN}"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = sorted(pool.map(replay, range(4)), key=lambda answer: answer[0])
+    assert answers[0] == (200, {"replayed": 10}), answers
+    assert [status for status, _ in answers[1:]] == [409, 409, 409], answers
+    assert all("a replay or delete of route 'r' is running" in body["error"] for _, body in answers[1:])
+    assert end_offset(bootstrap_servers, f"{app}-r-retry") == 10, "the retry topic grew by what was replayed"
+    assert committed(bootstrap_servers, group, f"{app}-r-dead-letter", 1) == {0: 10}
+    assert zig_run.stop() == 0
+
+
+def test_a_replay_in_another_process_is_refused_while_one_holds_the_dead_set(bootstrap_servers: str, tmp_path: Path):
+    config_path, app = setup(bootstrap_servers, tmp_path)
+    dead_set = DeadSet(load(config_path), "r")
+    other: list[subprocess.CompletedProcess[str]] = []
+
+    def meanwhile(letter: object) -> None:
+        if not other:  # while this replay holds the dead set, the CLI tries one of its own
+            other.append(zig("dead-set", "replay", str(config_path), "r", "--count", "3", cwd=tmp_path))
+
+    assert dead_set.replay(3, after_write=meanwhile) == 3
+    [refused] = other
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"another replay or delete of route 'r' holds its dead set (group '{dead_set.group}'); try again when it has "
+        "ended"
+    ]
+    assert end_offset(bootstrap_servers, f"{app}-r-retry") == 3
+    assert committed(bootstrap_servers, dead_set.group, f"{app}-r-dead-letter", 1) == {0: 3}
+
+
+class CommittedAt:
+    """A consumer whose group has committed `offset`; records what is committed through it."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        self.commits: list[int] = []
+
+    def committed(self, partitions: list[TopicPartition], timeout: float = 0) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, self.offset) for tp in partitions]
+
+    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> list[TopicPartition]:
+        self.commits += [tp.offset for tp in offsets]
+        return offsets
+
+
+def test_a_commit_never_moves_the_dead_set_back():
+    ahead = CommittedAt(7)
+    with pytest.raises(DeadSetError) as refused:
+        commit_forward(ahead, "d", 0, 3, 4)
+    assert (refused.value.status, ahead.commits) == (409, [])
+    assert str(refused.value) == (
+        "another replay or delete moved d[0] to offset 7 while this one was at 3; stopped without moving it back"
+    )
+    for start in (3, -1001):  # where this one started, or nothing committed yet
+        level = CommittedAt(start)
+        commit_forward(level, "d", 0, 3, 4)
+        assert level.commits == [4]
+
+
+def serve_dead_set(config_path: Path) -> OpsServer:
+    server = OpsServer(0, endpoints(load(config_path)), "127.0.0.1")
+    server.start()
+    return server
+
+
+def get_dead_set(server: OpsServer, method: str = "GET", path: str = "/v1/dead_set") -> tuple[int, dict, float]:
+    """One authorized call for route r; returns its status, body and how long it took."""
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.request(method, f"{path}?topic-entity=r&count=3", headers={"Authorization": f"Bearer {TOKEN}"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read()), time.monotonic() - started
+    finally:
+        connection.close()
+
+
+def with_token(config_path: Path) -> Path:
+    raw = loader.load(config_path)
+    raw["http-server"] = {**raw.get("http-server", {}), "auth-token": TOKEN}
+    config_path.write_text(loader.dumps(raw, "edn"), encoding="utf-8")
+    return config_path
+
+
+def test_the_dead_set_answers_503_at_once_when_no_broker_listens(tmp_path: Path):
+    nowhere = f"127.0.0.1:{embedded.free_port()}"
+    route = {"handler-fn": "h/handle", "consumer-group-id": "g", "origin-topic": "o"}
+    config_path = with_token(write_route_config(tmp_path / "c.edn", nowhere, {"r": route}))
+    server = serve_dead_set(config_path)
+    try:
+        for method, path in (("GET", "/v1/dead_set"), ("POST", "/v1/dead_set/replay"), ("DELETE", "/v1/dead_set")):
+            status, body, took = get_dead_set(server, method, path)
+            assert status == 503, body
+            assert body["error"].startswith(f"cannot reach Kafka at {nowhere}: "), body
+            assert "Connection refused" in body["error"] and took < 4, (body, took)
+    finally:
+        server.stop()
+
+
+def test_the_dead_set_answers_503_with_the_reason_while_the_broker_is_stopped(
+    private_broker: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+):
+    address, broker = private_broker
+    server = serve_dead_set(with_token(setup(address, tmp_path)[0]))
+    try:
+        assert get_dead_set(server)[0] == 200
+        os.kill(broker.pid, signal.SIGSTOP)
+        try:
+            status, body, took = get_dead_set(server)
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+        assert (status, body) == (503, {"error": f"Kafka at {address} did not answer within 5 s"})
+        assert took < 9
+        assert get_dead_set(server)[0] == 200
+    finally:
+        server.stop()

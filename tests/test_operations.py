@@ -1,8 +1,9 @@
-"""Metrics and health of a running zig: /metrics values after known outcomes, /ping, /health."""
+"""Metrics and health of a running zig: /metrics values after known outcomes, /ping, /health, the host they use."""
 
 from __future__ import annotations
 
 import re
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -42,7 +43,7 @@ def get(url: str) -> tuple[int, str]:
 
 def port_of(zig: Zig, what: str) -> int:
     zig.wait_for_log(what)
-    found = re.search(rf"{re.escape(what)}http://0\.0\.0\.0:(\d+)", zig.output())
+    found = re.search(rf"{re.escape(what)}http://127\.0\.0\.1:(\d+)", zig.output())
     assert found, zig.output()[-2000:]
     return int(found[1])
 
@@ -82,9 +83,12 @@ def test_metrics_count_known_outcomes_and_health_follows_the_group(bootstrap_ser
             }
         },
     )
-    zig = Zig(config, tmp_path / "record.jsonl")
+    this_host_only = {"ZIGGURAT_HTTP_SERVER_HOST": "127.0.0.1", "ZIGGURAT_PROMETHEUS_HOST": "127.0.0.1"}
+    zig = Zig(config, tmp_path / "record.jsonl", env={**this_host_only, "ZIGGURAT_HTTP_SERVER_AUTH_TOKEN": "t"})
     http = port_of(zig, "HTTP endpoints at ")
-    assert get(f"http://127.0.0.1:{http}/ping") == (200, "pong")
+    assert get(f"http://127.0.0.1:{http}/ping") == (200, "pong"), "open without the token"
+    with pytest.raises(ConnectionRefusedError):  # another loopback address: the server listens on 127.0.0.1 only
+        socket.create_connection(("127.0.0.2", http), timeout=5).close()
     answers: list[tuple[int, str]] = []
     wait_until(
         lambda: answers.append(get(f"http://127.0.0.1:{http}/health")) or answers[-1][0] == 200,
@@ -100,6 +104,8 @@ def test_metrics_count_known_outcomes_and_health_follows_the_group(bootstrap_ser
     wait_until(lambda: zig.count() >= 100 + 20, 60, "every message and two retries of each r-message")
     read_topic(bootstrap_servers, f"{app}-m-dead-letter", 3)
     metrics_port = port_of(zig, "metrics at ")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.2", metrics_port), timeout=5).close()
 
     def scrape() -> dict:
         return samples(get(f"http://127.0.0.1:{metrics_port}/metrics")[1])

@@ -5,14 +5,22 @@ where the dead set starts: viewing reads from there without committing; deleting
 replaying writes each message back (to the route's retry topic, due at once and with a fresh retry count, or to
 the origin topic when retry is off) and only then commits past it. So a replay moves each message exactly once,
 and a replay interrupted midway repeats at most the message in hand.
+
+A replay or delete joins the group and acts only on the partitions the coordinator assigns it, so two of them,
+in one process or several, never act on the same dead letters: the one assigned nothing answers 409. Every
+commit first checks the group's offset and refuses to move it back.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -20,9 +28,24 @@ from zig_cli import envelope, kafka
 from zig_cli.config import Config, Route
 from zig_cli.errors import KafkaFatalError, ZigError
 from zig_cli.producer import produce_all
-from zig_cli.server import Response, as_json
+from zig_cli.server import Endpoint, Request, Response, as_json, require_bearer
+
+logger = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 10.0
+# How long the broker may take to say which partitions the dead-letter topic has, asked in short steps so that
+# "every broker is down" from librdkafka ends the wait at once.
+BROKER_TIMEOUT_S = 5.0
+METADATA_STEP_S = 0.25
+CHUNK = 100  # dead letters read at a time by a replay or delete (values may be up to a megabyte each)
+# consume() waits this long for a full chunk; short, so that the end of a small dead set is seen at once.
+FETCH_WAIT_S = 0.1
+# The dead-set group's session: the least a Kafka broker accepts by default, so that the hold of a zig that died
+# midway ends within seconds.
+SESSION_TIMEOUT_MS = 6000
+# Joining the group: Kafka delays a new group's first join by group.initial.rebalance.delay.ms (3 s by default), and
+# a join while another member holds the dead set waits for that member to rejoin.
+CLAIM_TIMEOUT_S = 30.0
 
 
 class DeadSetError(ZigError):
@@ -88,130 +111,351 @@ class DeadSet:
         group_key = "consumer-group-id" if self.route.kind == "batch" else "application-id"
         self.group = f"{self.route[group_key]}-dead-set"
         self._admin = kafka.admin_properties(config, self.route)
+        self.servers = self._admin["bootstrap.servers"]
 
-    def _consumer(self) -> tuple[Consumer, list[TopicPartition]]:
-        props = self._admin | {"group.id": self.group, "enable.auto.commit": "false", "enable.partition.eof": "true"}
-        consumer = kafka.new_consumer(props, {})
-        try:
-            metadata = consumer.list_topics(self.topic, timeout=READ_TIMEOUT_S)
-        except KafkaException as error:
-            consumer.close()
-            raise KafkaFatalError(f"cannot read {self.topic!r}: {error.args[0].str()}") from None
+    def _props(self) -> dict[str, str]:
+        return self._admin | {
+            "group.id": self.group,
+            "enable.auto.commit": "false",
+            "enable.partition.eof": "true",
+            # The end of the dead set is known when a fetch comes back empty: do not let the broker hold it long.
+            "fetch.wait.max.ms": "20",
+        }
+
+    def _consumer(self, props: dict[str, str]) -> tuple[Consumer, _BrokerWatch]:
+        watch = _BrokerWatch(self.servers)
+        return kafka.new_consumer(props, {"error_cb": watch.on_error}), watch
+
+    def _partitions(self, consumer: Consumer, watch: _BrokerWatch) -> list[int]:
+        """The dead-letter topic's partitions; 503 as soon as librdkafka finds every broker down, or after a wait."""
+        deadline = time.monotonic() + BROKER_TIMEOUT_S
+        while True:
+            try:
+                metadata = consumer.list_topics(self.topic, timeout=METADATA_STEP_S)
+                break
+            except KafkaException:
+                consumer.poll(0)  # serves error_cb; nothing is assigned yet, so no message is taken
+                watch.check()
+                if time.monotonic() >= deadline:
+                    raise DeadSetError(
+                        503, f"Kafka at {self.servers} did not answer within {BROKER_TIMEOUT_S:g} s"
+                    ) from None
         found = metadata.topics.get(self.topic)
         if found is None or found.error is not None or not found.partitions:
-            consumer.close()
             raise DeadSetError(404, f"route {self.route.name!r} has no dead letters (topic {self.topic!r} not found)")
-        partitions = [TopicPartition(self.topic, p) for p in sorted(found.partitions)]
-        starts = consumer.committed(partitions, timeout=READ_TIMEOUT_S)
-        positions = [
-            TopicPartition(self.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING) for tp in starts
-        ]
-        consumer.assign(positions)
-        return consumer, positions
-
-    def _read(self, consumer: Consumer, partitions: int, count: int) -> list[tuple[Any, DeadLetter]]:
-        """The next `count` dead letters from the start of the dead set (fewer if there are fewer)."""
-        found: list[tuple[Any, DeadLetter]] = []
-        ended: set[int] = set()
-        deadline = time.monotonic() + READ_TIMEOUT_S
-        while len(found) < count and len(ended) < partitions and time.monotonic() < deadline:
-            for raw in consumer.consume(min(count - len(found), 500), 0.5):
-                error = raw.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        ended.add(raw.partition() or 0)
-                        continue
-                    raise KafkaFatalError(f"cannot read {self.topic!r}: {error.str()}")
-                if len(found) < count:
-                    found.append((raw, self._letter(raw)))
-        return found
-
-    @staticmethod
-    def _letter(raw: Any) -> DeadLetter:
-        kind, timestamp = raw.timestamp()
-        headers = raw.headers() or []
-        origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
-        error = next(((data or b"").decode("utf-8", "replace") for name, data in headers if name == envelope.ERROR), "")
-        return DeadLetter(raw.partition(), raw.offset(), raw.key(), raw.value(), origin, error, origin.timestamp)
+        return sorted(found.partitions)
 
     def view(self, count: int) -> list[DeadLetter]:
-        consumer, positions = self._consumer()
+        """The first `count` dead letters, read from where the group has committed, without joining or committing."""
+        consumer, watch = self._consumer(self._props())
         try:
-            return [letter for _, letter in self._read(consumer, len(positions), count)]
+            partitions = [TopicPartition(self.topic, p) for p in self._partitions(consumer, watch)]
+            starts = consumer.committed(partitions, timeout=READ_TIMEOUT_S)
+            consumer.assign(
+                [
+                    TopicPartition(self.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+                    for tp in starts
+                ]
+            )
+            reader = _Reader(consumer, self.topic, {tp.partition for tp in partitions}, watch)
+            return [_letter(raw) for raw in reader.read(count)]
+        except KafkaException as error:
+            raise self._unavailable(error) from None
         finally:
             consumer.close()
 
     def delete(self, count: int) -> int:
-        consumer, positions = self._consumer()
-        try:
-            found = self._read(consumer, len(positions), count)
-            for raw, _ in found:
-                _commit_past(consumer, raw)
-            return len(found)
-        finally:
-            consumer.close()
+        """Commit past the first `count` dead letters; returns how many."""
+        deleted = 0
+        with self._claim() as claim:
+            while deleted < count:
+                found = claim.read(min(count - deleted, CHUNK))
+                if not found:
+                    break
+                for partition in sorted({raw.partition() for raw in found}):
+                    offsets = [raw.offset() for raw in found if raw.partition() == partition]
+                    claim.advance(partition, offsets[0], offsets[-1] + 1)
+                deleted += len(found)
+        return deleted
 
     def replay(self, count: int, after_write: Callable[[DeadLetter], None] = lambda letter: None) -> int:
         """Write each dead letter back, then commit past it; returns how many moved."""
         retry = self.route.retry
         destination = self.route["retry-topic"] if retry.enabled else self.route["origin-topic"]
         producer: Any = kafka.new_producer(self._admin | {"acks": "all"})
-        consumer, positions = self._consumer()
         moved = 0
         try:
-            for raw, letter in self._read(consumer, len(positions), count):
-                if retry.enabled:
-                    record = envelope.forward(
-                        destination,
-                        letter.origin,
-                        raw.key(),
-                        raw.value(),
-                        self.route.name,
-                        0,
-                        f"replayed from the dead set: {letter.error}",
-                        due_ms=0,
-                    )
-                else:
-                    headers = [(name, data or b"") for name, data in letter.origin.headers]
-                    record = envelope.Record(destination, raw.key(), raw.value(), headers)
-                produce_all(producer, [record], 60)
-                after_write(letter)
-                _commit_past(consumer, raw)
-                moved += 1
+            with self._claim() as claim:
+                while moved < count:
+                    found = claim.read(min(count - moved, CHUNK))
+                    if not found:
+                        break
+                    for raw in found:
+                        letter = _letter(raw)
+                        produce_all(producer, [self._record(destination, raw, letter)], 60)
+                        after_write(letter)
+                        claim.advance(raw.partition(), raw.offset(), raw.offset() + 1)
+                        moved += 1
             return moved
         finally:
-            consumer.close()
             producer.flush(30)
 
+    def _record(self, destination: str, raw: Any, letter: DeadLetter) -> envelope.Record:
+        if self.route.retry.enabled:
+            error = f"replayed from the dead set: {letter.error}"
+            return envelope.forward(
+                destination, letter.origin, raw.key(), raw.value(), self.route.name, 0, error, due_ms=0
+            )
+        headers = [(name, data or b"") for name, data in letter.origin.headers]
+        return envelope.Record(destination, raw.key(), raw.value(), headers)
 
-def _commit_past(consumer: Consumer, raw: Any) -> None:
-    consumer.commit(offsets=[TopicPartition(raw.topic(), raw.partition(), raw.offset() + 1)], asynchronous=False)
+    @contextlib.contextmanager
+    def _claim(self) -> Iterator[_Claim]:
+        """Hold the dead set for one replay or delete: join its group and act only on the partitions assigned.
+
+        The group's coordinator hands each partition to one member at a time, across processes: a zig that is
+        assigned nothing while another member holds the dead set answers 409 instead of replaying it again."""
+        props = self._props() | {
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": str(SESSION_TIMEOUT_MS),
+            # A member that joins keeps what it holds, and one that joins later gets nothing while it does.
+            "partition.assignment.strategy": "cooperative-sticky",
+        }
+        consumer, watch = self._consumer(props)
+        try:
+            self._partitions(consumer, watch)
+            claim = _Claim(consumer, self.topic, watch)
+            if not claim.join(time.monotonic() + CLAIM_TIMEOUT_S):
+                raise DeadSetError(
+                    409,
+                    f"the dead-set group {self.group!r} of route {self.route.name!r} assigned nothing within "
+                    f"{CLAIM_TIMEOUT_S:g} s; another replay or delete may hold it, try again",
+                )
+            if not claim.owned:
+                raise DeadSetError(
+                    409,
+                    f"another replay or delete of route {self.route.name!r} holds its dead set (group "
+                    f"{self.group!r}); try again when it has ended",
+                )
+            yield claim
+        except KafkaException as error:
+            raise self._unavailable(error) from None
+        except KafkaFatalError as error:  # a replayed copy that was not delivered
+            raise DeadSetError(503, str(error)) from None
+        finally:
+            consumer.close()
+
+    def _unavailable(self, error: KafkaException) -> DeadSetError:
+        return DeadSetError(503, f"Kafka at {self.servers}: {error.args[0].str()}")
 
 
-def endpoints(config: Config) -> dict[tuple[str, str], Callable[[Mapping[str, list[str]]], Response]]:
-    """Ziggurat's dead-set API: GET /v1/dead_set, POST /v1/dead_set/replay, DELETE /v1/dead_set."""
+class _Reader:
+    """Reads dead letters of the partitions given (a live set: a member's assignment) until a count, their ends, or
+    a deadline; consuming also serves the group's rebalance callbacks."""
 
-    def serve(action: str) -> Callable[[Mapping[str, list[str]]], Response]:
-        def answer(params: Mapping[str, list[str]]) -> Response:
-            def param(name: str) -> str | None:
-                values = params.get(name)
-                return values[-1] if values else None
+    def __init__(self, consumer: Consumer, topic: str, partitions: set[int], watch: _BrokerWatch) -> None:
+        self.consumer = consumer
+        self.topic = topic
+        self.partitions = partitions
+        self.watch = watch
+        self._pending: deque[Any] = deque()  # read but not handed out yet
+        self._ended: set[int] = set()
 
+    def read(self, count: int) -> list[Any]:
+        found: list[Any] = []
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while len(found) < count:
+            if not self._pending:
+                if self.partitions <= self._ended or time.monotonic() >= deadline:
+                    break
+                self.fetch(min(count - len(found), CHUNK), FETCH_WAIT_S)
+                continue
+            raw = self._pending.popleft()
+            if raw.partition() in self.partitions:  # a partition given up since is another member's now
+                found.append(raw)
+        return found
+
+    def fetch(self, count: int, timeout_s: float) -> None:
+        for raw in self.consumer.consume(count, timeout_s):
+            error = raw.error()
+            if error is None:
+                self._ended.discard(raw.partition())
+                self._pending.append(raw)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                self._ended.add(raw.partition() or 0)
+            else:
+                raise KafkaException(error)
+        self.watch.check()
+
+
+class _Claim:
+    """This process's hold on a dead set: a member of its group, acting only on the partitions it is assigned."""
+
+    def __init__(self, consumer: Consumer, topic: str, watch: _BrokerWatch) -> None:
+        self.consumer = consumer
+        self.topic = topic
+        self.owned: set[int] = set()
+        self._assigned = False
+        self._reader = _Reader(consumer, topic, self.owned, watch)
+
+    def join(self, deadline: float) -> bool:
+        """Subscribe and wait for the first assignment (Kafka holds a new group's first join for a few seconds);
+        False when none came by the deadline."""
+        self.consumer.subscribe(
+            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+        )
+        while not self._assigned and time.monotonic() < deadline:
+            self._reader.fetch(1, FETCH_WAIT_S)
+        return self._assigned
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self._assigned = True
+        self.owned.update(tp.partition for tp in partitions)
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self.owned.difference_update(tp.partition for tp in partitions)
+
+    def read(self, count: int) -> list[Any]:
+        return self._reader.read(count)
+
+    def advance(self, partition: int, start: int, end: int) -> None:
+        try:
+            commit_forward(self.consumer, self.topic, partition, start, end)
+        except KafkaException as error:
+            if error.args[0].code() not in _EVICTED:
+                raise
+            raise DeadSetError(
+                409, f"lost hold of {self.topic}[{partition}] at offset {start}: {error.args[0].str()}"
+            ) from None
+
+
+# A commit refused because this member is no longer in the group: the dead set is someone else's now.
+_EVICTED = {
+    KafkaError.UNKNOWN_MEMBER_ID,
+    KafkaError.ILLEGAL_GENERATION,
+    KafkaError.REBALANCE_IN_PROGRESS,
+    KafkaError.FENCED_INSTANCE_ID,
+}
+
+
+class _BrokerWatch:
+    """What librdkafka reports about its connections (error_cb), so that a request fails at once, with the reason,
+    when every broker is down instead of waiting out its timeouts."""
+
+    def __init__(self, servers: str) -> None:
+        self.servers = servers
+        self._all_down = False
+        self._reason = ""
+
+    def on_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._all_down = True
+        elif error.code() == KafkaError._TRANSPORT and not self._reason:
+            self._reason = error.str()  # the first connection failure says why: refused, unresolved, TLS, ...
+
+    def check(self) -> None:
+        if self._all_down:
+            raise DeadSetError(503, f"cannot reach Kafka at {self.servers}: {self._reason or 'every broker is down'}")
+
+
+class Committer(Protocol):
+    """The part of a consumer `commit_forward` uses."""
+
+    def committed(self, partitions: list[TopicPartition], timeout: float = ...) -> list[TopicPartition]: ...
+    def commit(self, *, offsets: list[TopicPartition], asynchronous: Literal[False]) -> list[TopicPartition]: ...
+
+
+def commit_forward(consumer: Committer, topic: str, partition: int, start: int, end: int) -> None:
+    """Commit `end` for a partition read from `start`, unless the group's offset is already past `start`: then
+    another replay or delete has moved it, and committing would move it back (409)."""
+    [current] = consumer.committed([TopicPartition(topic, partition)], timeout=READ_TIMEOUT_S)
+    if current.offset > start:
+        raise DeadSetError(
+            409,
+            f"another replay or delete moved {topic}[{partition}] to offset {current.offset} while this one was at "
+            f"{start}; stopped without moving it back",
+        )
+    consumer.commit(offsets=[TopicPartition(topic, partition, end)], asynchronous=False)
+
+
+def _letter(raw: Any) -> DeadLetter:
+    kind, timestamp = raw.timestamp()
+    headers = raw.headers() or []
+    origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
+    error = next(((data or b"").decode("utf-8", "replace") for name, data in headers if name == envelope.ERROR), "")
+    return DeadLetter(raw.partition(), raw.offset(), raw.key(), raw.value(), origin, error, origin.timestamp)
+
+
+# What the 403 of an endpoint without a token says: the setting that turns the dead-set API on.
+DISABLED = (
+    "the dead-set API is off: set a token in :http-server {:auth-token ...} (or ZIGGURAT_HTTP_SERVER_AUTH_TOKEN) "
+    "and send it as Authorization: Bearer <token>"
+)
+
+
+def endpoints(config: Config) -> dict[tuple[str, str], Endpoint]:
+    """Ziggurat's dead-set API: GET /v1/dead_set, POST /v1/dead_set/replay, DELETE /v1/dead_set, each behind the
+    bearer token of :http-server {:auth-token} (viewing shows message contents, so it is guarded too)."""
+    token = config.operations.get("http-server.auth-token")
+    # One replay or delete per route at a time in this process, refused at once; other processes are kept out by
+    # the dead-set group (DeadSet._claim).
+    changing = {route.name: threading.Lock() for route in config.routes}
+
+    def view(request: Request) -> Response:
+        dead_set = DeadSet(config, request.param("topic-entity"))
+        return as_json(200, {"messages": [letter.as_dict() for letter in dead_set.view(_count(request))]})
+
+    def change(action: str) -> Endpoint:
+        def answer(request: Request) -> Response:
+            count = _count(request)
+            dead_set = DeadSet(config, request.param("topic-entity"))
+            lock = changing[dead_set.route.name]
+            if not lock.acquire(blocking=False):
+                raise DeadSetError(409, f"a replay or delete of route {dead_set.route.name!r} is running; try again")
             try:
-                count = parse_count(param("count"))
-                dead_set = DeadSet(config, param("topic-entity"))
-                if action == "view":
-                    return as_json(200, {"messages": [letter.as_dict() for letter in dead_set.view(count)]})
-                if action == "replay":
-                    return as_json(200, {"replayed": dead_set.replay(count)})
-                return as_json(200, {"deleted": dead_set.delete(count)})
-            except DeadSetError as error:
-                return as_json(error.status, {"error": str(error)})
+                done = dead_set.replay(count) if action == "replayed" else dead_set.delete(count)
+            finally:
+                lock.release()
+            level = logging.INFO if action == "replayed" else logging.WARNING
+            logger.log(
+                level,
+                "route=%s dead set: %s %s from %s asked %d, %s %d",
+                dead_set.route.name,
+                request.method,
+                request.path,
+                request.client,
+                count,
+                action,
+                done,
+            )
+            return as_json(200, {action: done})
 
         return answer
 
+    def guarded(endpoint: Endpoint) -> Endpoint:
+        def answer(request: Request) -> Response:
+            try:
+                return endpoint(request)
+            except DeadSetError as error:
+                if request.method != "GET":
+                    logger.warning(
+                        "dead set: %s %s from %s refused (%d): %s",
+                        request.method,
+                        request.path,
+                        request.client,
+                        error.status,
+                        error,
+                    )
+                return as_json(error.status, {"error": str(error)})
+
+        return require_bearer(token.value if token else None, DISABLED, answer)
+
     return {
-        ("GET", "/v1/dead_set"): serve("view"),
-        ("POST", "/v1/dead_set/replay"): serve("replay"),
-        ("DELETE", "/v1/dead_set"): serve("delete"),
+        ("GET", "/v1/dead_set"): guarded(view),
+        ("POST", "/v1/dead_set/replay"): guarded(change("replayed")),
+        ("DELETE", "/v1/dead_set"): guarded(change("deleted")),
     }
+
+
+def _count(request: Request) -> int:
+    return parse_count(request.param("count"))

@@ -603,6 +603,7 @@ PROMETHEUS = Section(
         Setting(
             "port", "int", 8002, "Port of the metrics endpoint (0: any free port, logged)", minimum=0, maximum=65535
         ),
+        Setting("host", "str", "0.0.0.0", "Address the metrics endpoint listens on (127.0.0.1: this host only)"),
     ),
 )
 
@@ -612,6 +613,14 @@ HTTP_SERVER = Section(
     (
         Setting("enabled", "bool", True, "Serve /ping, /health and the dead-set API while zig run runs"),
         Setting("port", "int", 8080, "Port of the HTTP endpoints (0: any free port, logged)", minimum=0, maximum=65535),
+        Setting("host", "str", "0.0.0.0", "Address the HTTP endpoints listen on (127.0.0.1: this host only)"),
+        Setting(
+            "auth-token",
+            "str",
+            None,
+            "Bearer token the /v1/dead_set endpoints require (Authorization: Bearer ...); unset, they answer 403",
+            secret=True,
+        ),
     ),
     ignored={
         "thread-count": "zig's HTTP server sizes itself",

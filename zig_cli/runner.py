@@ -88,25 +88,28 @@ class Runner:
     def _serve(self) -> None:
         config = self.config
         if config.setting("prometheus.enabled"):
+            host, port = config.setting("prometheus.host"), config.setting("prometheus.port")
             try:
-                server, _ = start_http_server(config.setting("prometheus.port"), registry=self.metrics.registry)
+                server, _ = start_http_server(port, addr=host, registry=self.metrics.registry)
             except OSError as error:
-                raise ZigError(f"cannot serve metrics on port {config.setting('prometheus.port')}: {error}") from None
+                raise ZigError(f"cannot serve metrics on {host}:{port}: {error}") from None
             self._servers.append(server)
-            logger.info("metrics at http://0.0.0.0:%d/metrics", server.server_address[1])
+            logger.info("metrics at http://%s:%d/metrics", host, server.server_address[1])
         if config.setting("http-server.enabled"):
             endpoints = {
-                ("GET", "/ping"): lambda query: text(200, "pong"),
+                ("GET", "/ping"): lambda request: text(200, "pong"),
                 ("GET", "/health"): self._health,
                 **deadset_endpoints(self.config),
             }
+            host, port = config.setting("http-server.host"), config.setting("http-server.port")
             try:
-                ops = OpsServer(config.setting("http-server.port"), endpoints)
+                ops = OpsServer(port, endpoints, host)
             except OSError as error:
-                raise ZigError(f"cannot serve HTTP on port {config.setting('http-server.port')}: {error}") from None
+                raise ZigError(f"cannot serve HTTP on {host}:{port}: {error}") from None
             ops.start()
             self._servers.append(ops)
-            logger.info("HTTP endpoints at http://0.0.0.0:%d (/ping, /health, /v1/dead_set)", ops.port)
+            guarded = "" if "http-server.auth-token" in config.operations else "; off until :auth-token is set"
+            logger.info("HTTP endpoints at http://%s:%d (/ping, /health, /v1/dead_set%s)", host, ops.port, guarded)
 
     def health(self) -> list[str]:
         """What keeps zig from being healthy: workers that are not running, or hold no assignment of their group (not
