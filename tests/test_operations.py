@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 import socket
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import wait_until
-from kafka_helpers import RECORDER, Zig, create_topic, produce, read_topic, unique, write_route_config
+from kafka_helpers import RECORDER, Zig, create_topic, http_get, produce, read_topic, unique, write_route_config
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.kafka
@@ -31,14 +29,6 @@ def handle(message):
         return 'dead-letter'
     return 'success'
 """
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def port_of(zig: Zig, what: str) -> int:
@@ -86,12 +76,12 @@ def test_metrics_count_known_outcomes_and_health_follows_the_group(bootstrap_ser
     this_host_only = {"ZIGGURAT_HTTP_SERVER_HOST": "127.0.0.1", "ZIGGURAT_PROMETHEUS_HOST": "127.0.0.1"}
     zig = Zig(config, tmp_path / "record.jsonl", env={**this_host_only, "ZIGGURAT_HTTP_SERVER_AUTH_TOKEN": "t"})
     http = port_of(zig, "HTTP endpoints at ")
-    assert get(f"http://127.0.0.1:{http}/ping") == (200, "pong"), "open without the token"
+    assert http_get(f"http://127.0.0.1:{http}/ping") == (200, "pong"), "open without the token"
     with pytest.raises(ConnectionRefusedError):  # another loopback address: the server listens on 127.0.0.1 only
         socket.create_connection(("127.0.0.2", http), timeout=5).close()
     answers: list[tuple[int, str]] = []
     wait_until(
-        lambda: answers.append(get(f"http://127.0.0.1:{http}/health")) or answers[-1][0] == 200,
+        lambda: answers.append(http_get(f"http://127.0.0.1:{http}/health")) or answers[-1][0] == 200,
         60,
         "/health to turn 200",
     )
@@ -108,7 +98,7 @@ def test_metrics_count_known_outcomes_and_health_follows_the_group(bootstrap_ser
         socket.create_connection(("127.0.0.2", metrics_port), timeout=5).close()
 
     def scrape() -> dict:
-        return samples(get(f"http://127.0.0.1:{metrics_port}/metrics")[1])
+        return samples(http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1])
 
     labels = {"topic_name": "m", "actor": app}
     wait_until(

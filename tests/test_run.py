@@ -11,8 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from kafka_helpers import (
     Zig,
     committed,
     create_topic,
+    http_get,
     next_offsets,
     produce,
     read_records,
@@ -36,14 +35,6 @@ pytestmark = pytest.mark.kafka
 
 def handlers(tmp_path: Path, body: str) -> None:
     (tmp_path / "h.py").write_text(RECORDER + "\n" + body, encoding="utf-8")
-
-
-def http_get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def distinct(records: list[dict], route: str | None = None) -> set[tuple[int, int]]:
