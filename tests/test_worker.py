@@ -16,12 +16,14 @@ from conftest import wait_until
 from fakes import FakeConsumer, FakeProducer, FakeRaw
 
 from zig_cli import codecs
-from zig_cli import worker as worker_module
 from zig_cli.config import Retry
 from zig_cli.contract import Message, Outcome
 from zig_cli.errors import ContractError, KafkaFatalError
+from zig_cli.runner import build_worker
 from zig_cli.stats import RouteStats
 from zig_cli.worker import RouteRuntime, Worker
+from zig_cli.worker import batch as batches
+from zig_cli.worker.gate import RetryGate
 
 RETRY = Retry(enabled=True, count=2, type="linear", backoff_ms=1000, max_backoff_ms=10_000, max_held_bytes=1 << 26)
 
@@ -34,26 +36,28 @@ def make_worker(
     delayed: bool = False,
     stream: bool = False,
     oldest_ms: int | None = None,
+    **overrides: Any,
 ) -> Worker:
-    runtime = RouteRuntime(
-        name="orders",
-        handler=handler,
-        subscription="orders",
-        plain_topic=True,
-        max_records=500,
-        poll_timeout_s=0.1,
-        key_decoder=codecs.decoder("string"),
-        value_decoder=codecs.decoder(value),
-        retry=retry,
-        retry_topic="shop-orders-retry",
-        dead_letter_topic="shop-orders-dead-letter",
-        producer=producer,
-        stats=RouteStats(),
-        delivery_deadline_s=5,
-        stream=stream,
-        oldest_ms=oldest_ms,
-    )
-    return Worker(runtime, lambda callbacks: FakeConsumer(producer), threading.Event(), delayed=delayed)
+    fields: dict[str, Any] = {
+        "name": "orders",
+        "handler": handler,
+        "subscription": "orders",
+        "plain_topic": True,
+        "max_records": 500,
+        "poll_timeout_s": 0.1,
+        "key_decoder": codecs.decoder("string"),
+        "value_decoder": codecs.decoder(value),
+        "retry": retry,
+        "retry_topic": "shop-orders-retry",
+        "dead_letter_topic": "shop-orders-dead-letter",
+        "producer": producer,
+        "stats": RouteStats(),
+        "delivery_deadline_s": 5,
+        "stream": stream,
+        "oldest_ms": oldest_ms,
+    }
+    runtime = RouteRuntime(**(fields | overrides))
+    return build_worker(runtime, lambda callbacks: FakeConsumer(producer), threading.Event(), retrying=delayed)
 
 
 def raws(*values: bytes | None, partition: int = 0, start: int = 10) -> list[FakeRaw]:
@@ -218,12 +222,12 @@ def test_held_retry_messages_are_handled_in_order_once_due_then_the_partition_re
     assert seen == [0, 1, 2]  # a revoked partition's held messages are left for its next owner
 
 
-def test_a_partition_holding_too_many_messages_is_paused_until_they_are_out(monkeypatch):
-    monkeypatch.setattr(worker_module, "HOLD_LIMIT", 3)
+def test_a_partition_holding_too_many_messages_is_paused_until_they_are_out():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
     seen: list[int] = []
     worker = make_worker(lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True)
+    worker.gate = RetryGate("orders", RETRY.max_held_bytes, worker.runtime.clock, hold_limit=3)
     soon = int(time.time() * 1000) + 200
 
     def retried(offset: int) -> FakeRaw:
@@ -265,7 +269,7 @@ def test_held_messages_past_the_byte_cap_pause_their_partitions_until_they_are_o
     assert consumer.paused == [("shop-orders-retry", 1), ("shop-orders-retry", 0)]
     wait_until(lambda: (worker.handle_due(consumer), len(seen))[1] == 4, 5, "the held messages to fall due")
     assert sorted(consumer.resumed) == [("shop-orders-retry", 0), ("shop-orders-retry", 1)]
-    assert worker._held_bytes == 0
+    assert worker.gate.held_bytes == 0
     worker.handle(consumer, [retried(0, 2), retried(0, 3)])
     assert len(consumer.paused) == 2, "the count starts again from nothing once the held messages are out"
 
@@ -370,14 +374,15 @@ def test_later_batches_wait_for_an_earlier_batch_s_writes_before_storing():
     assert consumer.delivered_when_stored == [1, 1, 1]
 
 
-def test_a_retry_due_this_very_millisecond_waits_for_the_next(monkeypatch):
+def test_a_retry_due_this_very_millisecond_waits_for_the_next():
     # Times are whole milliseconds: handling at the due millisecond could be up to 1 ms before the backoff ends.
     now = {"ms": 1_000}
-    monkeypatch.setattr(worker_module, "_now_ms", lambda: now["ms"])
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
     seen: list[int] = []
-    worker = make_worker(lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True)
+    worker = make_worker(
+        lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True, clock=lambda: now["ms"]
+    )
     headers = [("zig-origin-topic", b"orders"), ("zig-retry-count", b"1"), ("zig-due-ms", b"1000")]
     worker.handle(consumer, [FakeRaw("shop-orders-retry", 0, 7, b"1", b"k", headers)])
     worker.handle_due(consumer)
@@ -411,22 +416,21 @@ def test_a_retry_due_this_very_millisecond_waits_for_the_next(monkeypatch):
 def test_first_and_last_message_of_each_partition(
     batch: list[FakeRaw], firsts: dict[tuple[str, int], int], lasts: dict[tuple[str, int], int]
 ):
-    assert {where: raw.offset() for where, raw in worker_module._firsts(batch).items()} == firsts
-    assert {where: raw.offset() for where, raw in worker_module._lasts(batch).items()} == lasts
+    assert {where: raw.offset() for where, raw in batches.firsts(batch).items()} == firsts
+    assert {where: raw.offset() for where, raw in batches.lasts(batch).items()} == lasts
 
 
 def test_a_deserializer_that_raises_anything_sends_the_message_to_the_dead_letter_topic():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
     seen: list[Message] = []
-    worker = make_worker(lambda batch: seen.extend(batch), producer)
 
     def fragile(data: bytes | None) -> Any:
         if data == b"poison":
             raise MemoryError("the decoder gave up")
         return data
 
-    worker.runtime = dataclasses.replace(worker.runtime, value_decoder=fragile)
+    worker = make_worker(lambda batch: seen.extend(batch), producer, value_decoder=fragile)
     worker.handle(consumer, raws(b"1", b"poison", b"2"))
     assert [m.value for m in seen] == [b"1", b"2"]
     [record] = producer.produced
@@ -455,8 +459,12 @@ def test_a_stream_handler_s_exception_that_cannot_be_shown_is_still_a_retry():
 def test_a_retry_copy_the_producer_refuses_stops_the_route_naming_the_message_and_storing_nothing():
     producer = FakeProducer(max_value_bytes=1000)
     consumer = FakeConsumer(producer)
-    worker = make_worker(lambda batch: {"skip": [batch[0]], "retry": [batch[1], batch[2]]}, producer, value="bytes")
-    worker.runtime = dataclasses.replace(worker.runtime, max_message_bytes=1000)
+    worker = make_worker(
+        lambda batch: {"skip": [batch[0]], "retry": [batch[1], batch[2]]},
+        producer,
+        value="bytes",
+        max_message_bytes=1000,
+    )
     big = b"x" * 1001
     with pytest.raises(KafkaFatalError) as caught:
         worker.handle(consumer, raws(b"1", b"2", big))

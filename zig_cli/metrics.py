@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from zig_cli.stats import BatchReport
 
 # Ziggurat's latency buckets, in seconds.
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -92,10 +94,23 @@ class RouteMetrics:
         """A new per-message timer for one worker thread of this route."""
         return self._metrics.handler_time.new(self._labels)
 
-    def outcomes(self, counts: Mapping[str, int]) -> None:
-        for code, count in counts.items():
+    def add(self, report: BatchReport) -> None:
+        """A handled batch's counts: messages read, outcomes by code, decode failures, batch size."""
+        self.read.inc(report.consumed)
+        outcomes = {
+            "success": report.succeeded,
+            "skip": report.skipped,
+            "too_old": report.too_old,
+            "failure": report.failed,
+            "retry": report.retried,
+            "dead_letter": report.dead_lettered,
+        }
+        for code, count in outcomes.items():
             if count:
                 self._metrics.processed.labels(*self._labels, code).inc(count)
+        if report.decode_failures:
+            self.parse_failures.inc(report.decode_failures)
+        self.batch_size.observe(report.consumed)
 
     def commit(self, ok: bool) -> None:
         self._metrics.commits.labels(*self._labels, "ok" if ok else "error").inc()

@@ -7,6 +7,7 @@ so no thread dies quietly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -26,7 +27,10 @@ from zig_cli.metrics import Metrics
 from zig_cli.producer import ProducerLike, Producers, activate
 from zig_cli.server import OpsServer, Response, text
 from zig_cli.stats import RouteStats
-from zig_cli.worker import ConsumerLike, RouteRuntime, Worker
+from zig_cli.worker import ConsumerFactory, RouteRuntime, Worker
+from zig_cli.worker.deciding import decide_batch, decide_each
+from zig_cli.worker.gate import RetryGate
+from zig_cli.worker.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +120,7 @@ class Runner:
         joined yet, revoked, or lost in a session timeout, until they are assigned again)."""
         problems = []
         for worker, thread in zip(self.workers, self._threads, strict=True):
-            kind = "retry worker" if worker.delayed else "worker"
+            kind = worker.kind
             unready = worker.unready
             if not thread.is_alive():
                 problems.append(f"route {worker.runtime.name!r}: a {kind} has stopped")
@@ -173,15 +177,15 @@ class Runner:
         retry_props = kafka.retry_consumer_properties(consumer_props)
         threads = route["stream-threads-count"] if stream else route["thread-count"]
         plans = [(consumer_props, False)] * threads + ([(retry_props, True)] if retry.enabled else [])
-        for index, (props, delayed) in enumerate(plans):
-            worker = Worker(runtime, self._factory(props), self.stop, delayed=delayed)
-            name = f"zig-{route.name}-{'retry' if delayed else index}"
+        for index, (props, retrying) in enumerate(plans):
+            worker = build_worker(runtime, self._factory(props), self.stop, retrying=retrying)
+            name = f"zig-{route.name}-{'retry' if retrying else index}"
             thread = threading.Thread(target=self._run_worker, args=(worker,), name=name, daemon=True)
             self.workers.append(worker)
             self._threads.append(thread)
             thread.start()
 
-    def _factory(self, props: Mapping[str, str]) -> Callable[[dict[str, Callable[..., None]]], ConsumerLike]:
+    def _factory(self, props: Mapping[str, str]) -> ConsumerFactory:
         return lambda callbacks: self.clients.consumer(props, callbacks)
 
     def _run_worker(self, worker: Worker) -> None:
@@ -217,6 +221,27 @@ class Runner:
                 server.stop()
             else:
                 server.shutdown()
+
+
+def build_worker(runtime: RouteRuntime, new_consumer: ConsumerFactory, stop: threading.Event, retrying: bool) -> Worker:
+    """A worker of the route, its parts chosen here once: the decider of its kind of route (the whole batch, or one
+    message at a time), and a retry gate only for the worker of the retry topic."""
+    metrics = runtime.metrics
+    if runtime.stream:
+        decide = functools.partial(
+            decide_each,
+            route=runtime.name,
+            handler=runtime.handler,
+            stop=stop,
+            oldest_ms=None if retrying else runtime.oldest_ms,  # a retried message was young enough once
+            clock=runtime.clock,
+            times=metrics.handler_times() if metrics is not None else None,
+        )
+    else:
+        observe = metrics.batch_handler_time.observe if metrics is not None else None
+        decide = functools.partial(decide_batch, route=runtime.name, handler=runtime.handler, observe_time=observe)
+    gate = RetryGate(runtime.name, runtime.retry.max_held_bytes, runtime.clock) if retrying else None
+    return Worker(runtime, Pipeline(runtime, decide), new_consumer, stop, gate)
 
 
 def handle_signals(stop: threading.Event, abort: Callable[[], None]) -> None:

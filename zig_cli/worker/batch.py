@@ -1,0 +1,143 @@
+"""A consumed batch: the raw messages, the `Message` each becomes for the handler, what did not decode and why, and
+where each forwarded message first came from.
+
+Building a batch is the hot loop of every worker: it does per message only what a message needs, nothing a batch
+needs once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from zig_cli import codecs, contract, envelope
+from zig_cli.codecs import Decoder
+from zig_cli.contract import ConsumedMessage, Message
+from zig_cli.errors import DecodeError
+
+Where = tuple[str, int]  # (topic, partition)
+
+_PASSTHROUGH = codecs.decoder("bytes")  # the default deserializer returns its input: no call needed
+
+
+@dataclass(slots=True)
+class Batch:
+    """Parallel lists of one consumed batch: the raw messages and what the handler sees (None: did not decode)."""
+
+    raws: list[Any]
+    messages: list[Message | None]
+    reasons: dict[int, str]  # index -> why it did not decode
+    origins: dict[int, envelope.Origin]  # index -> origin, for messages that arrived with headers
+
+    def origin(self, index: int) -> envelope.Origin:
+        """Where message `index` first came from (computed on demand: only retries and dead letters need it)."""
+        found = self.origins.get(index)
+        if found is None:
+            raw = self.raws[index]
+            kind, timestamp = raw.timestamp()
+            stamp = timestamp if kind else None
+            found = envelope.Origin(raw.topic(), raw.partition(), raw.offset(), stamp, 0, None, ())
+        return found
+
+
+class Builder:
+    """Builds batches with one route's deserializers."""
+
+    def __init__(self, key_decoder: Decoder, value_decoder: Decoder) -> None:
+        self._decode_key = None if key_decoder is _PASSTHROUGH else key_decoder
+        self._decode_value = None if value_decoder is _PASSTHROUGH else value_decoder
+
+    def build(self, raws: list[Any], known: list[envelope.Origin] | None = None) -> Batch:
+        """What the handler sees for each raw message, given the origins if they are `known` already (a retry
+        topic's)."""
+        decode_key = self._decode_key
+        decode_value = self._decode_value
+        messages: list[Message | None] = []
+        reasons: dict[int, str] = {}
+        origins: dict[int, envelope.Origin] = {}
+        append = messages.append
+        for index, raw in enumerate(raws):
+            try:
+                key = raw.key() if decode_key is None else decode_key(raw.key())
+            except Exception as error:  # whatever a deserializer raises, the message is a dead letter, not a crash
+                reasons[index] = undecodable("key", error)
+                append(None)
+                continue
+            try:
+                value = raw.value() if decode_value is None else decode_value(raw.value())
+            except Exception as error:
+                reasons[index] = undecodable("value", error)
+                append(None)
+                continue
+            if known is not None:
+                origin = origins[index] = known[index]
+            else:
+                headers = raw.headers()
+                if headers is None:
+                    append(ConsumedMessage(raw, key, value))
+                    continue
+                kind, timestamp = raw.timestamp()
+                origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
+                origins[index] = origin
+            append(
+                Message(
+                    origin.topic,
+                    origin.partition,
+                    origin.offset,
+                    origin.timestamp,
+                    key,
+                    value,
+                    origin.headers,
+                    origin.retry_count,
+                )
+            )
+        return Batch(raws, messages, reasons, origins)
+
+
+def undecodable(part: str, error: Exception) -> str:
+    """The dead-letter reason of a key or value that did not decode."""
+    if isinstance(error, DecodeError):
+        return f"{part} is {error}"
+    return f"{part} could not be decoded: {contract.describe_error(error)}"
+
+
+def lasts(raws: Sequence[Any]) -> dict[Where, Any]:
+    """The last raw message of each partition (a batch holds each partition's messages in order)."""
+    single = _single_partition(raws)
+    if single is not None:
+        return {single: raws[-1]}
+    return {(raw.topic(), raw.partition()): raw for raw in raws}
+
+
+def firsts(raws: Sequence[Any]) -> dict[Where, Any]:
+    """The first raw message of each partition."""
+    single = _single_partition(raws)
+    if single is not None:
+        return {single: raws[0]}
+    return {(raw.topic(), raw.partition()): raw for raw in reversed(raws)}
+
+
+def _single_partition(raws: Sequence[Any]) -> Where | None:
+    """The partition of a batch that is one partition's unbroken run of offsets (most batches are), else None.
+
+    Exact, without looking at the messages in between: a partition's messages come in increasing offsets, so if
+    the first and the last are `len - 1` offsets apart in the same partition, every message is of that partition.
+    """
+    if not raws:
+        return None
+    first, last = raws[0], raws[-1]
+    where = (first.topic(), first.partition())
+    if (last.topic(), last.partition()) == where and last.offset() - first.offset() == len(raws) - 1:
+        return where
+    return None
+
+
+def ranges(raws: Sequence[Any]) -> str:
+    """`topic[partition]@first..last` of each partition of a batch, for log lines."""
+    spans: dict[Where, tuple[int, int]] = {}
+    for raw in raws:
+        where = (raw.topic(), raw.partition())
+        low, high = spans.get(where, (raw.offset(), raw.offset()))
+        spans[where] = (min(low, raw.offset()), max(high, raw.offset()))
+    return ", ".join(f"{t}[{p}]@{lo}..{hi}" for (t, p), (lo, hi) in spans.items())

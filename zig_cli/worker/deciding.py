@@ -1,0 +1,187 @@
+"""What happened to each message of a batch: the handler is called and its answer read into verdicts.
+
+Two deciders, one per kind of route, chosen once by the runner: `decide_batch` calls a batch route's handler once
+with the whole batch, `decide_each` calls a stream route's handler once per message, in order. Both are plain
+functions of a `Batch` that need no consumer. They return None when every message succeeded (the common case,
+without a verdict per message), else a `Decision` whose verdicts are sparse: only the messages that did not simply
+succeed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from zig_cli import contract
+from zig_cli.contract import Outcome
+from zig_cli.metrics import HandlerTimes
+from zig_cli.worker import logs
+from zig_cli.worker.batch import Batch, ranges
+from zig_cli.worker.runtime import Clock, now_ms
+
+logger = logging.getLogger(__name__)
+
+
+class Verdict(StrEnum):
+    """What zig does with a message; the value is the `code` label of its outcome metric."""
+
+    SUCCESS = "success"
+    RETRY = "retry"  # the handler asked: to the retry topic (or the dead letters when retries are spent)
+    FAILED = "failure"  # the handler raised or answered nonsense: retried like RETRY
+    SKIP = "skip"
+    TOO_OLD = "too_old"  # a stream route's message older than its limit, skipped before the handler
+    DEAD_LETTER = "dead_letter"
+
+
+Reasoned = tuple[Verdict, str]  # a verdict and why, for the zig-error header
+SUCCEEDED: Reasoned = (Verdict.SUCCESS, "")
+ASKED_RETRY = "the handler asked for a retry"
+_FROM_OUTCOME: dict[Outcome, Reasoned] = {
+    Outcome.SUCCESS: SUCCEEDED,
+    Outcome.RETRY: (Verdict.RETRY, ASKED_RETRY),
+    Outcome.SKIP: (Verdict.SKIP, ""),
+    Outcome.DEAD_LETTER: (Verdict.DEAD_LETTER, "the handler asked for a dead letter"),
+}
+SUCCESS_TEXT = "success"  # the answer most stream handlers give: recognised before any parsing
+
+
+@dataclass(slots=True)
+class Decision:
+    """How many messages of the batch were decided (a stopping stream worker leaves the rest), the verdict of each
+    one that did not simply succeed, by index, and how many handler calls failed."""
+
+    decided: int
+    verdicts: dict[int, Reasoned]
+    handler_errors: int
+
+
+Decide = Callable[[Batch], Decision | None]
+
+
+def decide_batch(
+    batch: Batch, route: str, handler: Callable[[Any], Any], observe_time: Callable[[float], None] | None = None
+) -> Decision | None:
+    """One handler call for the batch. What did not decode is a dead letter; a handler that raises retries every
+    message it was given; an answer zig cannot read raises ContractError."""
+    # A copy: what a handler does to its list must not change what zig applies and stores.
+    handed = [m for m in batch.messages if m is not None]
+    verdicts: dict[int, Reasoned] = {index: (Verdict.DEAD_LETTER, reason) for index, reason in batch.reasons.items()}
+    if not handed:
+        return Decision(len(batch.raws), verdicts, 0) if verdicts else None
+    started = time.perf_counter()
+    try:
+        result = handler(handed)
+    except Exception as error:  # the handler's own failure: the whole batch is retried
+        failed: Reasoned = (Verdict.FAILED, contract.describe_error(error))
+        logger.error(
+            "route=%s handler raised on %s; retrying the batch",
+            route,
+            ranges(batch.raws),
+            exc_info=True,
+            extra=logs.context(route),
+        )
+        for index, message in enumerate(batch.messages):
+            if message is not None:
+                verdicts[index] = failed
+        return Decision(len(batch.raws), verdicts, 1)
+    finally:
+        if observe_time is not None:
+            observe_time(time.perf_counter() - started)
+    if result is None and not verdicts:
+        return None
+    retry, skip = contract.interpret_batch_result(route, result, handed)
+    if retry or skip:
+        # positions in `handed` are batch indexes unless some message did not decode
+        index_of = [i for i, m in enumerate(batch.messages) if m is not None] if batch.reasons else None
+        for position in skip:
+            verdicts[index_of[position] if index_of else position] = (Verdict.SKIP, "")
+        for position in retry:
+            verdicts[index_of[position] if index_of else position] = (Verdict.RETRY, ASKED_RETRY)
+    return Decision(len(batch.raws), verdicts, 0) if verdicts else None
+
+
+def decide_each(
+    batch: Batch,
+    route: str,
+    handler: Callable[[Any], Any],
+    stop: threading.Event,
+    oldest_ms: int | None = None,
+    clock: Clock = now_ms,
+    times: HandlerTimes | None = None,
+) -> Decision | None:
+    """One handler call per message, in order; stops between messages once `stop` is set. Messages older than
+    `oldest_ms` by `clock` are skipped as too old. The hot loop of a stream route: the handler is called inline and
+    timed into plain lists, because a Python call per message is most of zig's own cost here."""
+    verdicts: dict[int, Reasoned] = {}
+    decided = failures = 0
+    limit = None if oldest_ms is None else _too_old_limit(batch, clock() - oldest_ms)
+    timer = time.perf_counter
+    for index, message in enumerate(batch.messages):
+        if stop.is_set():
+            break  # the rest is left undecided, for the next owner
+        decided = index + 1
+        if message is None:
+            verdicts[index] = (Verdict.DEAD_LETTER, batch.reasons[index])
+            continue
+        if limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
+            verdicts[index] = (Verdict.TOO_OLD, "")
+            continue
+        started = timer()
+        try:
+            value = handler(message)
+        except Exception as error:  # counted as a failure and retried, as Ziggurat does
+            if times is not None:
+                times.observe(timer() - started)
+            raw = batch.raws[index]
+            logger.error(
+                "route=%s %s handler raised; retrying the message",
+                route,
+                logs.where(raw),
+                exc_info=True,
+                extra=logs.context(route, raw),
+            )
+            verdicts[index] = (Verdict.FAILED, contract.describe_error(error))
+            failures += 1
+            continue
+        if times is not None:
+            times.observe(timer() - started)
+        # The common answer first, asking nothing of the value itself: a returned object's own `!=` or truth value
+        # may raise (or be an array), and only zig's reading of it may decide what happens.
+        if value is not SUCCESS_TEXT and (type(value) is not str or value != SUCCESS_TEXT):
+            verdict = stream_verdict(route, batch.raws[index], value)
+            if verdict is not SUCCEEDED:
+                verdicts[index] = verdict
+                failures += verdict[0] is Verdict.FAILED
+    if decided == len(batch.raws) and not verdicts:
+        return None
+    return Decision(decided, verdicts, failures)
+
+
+def _too_old_limit(batch: Batch, oldest_before_ms: int) -> int | None:
+    """The timestamp below which a message is skipped as too old, or None when no message of the batch can be:
+    one pass over the broker's timestamps in C saves a check per message in the common case."""
+    if batch.origins:  # forwarded messages carry their first timestamp: check each one
+        return oldest_before_ms
+    stamps = [raw.timestamp()[1] for raw in batch.raws]
+    return oldest_before_ms if min(stamps) < oldest_before_ms else None  # no timestamp is -1: checked
+
+
+def stream_verdict(route: str, raw: Any, value: Any) -> Reasoned:
+    """The verdict for a stream handler's answer other than "success"."""
+    outcome = contract.interpret_stream_result(value)
+    if outcome is not None:
+        return _FROM_OUTCOME[outcome]
+    shown = contract.shown(value)
+    logger.error(
+        "route=%s %s handler returned %s, not success, retry, skip or dead-letter; retrying the message",
+        route,
+        logs.where(raw),
+        shown,
+        extra=logs.context(route, raw),
+    )
+    return (Verdict.FAILED, f"the handler returned {shown}")

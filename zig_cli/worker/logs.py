@@ -1,0 +1,17 @@
+"""The fields of a worker's log lines, given to the log record (`extra=`) as well as written in its message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def context(route: str, raw: Any = None) -> dict[str, Any]:
+    """`extra=` for a line about a route and, when given, one consumed message."""
+    if raw is None:
+        return {"route": route}
+    return {"route": route, "topic": raw.topic(), "partition": raw.partition(), "offset": raw.offset()}
+
+
+def where(raw: Any) -> str:
+    """`topic[partition]@offset` of a consumed message, as every log line writes it."""
+    return f"{raw.topic()}[{raw.partition()}]@{raw.offset()}"

@@ -1,0 +1,47 @@
+"""What every worker of one route shares: its handler, deserializers, topics, producer, counters and clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from zig_cli import kafka
+from zig_cli.codecs import Decoder
+from zig_cli.config import Retry
+from zig_cli.metrics import RouteMetrics
+from zig_cli.producer import ProducerLike
+from zig_cli.stats import RouteStats
+
+# Milliseconds since the epoch: injected, so that due times and age limits can be tested without waiting.
+Clock = Callable[[], int]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class RouteRuntime:
+    """One route as its workers see it; the runner builds it once per route."""
+
+    name: str
+    handler: Callable[[Any], Any]  # list[Message] -> batch result, or Message -> Outcome for a stream route
+    subscription: str  # a topic name, or a librdkafka regex starting with ^
+    plain_topic: bool
+    max_records: int
+    poll_timeout_s: float
+    key_decoder: Decoder
+    value_decoder: Decoder
+    retry: Retry
+    retry_topic: str
+    dead_letter_topic: str
+    producer: ProducerLike
+    stats: RouteStats
+    delivery_deadline_s: float
+    stream: bool = False  # a stream route: its handler takes one message at a time
+    oldest_ms: int | None = None  # stream routes skip messages older than this before the handler
+    metrics: RouteMetrics | None = None
+    max_message_bytes: int = kafka.DEFAULT_MESSAGE_MAX_BYTES  # the forwarding producer's message.max.bytes
+    clock: Clock = now_ms
