@@ -238,6 +238,28 @@ def test_env_override_beats_the_file_and_stream_routes_use_the_canonical_name():
     assert cfg.route("events")["stream-threads-count"] == 3
 
 
+def test_route_properties_read_what_both_kinds_spell_differently():
+    raw = {
+        "app-name": "shop",
+        "batch-routes": {"orders": batch_route(**{"thread-count": 3, "default-api-timeout-ms-config": 7000})},
+        "stream-router": {"events": stream_route(**{"stream-threads-count": 4, "default-api-timeout-ms": 8000})},
+    }
+    cfg = config.validate(raw, "c.edn", {"ZIGGURAT_STREAM_ROUTER_EVENTS_APPLICATION_ID": "from-env"})
+    orders, events = cfg.route("orders"), cfg.route("events")
+    assert (orders.group_id, orders.threads, orders.api_timeout_ms) == ("orders-group", 3, 7000)
+    assert (events.group_id, events.threads, events.api_timeout_ms) == ("from-env", 4, 8000)
+    assert (orders.table, events.table) == (defaults.BATCH_ROUTE, defaults.STREAM_ROUTE)
+
+
+@pytest.mark.parametrize("kind", ["batch", "stream"])
+def test_every_route_spelling_is_a_setting_of_its_kind(kind: defaults.RouteKind):
+    section = defaults.route_section(kind)
+    for spellings in defaults.ROUTE_SPELLINGS.values():
+        setting = section.setting(spellings[kind])
+        assert setting is not None and setting.key == spellings[kind], (kind, spellings)
+    assert config.ROUTE_SECTIONS == {"batch": "batch-routes", "stream": "stream-router"}
+
+
 def test_unknown_env_variable_is_a_warning_with_a_suggestion():
     found = warnings(flat_config(), {"ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_CONT": "4", "OTHER": "x"})
     assert found == [

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from zig_cli import defaults
-from zig_cli.defaults import Section, Setting
+from zig_cli.defaults import RouteKind, Section, Setting
 from zig_cli.errors import ConfigError, Problem
 
 Origin = Literal["default", "file", "env", "derived", "embedded"]
-RouteKind = Literal["batch", "stream"]
 
 # Where each kind of route lives in the file, under its canonical name.
-ROUTE_SECTIONS: Mapping[RouteKind, str] = {"batch": "batch-routes", "stream": "stream-router"}
+ROUTE_SECTIONS: Mapping[RouteKind, str] = {
+    section.routes: key for key, section in defaults.ROOT.children.items() if section.routes is not None
+}
 
 # Java client properties with no librdkafka meaning that Ziggurat users put among raw properties, and the zig key
 # each is translated to (never passed to librdkafka).
@@ -88,6 +89,29 @@ class Route:
     @property
     def handler(self) -> str:
         return str(self["handler-fn"])
+
+    @property
+    def table(self) -> Section:
+        """This route's section of the settings table."""
+        return defaults.route_section(self.kind)
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group: consumer-group-id, or a stream route's application-id."""
+        return str(self._spelled("group-id"))
+
+    @property
+    def threads(self) -> int:
+        """Consumer threads: thread-count, or a stream route's stream-threads-count."""
+        return int(self._spelled("threads"))
+
+    @property
+    def api_timeout_ms(self) -> int:
+        """Timeout of blocking calls: default-api-timeout-ms, or a stream route's default-api-timeout-ms-config."""
+        return int(self._spelled("api-timeout-ms"))
+
+    def _spelled(self, name: str) -> Any:
+        return self[defaults.ROUTE_SPELLINGS[name][self.kind]]
 
     @property
     def has_producer(self) -> bool:
@@ -395,8 +419,7 @@ class _Checker:
         retry: Mapping[str, Value],
         app_name: str,
     ) -> Route:
-        section = defaults.BATCH_ROUTE if kind == "batch" else defaults.STREAM_ROUTE
-        values = self.section(section, data, path, env_parts)
+        values = self.section(defaults.route_section(kind), data, path, env_parts)
         if "producer" in data and isinstance(data["producer"], Mapping):
             producer = self.section(
                 defaults.PRODUCER, data["producer"], _join(path, "producer"), (*env_parts, "producer")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["str", "int", "bool", "float", "choice", "deserializer", "serializer", "properties"]
+RouteKind = Literal["batch", "stream"]
 Scalar = str | int | bool | float
 
 BYTE_ARRAY_DESERIALIZER = "org.apache.kafka.common.serialization.ByteArrayDeserializer"
@@ -62,7 +63,7 @@ class Section:
     children: Mapping[str, Section] = field(default_factory=dict)
     # Ziggurat keys zig reads but does not use: key -> what zig does instead (reported as a warning).
     ignored: Mapping[str, str] = field(default_factory=dict)
-    named: bool = False  # a map of user-named entries (routes), each shaped like the only child
+    routes: RouteKind | None = None  # a map of user-named routes of this kind, each shaped like the child "*"
 
     def setting(self, key: str) -> Setting | None:
         for setting in self.settings:
@@ -574,8 +575,16 @@ SASL = Section(
     children={"jaas": JAAS},
 )
 
-BATCH_ROUTES = Section("batch-routes", "Batch routes", (), {"*": BATCH_ROUTE}, named=True)
-STREAM_ROUTES = Section("stream-router", "Stream routes", (), {"*": STREAM_ROUTE}, named=True)
+BATCH_ROUTES = Section("batch-routes", "Batch routes", (), {"*": BATCH_ROUTE}, routes="batch")
+STREAM_ROUTES = Section("stream-router", "Stream routes", (), {"*": STREAM_ROUTE}, routes="stream")
+
+# What both kinds of route have under different keys (Ziggurat spelled its stream routes' keys after Kafka Streams):
+# zig's name for each, and its key in each kind of route. Code reads them through config.Route's properties.
+ROUTE_SPELLINGS: Mapping[str, Mapping[RouteKind, str]] = {
+    "group-id": {"batch": "consumer-group-id", "stream": "application-id"},
+    "threads": {"batch": "thread-count", "stream": "stream-threads-count"},
+    "api-timeout-ms": {"batch": "default-api-timeout-ms", "stream": "default-api-timeout-ms-config"},
+}
 
 # Ziggurat sections zig does not implement: each is read, reported once, and otherwise ignored.
 UNSUPPORTED_SECTIONS: Mapping[str, str] = {
@@ -657,6 +666,11 @@ ROOT = Section(
 SECTION_ALIASES: Mapping[str, str] = {"stream-routes": "stream-router"}
 
 ENV_PREFIX = "ZIGGURAT_"
+
+
+def route_section(kind: RouteKind) -> Section:
+    """The settings of one kind of route: the shape of each entry of its map of routes in the root."""
+    return next(section.children["*"] for section in ROOT.children.values() if section.routes == kind)
 
 
 def documented_sections() -> Iterator[tuple[str, Section]]:

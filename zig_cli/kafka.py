@@ -80,9 +80,8 @@ def security_properties(config: Config) -> dict[str, str]:
 
 def consumer_properties(config: Config, route: Route) -> dict[str, str]:
     """The full librdkafka consumer config of a route."""
-    section = defaults.BATCH_ROUTE if route.kind == "batch" else defaults.STREAM_ROUTE
     props = security_properties(config)
-    props.update(_mapped(section, route.own()))
+    props.update(_mapped(route.table, route.own()))
     props.update(route["kafka-properties"] if "kafka-properties" in route.values else {})
     props.update(CONSUMER_FIXED)
     return props
