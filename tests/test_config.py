@@ -462,6 +462,56 @@ def test_routes_may_share_an_origin_topic_and_read_plain_names_with_dots():
     assert messages(raw) == []
 
 
+def _every_map(section: defaults.Section, extra: dict[str, Any]) -> dict[str, Any]:
+    """A map for `section` holding every map the table declares inside it (one route of each kind), plus `extra`."""
+    data = dict(extra)
+    for key, child in section.children.items():
+        if child.routes is None:
+            data[key] = _every_map(child, extra)
+        else:
+            make, name = (batch_route, "b") if child.routes == "batch" else (stream_route, "s")
+            data[key] = {name: make(**_every_map(child.children["*"], extra))}
+    return data
+
+
+def _env_names(section: defaults.Section, parts: tuple[str, ...]) -> list[str]:
+    names = [config.env_name(*parts, s.key) for s in section.settings if s.kind != "properties"]
+    for key, child in section.children.items():
+        if child.routes is None:
+            names += _env_names(child, (*parts, key))
+        else:
+            names += _env_names(child.children["*"], (*parts, key, "b" if child.routes == "batch" else "s"))
+    return names
+
+
+def test_every_map_the_table_declares_is_checked():
+    raw = {"app-name": "shop", **_every_map(defaults.ROOT, {"zz": 1})}
+    assert [p.path for p in config.check(raw, "c.edn", {}).problems if "unknown key 'zz'" in p.message] == [
+        "batch-routes.b.producer.zz",
+        "batch-routes.b.retry.zz",
+        "batch-routes.b.zz",
+        "http-server.zz",
+        "prometheus.zz",
+        "retry.zz",
+        "sasl.jaas.zz",
+        "sasl.zz",
+        "ssl.jaas.zz",
+        "ssl.zz",
+        "stream-router.s.producer.zz",
+        "stream-router.s.retry.zz",
+        "stream-router.s.zz",
+        "zz",
+    ]
+
+
+def test_every_setting_the_table_declares_has_its_environment_variable():
+    names = _env_names(defaults.ROOT, ())
+    assert len(names) == len(set(names)) > 90
+    report = config.check({"app-name": "shop", **_every_map(defaults.ROOT, {})}, "c.edn", dict.fromkeys(names, "1"))
+    assert [str(w) for w in report.warnings] == []
+    assert not any("matches no setting" in str(p) for p in report.problems)
+
+
 def test_every_integer_setting_has_a_maximum():
     unbounded = [
         f"{path}.{s.key}"

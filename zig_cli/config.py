@@ -303,6 +303,16 @@ def _topic_problem(topic: str, regex_allowed: bool) -> str:
     return f"is not a valid Kafka topic name: {reason}" if reason else ""
 
 
+def _by_scope(values: Mapping[str, Value]) -> dict[str, dict[str, Value]]:
+    """The root's values by where Config keeps them (their section's scope); app-name is a field of its own."""
+    scoped: dict[str, dict[str, Value]] = {"process": {}, "clients": {}, "routes": {}}
+    for key, value in values.items():
+        section = defaults.ROOT.children.get(key.split(".", 1)[0]) if "." in key else None
+        if key != "app-name":
+            scoped[section.scope if section is not None else "process"][key] = value
+    return scoped
+
+
 class _Checker:
     def __init__(self, file: str, environ: Mapping[str, str]) -> None:
         self.file = file
@@ -327,6 +337,24 @@ class _Checker:
     # --- the walk ---
 
     def run(self, raw: Mapping[str, Any]) -> Config:
+        root_path, root = self._root(raw)
+        values = self.walk(defaults.ROOT, root, root_path, ())
+        app_name = values.get("app-name", Value("", "default")).value
+        scoped = _by_scope(values)
+        self._check_server_ports(scoped["process"], root_path)
+        routes: list[Route] = []
+        for key, held in defaults.ROOT.children.items():
+            if held.routes is not None:
+                entries = self._child(root, key, root_path)
+                routes.extend(self.routes(held.routes, held.children["*"], entries, key, root_path, scoped, app_name))
+        if not routes and not self.problems:
+            self.error(root_path or "batch-routes", "no routes: add :batch-routes or :stream-router")
+        self._check_routes_apart(routes)
+        self._unknown_env()
+        return Config(self.file, app_name, tuple(routes), scoped["clients"], tuple(self.warnings), scoped["process"])
+
+    def _root(self, raw: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The map that holds the settings (inside :ziggurat, or the file itself) and its key path."""
         root_path = ""
         root: Any = raw
         if "ziggurat" in raw:
@@ -337,42 +365,19 @@ class _Checker:
             if not isinstance(root, Mapping):
                 self.error("ziggurat", f"expected a map, got {_describe(root)}")
                 root = {}
-        root = self._rename_aliases(root, root_path)
-        top = self.section(defaults.ROOT, root, root_path, ())
-        app_name = top.get("app-name", Value("", "default")).value
-        retry = self.section(
-            defaults.RETRY, self._child(root, "retry", root_path), _join(root_path, "retry"), ("retry",)
-        )
-        operations: dict[str, Value] = {"log-format": top.get("log-format", Value("text", "default"))}
-        for name, section in (("prometheus", defaults.PROMETHEUS), ("http-server", defaults.HTTP_SERVER)):
-            data = self._child(root, name, root_path)
-            for key, value in self.section(section, data, _join(root_path, name), (name,)).items():
-                operations[f"{name}.{key}"] = value
-        self._check_server_ports(operations, root_path)
-        security: dict[str, Value] = {}
-        for name in ("ssl", "sasl"):
-            path = _join(root_path, name)
-            data = self._child(root, name, root_path)
-            for key, value in self.section(getattr(defaults, name.upper()), data, path, (name,)).items():
-                security[f"{name}.{key}"] = value
-            jaas = self._child(data, "jaas", path)
-            for key, value in self.section(defaults.JAAS, jaas, _join(path, "jaas"), (name, "jaas")).items():
-                security[f"{name}.jaas.{key}"] = value
-        routes: list[Route] = []
-        for kind, section_key in ROUTE_SECTIONS.items():
-            path = _join(root_path, section_key)
-            entries = self._child(root, section_key, root_path)
-            for name, data in entries.items():
-                route_path = _join(path, name)
-                if not isinstance(data, Mapping):
-                    self.error(route_path, f"expected a map of route settings, got {_describe(data)}")
-                    continue
-                routes.append(self.route(kind, str(name), data, route_path, (section_key, str(name)), retry, app_name))
-        if not routes and not self.problems:
-            self.error(root_path or "batch-routes", "no routes: add :batch-routes or :stream-router")
-        self._check_routes_apart(routes)
-        self._unknown_env()
-        return Config(self.file, app_name, tuple(routes), security, tuple(self.warnings), operations)
+        return root_path, self._rename_aliases(root, root_path)
+
+    def walk(self, section: Section, data: Any, path: str, env_parts: tuple[str, ...]) -> dict[str, Value]:
+        """Check a map and the sections it holds, as the table declares them: key path -> Value ("jaas.password").
+        Maps of routes are left to `routes`."""
+        values = self.section(section, data, path, env_parts)
+        given = data if isinstance(data, Mapping) else {}
+        for key, child in section.children.items():
+            if child.routes is not None or (child.optional and not isinstance(given.get(key), Mapping)):
+                continue
+            nested = self.walk(child, self._child(given, key, path), _join(path, key), (*env_parts, key))
+            values.update({f"{key}.{k}": v for k, v in nested.items()})
+        return values
 
     def _check_server_ports(self, operations: Mapping[str, Value], root_path: str) -> None:
         """The metrics and HTTP servers cannot share a port (0 asks each for a free one of its own)."""
@@ -409,37 +414,47 @@ class _Checker:
             return {}
         return value
 
-    def route(
+    def routes(
         self,
         kind: RouteKind,
-        name: str,
-        data: Mapping[str, Any],
-        path: str,
-        env_parts: tuple[str, ...],
-        retry: Mapping[str, Value],
+        shape: Section,
+        entries: Mapping[str, Any],
+        section_key: str,
+        root_path: str,
+        scoped: Mapping[str, Mapping[str, Value]],
         app_name: str,
-    ) -> Route:
-        values = self.section(defaults.route_section(kind), data, path, env_parts)
-        if "producer" in data and isinstance(data["producer"], Mapping):
-            producer = self.section(
-                defaults.PRODUCER, data["producer"], _join(path, "producer"), (*env_parts, "producer")
-            )
-            producer.setdefault(
-                "bootstrap-servers", Value(values.get("bootstrap-servers", Value("", "default")).value, "derived")
-            )
-            values.update({f"producer.{k}": v for k, v in producer.items()})
-        override = self.section(
-            defaults.ROUTE_RETRY, self._child(data, "retry", path), _join(path, "retry"), (*env_parts, "retry")
-        )
-        for key, global_value in retry.items():
-            values[f"retry.{key}"] = override.get(key, global_value)
+    ) -> list[Route]:
+        """The routes of one map of routes, each checked against `shape`."""
+        routes: list[Route] = []
+        for name, data in entries.items():
+            path = _join(_join(root_path, section_key), name)
+            if not isinstance(data, Mapping):
+                self.error(path, f"expected a map of route settings, got {_describe(data)}")
+                continue
+            values = self.walk(shape, data, path, (section_key, str(name)))
+            routes.append(Route(kind, str(name), path, self._derive(values, str(name), scoped["routes"], app_name)))
+            self._check_topics(path, routes[-1].values)
+            if "handler-fn" in values:
+                self.handler_specs[_join(path, "handler-fn")] = values["handler-fn"].value
+        return routes
+
+    @staticmethod
+    def _derive(
+        walked: Mapping[str, Value], name: str, inherited: Mapping[str, Value], app_name: str
+    ) -> dict[str, Value]:
+        """A route's values with what it leaves to others: the root's sections it inherits (its own section of the
+        same name overrides them), its producer's brokers, and its retry and dead-letter topics."""
+        sections = {key for key, child in defaults.ROOT.children.items() if child.scope == "routes"}
+        values = {k: v for k, v in walked.items() if k.split(".", 1)[0] not in sections}
+        if any(key.startswith("producer.") for key in values):
+            servers = values.get("bootstrap-servers", Value("", "default")).value
+            values.setdefault("producer.bootstrap-servers", Value(servers, "derived"))
+        for key, global_value in inherited.items():
+            values[key] = walked.get(key, global_value)
         for topic, suffix in (("retry-topic", "retry"), ("dead-letter-topic", "dead-letter")):
             if topic not in values:
                 values[topic] = Value(f"{app_name}-{name}-{suffix}", "derived")
-        self._check_topics(path, values)
-        if "handler-fn" in values:
-            self.handler_specs[_join(path, "handler-fn")] = values["handler-fn"].value
-        return Route(kind, name, path, values)
+        return values
 
     def _check_topics(self, path: str, values: Mapping[str, Value]) -> None:
         names = {

@@ -64,6 +64,10 @@ class Section:
     # Ziggurat keys zig reads but does not use: key -> what zig does instead (reported as a warning).
     ignored: Mapping[str, str] = field(default_factory=dict)
     routes: RouteKind | None = None  # a map of user-named routes of this kind, each shaped like the child "*"
+    optional: bool = False  # checked only when the file has it: a route without :producer has no producer
+    # Where a root section's values go: the zig process's own settings (Config.operations), every Kafka client's
+    # (Config.security), or every route's, filling what the route's section of the same name leaves unset.
+    scope: Literal["process", "clients", "routes"] = "process"
 
     def setting(self, key: str) -> Setting | None:
         for setting in self.settings:
@@ -148,7 +152,7 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
     )
 
 
-RETRY = Section("retry", "Retry (global)", _retry_settings(route_override=False))
+RETRY = Section("retry", "Retry (global)", _retry_settings(route_override=False), scope="routes")
 ROUTE_RETRY = Section("route-retry", "Retry (per-route override)", _retry_settings(route_override=True))
 
 PRODUCER = Section(
@@ -235,6 +239,7 @@ PRODUCER = Section(
             "Any other librdkafka producer property, by its own name; checked at validation",
         ),
     ),
+    optional=True,
 )
 
 _HANDLER_TEXT = 'Dotted path of the handler, "module/function" or "module:function"'
@@ -556,6 +561,7 @@ SSL = Section(
     ),
     children={"jaas": JAAS},
     ignored={"ssl-truststore-location": _TRUSTSTORE, "ssl-truststore-password": _TRUSTSTORE},
+    scope="clients",
 )
 
 SASL = Section(
@@ -573,6 +579,7 @@ SASL = Section(
         ),
     ),
     children={"jaas": JAAS},
+    scope="clients",
 )
 
 BATCH_ROUTES = Section("batch-routes", "Batch routes", (), {"*": BATCH_ROUTE}, routes="batch")
