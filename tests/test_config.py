@@ -313,6 +313,14 @@ def test_java_serializer_class_names_are_mapped():
     assert route["producer.bootstrap-servers"] == "localhost:9092"
 
 
+def test_a_key_path_leads_to_its_setting_and_says_whether_it_is_secret():
+    password, acks = defaults.ROOT.find("sasl.jaas.password"), defaults.PRODUCER.find("acks")
+    assert (password and password.secret, acks and acks.secret) == (True, False)
+    assert defaults.ROOT.find("ssl.jaas.nope") is None and defaults.ROOT.find("nope.password") is None
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": batch_route(producer={})}}), "c.edn", {})
+    assert [key for key in cfg.route("orders").values if cfg.route("orders").is_secret(key)] == []
+
+
 def test_secret_env_values_are_never_echoed():
     raw = flat_config(sasl={"enabled": True, "jaas": {"username": "u", "password": "p"}})
     found = messages(raw, {"ZIGGURAT_SASL_ENABLED": "hunter2-secret"})

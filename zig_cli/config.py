@@ -110,6 +110,11 @@ class Route:
         """Timeout of blocking calls: default-api-timeout-ms, or a stream route's default-api-timeout-ms-config."""
         return int(self._spelled("api-timeout-ms"))
 
+    def is_secret(self, key: str) -> bool:
+        """True when the setting behind one of `values`' keys ("producer.acks") is a secret."""
+        setting = self.table.find(key)
+        return setting is not None and setting.secret
+
     def _spelled(self, name: str) -> Any:
         return self[defaults.ROUTE_SPELLINGS[name][self.kind]]
 

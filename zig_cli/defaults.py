@@ -78,6 +78,14 @@ class Section:
     def known_keys(self) -> list[str]:
         return [s.key for s in self.settings] + list(self.children)
 
+    def find(self, path: str) -> Setting | None:
+        """The setting at a dotted key path inside this section ("producer.acks"), or None."""
+        *parents, key = path.split(".")
+        section: Section | None = self
+        for name in parents:
+            section = section.children.get(name) if section is not None else None
+        return section.setting(key) if section is not None else None
+
 
 # A retry may wait no longer than Kafka keeps it by default (retention.ms): it could be deleted before it is due.
 _WEEK_MS = 604_800_000
@@ -507,6 +515,7 @@ JAAS = Section(
             "SASL mechanism",
             kafka="sasl.mechanism",
             choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+            secret=True,  # as every SASL property: it says which credentials to try
         ),
     ),
 )
@@ -545,6 +554,7 @@ SSL = Section(
             None,
             "PKCS#12 keystore with the client certificate and key",
             kafka="ssl.keystore.location",
+            secret=True,  # as ssl-key-location: where the client's private key is
         ),
         Setting(
             "ssl-keystore-password", "str", None, "Password of the keystore", kafka="ssl.keystore.password", secret=True
@@ -673,6 +683,63 @@ ROOT = Section(
 SECTION_ALIASES: Mapping[str, str] = {"stream-routes": "stream-router"}
 
 ENV_PREFIX = "ZIGGURAT_"
+
+# Properties whose values are never shown, beyond the librdkafka names of zig's secret settings: librdkafka's own
+# sensitive ones (flagged _RK_SENSITIVE in its rdkafka_conf.c), every other property that says how a client
+# authenticates, and the Java client's secret properties that Ziggurat configs may carry among raw properties.
+LIBRDKAFKA_SECRETS: frozenset[str] = frozenset(
+    {
+        "ssl.key.pem",
+        "ssl.ca.pem",
+        "sasl.mechanisms",
+        "sasl.kerberos.keytab",
+        "sasl.kerberos.kinit.cmd",
+        "sasl.kerberos.min.time.before.relogin",
+        "sasl.kerberos.principal",
+        "sasl.kerberos.service.name",
+        "sasl.oauthbearer.assertion.algorithm",
+        "sasl.oauthbearer.assertion.claim.aud",
+        "sasl.oauthbearer.assertion.claim.exp.seconds",
+        "sasl.oauthbearer.assertion.claim.iss",
+        "sasl.oauthbearer.assertion.claim.jti.include",
+        "sasl.oauthbearer.assertion.claim.nbf.seconds",
+        "sasl.oauthbearer.assertion.claim.sub",
+        "sasl.oauthbearer.assertion.file",
+        "sasl.oauthbearer.assertion.jwt.template.file",
+        "sasl.oauthbearer.assertion.private.key.file",
+        "sasl.oauthbearer.assertion.private.key.passphrase",
+        "sasl.oauthbearer.assertion.private.key.pem",
+        "sasl.oauthbearer.client.credentials.client.id",
+        "sasl.oauthbearer.client.credentials.client.secret",
+        "sasl.oauthbearer.client.id",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.config",
+        "sasl.oauthbearer.extensions",
+        "sasl.oauthbearer.grant.type",
+        "sasl.oauthbearer.metadata.authentication.type",
+        "sasl.oauthbearer.method",
+        "sasl.oauthbearer.scope",
+        "sasl.oauthbearer.sub.claim.name",
+        "sasl.oauthbearer.token.endpoint.url",
+        # Java client properties: librdkafka refuses them, but a value is never worth showing.
+        "sasl.jaas.config",
+        "ssl.keystore.key",
+        "ssl.truststore.password",
+    }
+)
+
+
+def sections(section: Section) -> Iterator[Section]:
+    """A section and every section it holds, a route's shape included."""
+    yield section
+    for child in section.children.values():
+        yield from sections(child)
+
+
+def secret_properties() -> frozenset[str]:
+    """Every librdkafka property whose value is never shown: the secret settings' and LIBRDKAFKA_SECRETS."""
+    settings = (s for section in sections(ROOT) for s in section.settings)
+    return LIBRDKAFKA_SECRETS | {s.kafka for s in settings if s.secret and s.kafka}
 
 
 def route_section(kind: RouteKind) -> Section:
