@@ -248,7 +248,7 @@ def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[in
     """Messages per second of zig (see steady_rate)."""
     handlers.reset()
     route = cfg.routes[0]
-    group = route["consumer-group-id"] if route.kind == "batch" else route["application-id"]
+    group = route.group_id
     handler = getattr(handlers, route.handler.split("/")[1])
     zig = runner.Runner(cfg, {route.name: handler})
     watch = CommitWatch(bootstrap, topic, group, ends)

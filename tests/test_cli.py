@@ -411,6 +411,18 @@ SECRET_INPUTS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
         ],
     ),
     (
+        "a keystore librdkafka cannot open",
+        flat_config(ssl={"enabled": True, "ssl-keystore-location": SECRET, "ssl-keystore-password": "x"}),
+        {},
+        [],  # librdkafka names the file it cannot open, in OpenSSL's words
+    ),
+    (
+        "a SASL mechanism zig does not know",
+        flat_config(sasl={"jaas": {"mechanism": SECRET}}),
+        {},
+        ["{path}: sasl.jaas.mechanism: must be one of 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', got '***'"],
+    ),
+    (
         "a secret from the environment beside a broken setting",
         flat_config(
             sasl={"enabled": True, "jaas": {"username": "u"}},

@@ -238,6 +238,28 @@ def test_env_override_beats_the_file_and_stream_routes_use_the_canonical_name():
     assert cfg.route("events")["stream-threads-count"] == 3
 
 
+def test_route_properties_read_what_both_kinds_spell_differently():
+    raw = {
+        "app-name": "shop",
+        "batch-routes": {"orders": batch_route(**{"thread-count": 3, "default-api-timeout-ms-config": 7000})},
+        "stream-router": {"events": stream_route(**{"stream-threads-count": 4, "default-api-timeout-ms": 8000})},
+    }
+    cfg = config.validate(raw, "c.edn", {"ZIGGURAT_STREAM_ROUTER_EVENTS_APPLICATION_ID": "from-env"})
+    orders, events = cfg.route("orders"), cfg.route("events")
+    assert (orders.group_id, orders.threads, orders.api_timeout_ms) == ("orders-group", 3, 7000)
+    assert (events.group_id, events.threads, events.api_timeout_ms) == ("from-env", 4, 8000)
+    assert (orders.table, events.table) == (defaults.BATCH_ROUTE, defaults.STREAM_ROUTE)
+
+
+@pytest.mark.parametrize("kind", ["batch", "stream"])
+def test_every_route_spelling_is_a_setting_of_its_kind(kind: defaults.RouteKind):
+    section = defaults.route_section(kind)
+    for spellings in defaults.ROUTE_SPELLINGS.values():
+        setting = section.setting(spellings[kind])
+        assert setting is not None and setting.key == spellings[kind], (kind, spellings)
+    assert config.ROUTE_SECTIONS == {"batch": "batch-routes", "stream": "stream-router"}
+
+
 def test_unknown_env_variable_is_a_warning_with_a_suggestion():
     found = warnings(flat_config(), {"ZIGGURAT_BATCH_ROUTES_ORDERS_THREAD_CONT": "4", "OTHER": "x"})
     assert found == [
@@ -289,6 +311,14 @@ def test_java_serializer_class_names_are_mapped():
     assert route["producer.key-serializer-class"] == "string"
     assert route["producer.retries-config"] == 3
     assert route["producer.bootstrap-servers"] == "localhost:9092"
+
+
+def test_a_key_path_leads_to_its_setting_and_says_whether_it_is_secret():
+    password, acks = defaults.ROOT.find("sasl.jaas.password"), defaults.PRODUCER.find("acks")
+    assert (password and password.secret, acks and acks.secret) == (True, False)
+    assert defaults.ROOT.find("ssl.jaas.nope") is None and defaults.ROOT.find("nope.password") is None
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": batch_route(producer={})}}), "c.edn", {})
+    assert [key for key in cfg.route("orders").values if cfg.route("orders").is_secret(key)] == []
 
 
 def test_secret_env_values_are_never_echoed():
@@ -438,6 +468,56 @@ def test_routes_may_share_an_origin_topic_and_read_plain_names_with_dots():
         {"events": stream_route(**{"origin-topic": "orders.v1_x-y"})},
     )
     assert messages(raw) == []
+
+
+def _every_map(section: defaults.Section, extra: dict[str, Any]) -> dict[str, Any]:
+    """A map for `section` holding every map the table declares inside it (one route of each kind), plus `extra`."""
+    data = dict(extra)
+    for key, child in section.children.items():
+        if child.routes is None:
+            data[key] = _every_map(child, extra)
+        else:
+            make, name = (batch_route, "b") if child.routes == "batch" else (stream_route, "s")
+            data[key] = {name: make(**_every_map(child.children["*"], extra))}
+    return data
+
+
+def _env_names(section: defaults.Section, parts: tuple[str, ...]) -> list[str]:
+    names = [config.env_name(*parts, s.key) for s in section.settings if s.kind != "properties"]
+    for key, child in section.children.items():
+        if child.routes is None:
+            names += _env_names(child, (*parts, key))
+        else:
+            names += _env_names(child.children["*"], (*parts, key, "b" if child.routes == "batch" else "s"))
+    return names
+
+
+def test_every_map_the_table_declares_is_checked():
+    raw = {"app-name": "shop", **_every_map(defaults.ROOT, {"zz": 1})}
+    assert [p.path for p in config.check(raw, "c.edn", {}).problems if "unknown key 'zz'" in p.message] == [
+        "batch-routes.b.producer.zz",
+        "batch-routes.b.retry.zz",
+        "batch-routes.b.zz",
+        "http-server.zz",
+        "prometheus.zz",
+        "retry.zz",
+        "sasl.jaas.zz",
+        "sasl.zz",
+        "ssl.jaas.zz",
+        "ssl.zz",
+        "stream-router.s.producer.zz",
+        "stream-router.s.retry.zz",
+        "stream-router.s.zz",
+        "zz",
+    ]
+
+
+def test_every_setting_the_table_declares_has_its_environment_variable():
+    names = _env_names(defaults.ROOT, ())
+    assert len(names) == len(set(names)) > 90
+    report = config.check({"app-name": "shop", **_every_map(defaults.ROOT, {})}, "c.edn", dict.fromkeys(names, "1"))
+    assert [str(w) for w in report.warnings] == []
+    assert not any("matches no setting" in str(p) for p in report.problems)
 
 
 def test_every_integer_setting_has_a_maximum():

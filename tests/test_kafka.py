@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import batch_route, flat_config
 
-from zig_cli import config, kafka
+from zig_cli import config, defaults, kafka
 
 
 def test_consumer_properties_map_zig_keys_and_pin_at_least_once():
@@ -74,6 +74,52 @@ def test_mask_hides_every_secret_kind():
         "fetch.min.bytes": "1",
     }
     assert kafka.mask(props) == {**{k: "***" for k in props}, "fetch.min.bytes": "1"}
+
+
+# Every librdkafka property the name patterns zig once masked by ("*password*", "*secret*", "sasl.*", "ssl.key*")
+# caught: each stays masked now that the settings table alone says what is secret.
+ONCE_CAUGHT = [
+    *("ssl.key.location", "ssl.key.password", "ssl.key.pem", "ssl.keystore.location", "ssl.keystore.password"),
+    *("sasl.mechanism", "sasl.mechanisms", "sasl.username", "sasl.password"),
+    *("sasl.kerberos.keytab", "sasl.kerberos.kinit.cmd", "sasl.kerberos.min.time.before.relogin"),
+    *("sasl.kerberos.principal", "sasl.kerberos.service.name"),
+    *("sasl.oauthbearer.assertion.algorithm", "sasl.oauthbearer.assertion.claim.aud"),
+    *("sasl.oauthbearer.assertion.claim.exp.seconds", "sasl.oauthbearer.assertion.claim.iss"),
+    *("sasl.oauthbearer.assertion.claim.jti.include", "sasl.oauthbearer.assertion.claim.nbf.seconds"),
+    *("sasl.oauthbearer.assertion.claim.sub", "sasl.oauthbearer.assertion.file"),
+    *("sasl.oauthbearer.assertion.jwt.template.file", "sasl.oauthbearer.assertion.private.key.file"),
+    *("sasl.oauthbearer.assertion.private.key.passphrase", "sasl.oauthbearer.assertion.private.key.pem"),
+    *("sasl.oauthbearer.client.credentials.client.id", "sasl.oauthbearer.client.credentials.client.secret"),
+    *("sasl.oauthbearer.client.id", "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config"),
+    *("sasl.oauthbearer.extensions", "sasl.oauthbearer.grant.type", "sasl.oauthbearer.metadata.authentication.type"),
+    *("sasl.oauthbearer.method", "sasl.oauthbearer.scope", "sasl.oauthbearer.sub.claim.name"),
+    "sasl.oauthbearer.token.endpoint.url",
+]
+
+
+@pytest.mark.parametrize("name", [*ONCE_CAUGHT, "ssl.ca.pem", "sasl.jaas.config", "SASL.PASSWORD"])
+def test_every_secret_property_is_masked(name: str):
+    assert kafka.is_secret(name)
+    assert kafka.mask({name: "v", "fetch.min.bytes": "1"}) == {name: "***", "fetch.min.bytes": "1"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["bootstrap.servers", "security.protocol", "ssl.ca.location", "ssl.certificate.location", "client.id", "debug"],
+)
+def test_plain_properties_are_shown(name: str):
+    assert not kafka.is_secret(name)
+
+
+def test_a_plugins_own_client_properties_are_masked_too():
+    assert kafka.is_secret("confluent.monitoring.interceptor.sasl.password")
+    assert not kafka.is_secret("confluent.monitoring.interceptor.bootstrap.servers")
+
+
+def test_the_declared_secrets_are_properties_no_setting_becomes():
+    settings = [s for section in defaults.sections(defaults.ROOT) for s in section.settings]
+    assert defaults.LIBRDKAFKA_SECRETS.isdisjoint(s.kafka for s in settings)
+    assert {s.kafka for s in settings if s.secret and s.kafka} <= defaults.secret_properties()
 
 
 def test_zig_managed_properties_cannot_be_overridden():

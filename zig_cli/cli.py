@@ -102,10 +102,9 @@ def _print_problems(problems: tuple[Problem, ...] | list[Problem], console: Cons
 
 
 def _shown(route: Route, key: str, value: Any) -> str:
-    setting_key = key.rsplit(".", 1)[-1]
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in kafka.mask(value).items()) or "{}"
-    if kafka.is_secret(setting_key) or kafka.is_secret(key):
+    if route.is_secret(key):
         return kafka.MASK
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -163,7 +162,7 @@ def _route_json(route: Route) -> dict[str, Any]:
 def _json_value(route: Route, key: str, value: Any) -> Any:
     if isinstance(value, dict):
         return kafka.mask(value)
-    if kafka.is_secret(key.rsplit(".", 1)[-1]):
+    if route.is_secret(key):
         return kafka.MASK
     return value
 

@@ -108,8 +108,7 @@ class DeadSet:
             raise DeadSetError(400, f"no route named {route_name!r}; routes: {known}") from None
         self.config = config
         self.topic: str = self.route["dead-letter-topic"]
-        group_key = "consumer-group-id" if self.route.kind == "batch" else "application-id"
-        self.group = f"{self.route[group_key]}-dead-set"
+        self.group = f"{self.route.group_id}-dead-set"
         self._admin = kafka.admin_properties(config, self.route)
         self.servers = self._admin["bootstrap.servers"]
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["str", "int", "bool", "float", "choice", "deserializer", "serializer", "properties"]
+RouteKind = Literal["batch", "stream"]
 Scalar = str | int | bool | float
 
 BYTE_ARRAY_DESERIALIZER = "org.apache.kafka.common.serialization.ByteArrayDeserializer"
@@ -62,7 +63,11 @@ class Section:
     children: Mapping[str, Section] = field(default_factory=dict)
     # Ziggurat keys zig reads but does not use: key -> what zig does instead (reported as a warning).
     ignored: Mapping[str, str] = field(default_factory=dict)
-    named: bool = False  # a map of user-named entries (routes), each shaped like the only child
+    routes: RouteKind | None = None  # a map of user-named routes of this kind, each shaped like the child "*"
+    optional: bool = False  # checked only when the file has it: a route without :producer has no producer
+    # Where a root section's values go: the zig process's own settings (Config.operations), every Kafka client's
+    # (Config.security), or every route's, filling what the route's section of the same name leaves unset.
+    scope: Literal["process", "clients", "routes"] = "process"
 
     def setting(self, key: str) -> Setting | None:
         for setting in self.settings:
@@ -72,6 +77,14 @@ class Section:
 
     def known_keys(self) -> list[str]:
         return [s.key for s in self.settings] + list(self.children)
+
+    def find(self, path: str) -> Setting | None:
+        """The setting at a dotted key path inside this section ("producer.acks"), or None."""
+        *parents, key = path.split(".")
+        section: Section | None = self
+        for name in parents:
+            section = section.children.get(name) if section is not None else None
+        return section.setting(key) if section is not None else None
 
 
 # A retry may wait no longer than Kafka keeps it by default (retention.ms): it could be deleted before it is due.
@@ -147,7 +160,7 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
     )
 
 
-RETRY = Section("retry", "Retry (global)", _retry_settings(route_override=False))
+RETRY = Section("retry", "Retry (global)", _retry_settings(route_override=False), scope="routes")
 ROUTE_RETRY = Section("route-retry", "Retry (per-route override)", _retry_settings(route_override=True))
 
 PRODUCER = Section(
@@ -234,6 +247,7 @@ PRODUCER = Section(
             "Any other librdkafka producer property, by its own name; checked at validation",
         ),
     ),
+    optional=True,
 )
 
 _HANDLER_TEXT = 'Dotted path of the handler, "module/function" or "module:function"'
@@ -501,6 +515,7 @@ JAAS = Section(
             "SASL mechanism",
             kafka="sasl.mechanism",
             choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
+            secret=True,  # as every SASL property: it says which credentials to try
         ),
     ),
 )
@@ -539,6 +554,7 @@ SSL = Section(
             None,
             "PKCS#12 keystore with the client certificate and key",
             kafka="ssl.keystore.location",
+            secret=True,  # as ssl-key-location: where the client's private key is
         ),
         Setting(
             "ssl-keystore-password", "str", None, "Password of the keystore", kafka="ssl.keystore.password", secret=True
@@ -555,6 +571,7 @@ SSL = Section(
     ),
     children={"jaas": JAAS},
     ignored={"ssl-truststore-location": _TRUSTSTORE, "ssl-truststore-password": _TRUSTSTORE},
+    scope="clients",
 )
 
 SASL = Section(
@@ -572,10 +589,19 @@ SASL = Section(
         ),
     ),
     children={"jaas": JAAS},
+    scope="clients",
 )
 
-BATCH_ROUTES = Section("batch-routes", "Batch routes", (), {"*": BATCH_ROUTE}, named=True)
-STREAM_ROUTES = Section("stream-router", "Stream routes", (), {"*": STREAM_ROUTE}, named=True)
+BATCH_ROUTES = Section("batch-routes", "Batch routes", (), {"*": BATCH_ROUTE}, routes="batch")
+STREAM_ROUTES = Section("stream-router", "Stream routes", (), {"*": STREAM_ROUTE}, routes="stream")
+
+# What both kinds of route have under different keys (Ziggurat spelled its stream routes' keys after Kafka Streams):
+# zig's name for each, and its key in each kind of route. Code reads them through config.Route's properties.
+ROUTE_SPELLINGS: Mapping[str, Mapping[RouteKind, str]] = {
+    "group-id": {"batch": "consumer-group-id", "stream": "application-id"},
+    "threads": {"batch": "thread-count", "stream": "stream-threads-count"},
+    "api-timeout-ms": {"batch": "default-api-timeout-ms", "stream": "default-api-timeout-ms-config"},
+}
 
 # Ziggurat sections zig does not implement: each is read, reported once, and otherwise ignored.
 UNSUPPORTED_SECTIONS: Mapping[str, str] = {
@@ -657,6 +683,68 @@ ROOT = Section(
 SECTION_ALIASES: Mapping[str, str] = {"stream-routes": "stream-router"}
 
 ENV_PREFIX = "ZIGGURAT_"
+
+# Properties whose values are never shown, beyond the librdkafka names of zig's secret settings: librdkafka's own
+# sensitive ones (flagged _RK_SENSITIVE in its rdkafka_conf.c), every other property that says how a client
+# authenticates, and the Java client's secret properties that Ziggurat configs may carry among raw properties.
+LIBRDKAFKA_SECRETS: frozenset[str] = frozenset(
+    {
+        "ssl.key.pem",
+        "ssl.ca.pem",
+        "sasl.mechanisms",
+        "sasl.kerberos.keytab",
+        "sasl.kerberos.kinit.cmd",
+        "sasl.kerberos.min.time.before.relogin",
+        "sasl.kerberos.principal",
+        "sasl.kerberos.service.name",
+        "sasl.oauthbearer.assertion.algorithm",
+        "sasl.oauthbearer.assertion.claim.aud",
+        "sasl.oauthbearer.assertion.claim.exp.seconds",
+        "sasl.oauthbearer.assertion.claim.iss",
+        "sasl.oauthbearer.assertion.claim.jti.include",
+        "sasl.oauthbearer.assertion.claim.nbf.seconds",
+        "sasl.oauthbearer.assertion.claim.sub",
+        "sasl.oauthbearer.assertion.file",
+        "sasl.oauthbearer.assertion.jwt.template.file",
+        "sasl.oauthbearer.assertion.private.key.file",
+        "sasl.oauthbearer.assertion.private.key.passphrase",
+        "sasl.oauthbearer.assertion.private.key.pem",
+        "sasl.oauthbearer.client.credentials.client.id",
+        "sasl.oauthbearer.client.credentials.client.secret",
+        "sasl.oauthbearer.client.id",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.config",
+        "sasl.oauthbearer.extensions",
+        "sasl.oauthbearer.grant.type",
+        "sasl.oauthbearer.metadata.authentication.type",
+        "sasl.oauthbearer.method",
+        "sasl.oauthbearer.scope",
+        "sasl.oauthbearer.sub.claim.name",
+        "sasl.oauthbearer.token.endpoint.url",
+        # Java client properties: librdkafka refuses them, but a value is never worth showing.
+        "sasl.jaas.config",
+        "ssl.keystore.key",
+        "ssl.truststore.password",
+    }
+)
+
+
+def sections(section: Section) -> Iterator[Section]:
+    """A section and every section it holds, a route's shape included."""
+    yield section
+    for child in section.children.values():
+        yield from sections(child)
+
+
+def secret_properties() -> frozenset[str]:
+    """Every librdkafka property whose value is never shown: the secret settings' and LIBRDKAFKA_SECRETS."""
+    settings = (s for section in sections(ROOT) for s in section.settings)
+    return LIBRDKAFKA_SECRETS | {s.kafka for s in settings if s.secret and s.kafka}
+
+
+def route_section(kind: RouteKind) -> Section:
+    """The settings of one kind of route: the shape of each entry of its map of routes in the root."""
+    return next(section.children["*"] for section in ROOT.children.values() if section.routes == kind)
 
 
 def documented_sections() -> Iterator[tuple[str, Section]]:

@@ -7,7 +7,6 @@ reach librdkafka. Raw `kafka-properties` are passed through after librdkafka its
 from __future__ import annotations
 
 import concurrent.futures
-import fnmatch
 import logging
 import re
 import threading
@@ -29,7 +28,7 @@ from zig_cli.errors import KafkaFatalError, Problem, ZigError
 logger = logging.getLogger(__name__)
 
 MASK = "***"
-_SECRET_PATTERNS = ("*password*", "*secret*", "sasl.*", "ssl.key*", "*jaas*")
+_SECRETS = defaults.secret_properties()
 
 # Properties zig sets itself to guarantee at-least-once delivery; a user may not override them.
 CONSUMER_FIXED: Mapping[str, str] = {
@@ -40,9 +39,10 @@ _FIXED_REASON = "zig sets it to commit only what has been handled (at-least-once
 
 
 def is_secret(name: str) -> bool:
-    """True for property or setting names whose values must never be shown."""
-    lowered = name.lower()
-    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in _SECRET_PATTERNS)
+    """True for librdkafka properties whose values are never shown (defaults.secret_properties), also after a
+    plugin's prefix: a plugin configures its own client with librdkafka's names behind its own."""
+    parts = name.lower().split(".")
+    return any(".".join(parts[start:]) in _SECRETS for start in range(len(parts)))
 
 
 def mask(properties: Mapping[str, str]) -> dict[str, str]:
@@ -80,9 +80,8 @@ def security_properties(config: Config) -> dict[str, str]:
 
 def consumer_properties(config: Config, route: Route) -> dict[str, str]:
     """The full librdkafka consumer config of a route."""
-    section = defaults.BATCH_ROUTE if route.kind == "batch" else defaults.STREAM_ROUTE
     props = security_properties(config)
-    props.update(_mapped(section, route.own()))
+    props.update(_mapped(route.table, route.own()))
     props.update(route["kafka-properties"] if "kafka-properties" in route.values else {})
     props.update(CONSUMER_FIXED)
     return props
