@@ -41,11 +41,6 @@ STREAM_FETCH = 500
 STREAM_POLL_S = 1.0
 
 
-def _setting(route: Route, batch_key: str) -> Any:
-    """A setting both kinds of route have, under the batch route's spelling (stream routes add -config)."""
-    return route[batch_key] if batch_key in route.values else route[f"{batch_key}-config"]
-
-
 @dataclass(frozen=True)
 class Clients:
     """How the runner makes Kafka clients; tests swap in fakes."""
@@ -144,7 +139,7 @@ class Runner:
             kafka.admin_properties(self.config, route),
             route["origin-topic"],
             needed,
-            _setting(route, "default-api-timeout-ms") / 1000,
+            route.api_timeout_ms / 1000,
             consumer_props.get("allow.auto.create.topics") == "true",
             route.name,
             self.stop,  # a stop signal ends the wait for brokers that do not answer
@@ -175,7 +170,7 @@ class Runner:
             max_message_bytes=int(forwarding.get("message.max.bytes", kafka.DEFAULT_MESSAGE_MAX_BYTES)),
         )
         retry_props = kafka.retry_consumer_properties(consumer_props)
-        threads = route["stream-threads-count"] if stream else route["thread-count"]
+        threads = route.threads
         plans = [(consumer_props, False)] * threads + ([(retry_props, True)] if retry.enabled else [])
         for index, (props, retrying) in enumerate(plans):
             worker = build_worker(runtime, self._factory(props), self.stop, retrying=retrying)
