@@ -19,6 +19,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 from conftest import wait_until
 
+from zig_cli import kafka
+
 
 def http_get(url: str) -> tuple[int, str]:
     """GET a zig endpoint: (status, body), for error statuses too."""
@@ -38,7 +40,7 @@ def create_topic(bootstrap: str, name: str, partitions: int = 1, exist_ok: bool 
     try:
         admin.create_topics([NewTopic(name, partitions)])[name].result(30)
     except KafkaException as error:
-        if not (exist_ok and error.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
+        if not (exist_ok and kafka.unwrap(error)[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
             raise
     return name
 

@@ -205,4 +205,4 @@ def _produce_when_room(
         except BufferError:
             poll(0.05)
         except KafkaException as error:
-            return refusal(error.args[0], topic, kwargs.get("partition"), key, value)
+            return refusal(kafka.unwrap(error)[0], topic, kwargs.get("partition"), key, value)

@@ -246,7 +246,7 @@ class DeadSet:
             consumer.close()
 
     def _unavailable(self, error: KafkaException) -> DeadSetError:
-        return DeadSetError(503, f"Kafka at {self.servers}: {error.args[0].str()}")
+        return DeadSetError(503, f"Kafka at {self.servers}: {kafka.unwrap(error)[1]}")
 
 
 class _Reader:
@@ -321,12 +321,11 @@ class _Claim:
     def advance(self, partition: int, start: int, end: int) -> None:
         try:
             commit_forward(self.consumer, self.topic, partition, start, end)
-        except KafkaException as error:
-            if error.args[0].code() not in _EVICTED:
+        except KafkaException as exception:
+            error, text = kafka.unwrap(exception)
+            if error.code() not in _EVICTED:
                 raise
-            raise DeadSetError(
-                409, f"lost hold of {self.topic}[{partition}] at offset {start}: {error.args[0].str()}"
-            ) from None
+            raise DeadSetError(409, f"lost hold of {self.topic}[{partition}] at offset {start}: {text}") from None
 
 
 # A commit refused because this member is no longer in the group: the dead set is someone else's now.

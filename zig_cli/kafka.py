@@ -168,7 +168,7 @@ def _try_client(role: str, props: Mapping[str, str]) -> tuple[str, list[str]]:
             producer = Producer(conf)
             producer.poll(0)
     except KafkaException as error:
-        return error.args[0].str(), []
+        return unwrap(error)[1], []
     finally:
         logger.removeHandler(collect)
     notes = [m.split("]: ", 1)[-1] for m in collect.messages if "CONFWARN" in m and "bootstrap.servers" not in m]
@@ -187,6 +187,16 @@ _FATAL_CODES = {
     KafkaError._INVALID_ARG,
 }
 _MISSING_TOPIC_CODES = {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC}
+
+
+def unwrap(exception: KafkaException) -> tuple[KafkaError, str]:
+    """The KafkaError a KafkaException carries, and its text. librdkafka puts the error first in `args`; an exception
+    raised with a plain message gives a KafkaError of code _FAIL with that message."""
+    carried = exception.args[0] if exception.args else None
+    if isinstance(carried, KafkaError):
+        return carried, str(carried.str())
+    text = str(carried) if carried is not None else "unknown Kafka error"
+    return KafkaError(KafkaError._FAIL, text), text
 
 
 def is_fatal(error: KafkaError, plain_topic: bool) -> bool:
@@ -343,11 +353,12 @@ def prepare_topics(
             try:
                 metadata = admin.list_topics(timeout=wait.step())
                 break
-            except KafkaException as error:
-                if not _retriable(error.args[0]):
-                    raise KafkaFatalError(f"cannot read topics from {servers}: {error.args[0].str()}") from None
+            except KafkaException as exception:
+                error, text = unwrap(exception)
+                if not _retriable(error):
+                    raise KafkaFatalError(f"cannot read topics from {servers}: {text}") from None
                 admin.poll(0)  # serves librdkafka's log lines to `last`
-                wait.not_yet(last.text or error.args[0].str())
+                wait.not_yet(last.text or text)
     finally:
         complaints.removeHandler(last)
     topics = metadata.topics
@@ -374,9 +385,10 @@ def prepare_topics(
                 break
             except concurrent.futures.TimeoutError:
                 wait.not_yet(f"no answer yet to creating topic {name!r}")
-            except KafkaException as error:
-                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise KafkaFatalError(f"cannot create topic {name!r} on {servers}: {error.args[0].str()}") from None
+            except KafkaException as exception:
+                error, text = unwrap(exception)
+                if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise KafkaFatalError(f"cannot create topic {name!r} on {servers}: {text}") from None
                 break
 
 
@@ -388,9 +400,10 @@ def create_topics(admin_props: Mapping[str, str], names: list[str], partitions: 
     for name, future in futures.items():
         try:
             future.result(timeout_s)
-        except KafkaException as error:
-            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise KafkaFatalError(f"cannot create topic {name!r}: {error.args[0].str()}") from None
+        except KafkaException as exception:
+            error, text = unwrap(exception)
+            if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise KafkaFatalError(f"cannot create topic {name!r}: {text}") from None
 
 
 _librdkafka_logger = logging.getLogger("zig_cli.librdkafka")

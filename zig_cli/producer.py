@@ -65,8 +65,9 @@ def produce_async(producer: ProducerLike, records: Sequence[Record]) -> Delivery
                 break
             except BufferError:  # the local queue is full: let deliveries drain, then try again
                 producer.poll(0.1)
-            except KafkaException as error:  # refused outright (too large, say): the caller names the record
-                raise RecordRefused(index, error.args[0].str(), error.args[0].code()) from None
+            except KafkaException as exception:  # refused outright (too large, say): the caller names the record
+                error, text = kafka.unwrap(exception)
+                raise RecordRefused(index, text, error.code()) from None
     return delivery
 
 
@@ -173,9 +174,10 @@ class RouteProducer:
                 return
             except BufferError:  # the local queue is full: let deliveries make room
                 self._producer.poll(0.05)
-            except KafkaException as error:
+            except KafkaException as exception:
+                error = kafka.unwrap(exception)[0]
                 raise ProducerError(
-                    f"can't send to {topic!r}: {self.refusal(error.args[0], topic, partition, key, value)}"
+                    f"can't send to {topic!r}: {self.refusal(error, topic, partition, key, value)}"
                 ) from None
 
     def refusal(
