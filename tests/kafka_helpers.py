@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from conftest import wait_until
 
 from zig_cli import kafka
+from zig_cli.producer import produce_when_room
 
 
 def http_get(url: str) -> tuple[int, str]:
@@ -68,12 +69,10 @@ def produce(
         extra: dict[str, Any] = {"partition": partition} if partition is not None else {}
         if timestamp is not None:
             extra["timestamp"] = timestamp
-        while True:
-            try:
-                producer.produce(topic, value, key, headers=headers, on_delivery=report, **extra)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        refused = produce_when_room(
+            producer.produce, producer.poll, topic, value, key, headers=headers, on_delivery=report, **extra
+        )
+        assert refused is None, refused
     assert producer.flush(60) == 0
     assert not errors, errors
     return delivered

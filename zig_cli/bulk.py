@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 
 from zig_cli import kafka
 from zig_cli.errors import EncodeError
-from zig_cli.producer import RouteProducer, encode_header
+from zig_cli.producer import RouteProducer, encode_header, produce_when_room
 
 MAX_FAILURES_KEPT = 100
 
@@ -135,9 +135,9 @@ def send_lines(
             try:
                 produce(topic, value_bytes, key)
             except (BufferError, KafkaException):  # a full queue (lose nothing: wait), or a line librdkafka refuses
-                refused = _produce_when_room(produce, poll, refusal, topic, value_bytes, key, {})
-                if refused:
-                    failed(number, refused)
+                refused = produce_when_room(produce, poll, topic, value_bytes, key)
+                if refused is not None:
+                    failed(number, refusal(refused, topic, None, key, value_bytes))
                     skipped += 1
         else:
             try:
@@ -153,9 +153,9 @@ def send_lines(
             kwargs: dict[str, Any] = {"headers": headers + line.headers} if headers or line.headers else {}
             if line.partition is not None:
                 kwargs["partition"] = line.partition
-            refused = _produce_when_room(produce, poll, refusal, topic, value, key, kwargs)
-            if refused:
-                failed(number, refused)
+            refused = produce_when_room(produce, poll, topic, value, key, **kwargs)
+            if refused is not None:
+                failed(number, refusal(refused, topic, line.partition, key, value))
                 skipped += 1
         if not number % 10_000:
             progress(number - skipped)
@@ -185,24 +185,3 @@ def _text(raw: bytes) -> str:
         return raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as error:
         raise ValueError(f"not UTF-8 text (byte {error.start + 1}: {raw[error.start : error.start + 1]!r})") from None
-
-
-def _produce_when_room(
-    produce: Callable[..., None],
-    poll: Callable[[float], int],
-    refusal: Callable[[KafkaError, str, int | None, bytes | None, bytes | None], str],
-    topic: str,
-    value: bytes | None,
-    key: bytes | None,
-    kwargs: dict[str, Any],
-) -> str | None:
-    """Produce, waiting for room in librdkafka's queue as long as it is full (nothing is dropped); returns why
-    librdkafka refused the message, if it did."""
-    while True:
-        try:
-            produce(topic, value, key, **kwargs)
-            return None
-        except BufferError:
-            poll(0.05)
-        except KafkaException as error:
-            return refusal(kafka.unwrap(error)[0], topic, kwargs.get("partition"), key, value)
