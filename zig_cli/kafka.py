@@ -298,14 +298,11 @@ class _StartupWait:
         if now >= self.deadline:
             raise KafkaFatalError(f"cannot reach broker(s) {self.servers} within {self.timeout_s:g} s: {reason}")
         if now >= self.next_log:
-            logger.warning(
-                "route=%s waiting for broker(s) %s (%.0f s of %.0f s): %s",
-                self.route,
-                self.servers,
-                now - self.started,
-                self.timeout_s,
-                reason,
-            )
+            waited = (self.servers, now - self.started, self.timeout_s, reason)
+            if self.route:
+                logger.warning("route=%s waiting for broker(s) %s (%.0f s of %.0f s): %s", self.route, *waited)
+            else:
+                logger.warning("waiting for broker(s) %s (%.0f s of %.0f s): %s", *waited)
             self.next_log = now + WAIT_LOG_EVERY_S
 
 
@@ -374,9 +371,28 @@ def prepare_topics(
         else:
             partitions = max(1, len(found.partitions))
     missing = [name for name in needed if name not in topics or topics[name].error is not None]
-    if not missing:
+    _create(admin, missing, partitions, wait)
+
+
+def create_topics(
+    admin_props: Mapping[str, str],
+    names: list[str],
+    partitions: int,
+    timeout_s: float,
+    stop: threading.Event | None = None,
+) -> None:
+    """Create topics that do not exist yet (an existing one is left as it is), as start-up creates the retry and
+    dead-letter topics: waiting up to `timeout_s` for brokers that do not answer, in short steps that honour `stop`."""
+    conf: dict[str, Any] = dict(admin_props) | {"logger": _librdkafka_logger}
+    wait = _StartupWait("", admin_props.get("bootstrap.servers", ""), timeout_s, stop)
+    _create(AdminClient(conf), names, partitions, wait)
+
+
+def _create(admin: AdminClient, names: list[str], partitions: int, wait: _StartupWait) -> None:
+    """The one way zig creates topics; one that already exists counts as created."""
+    if not names:
         return
-    futures = admin.create_topics([NewTopic(name, partitions) for name in missing], request_timeout=timeout_s)
+    futures = admin.create_topics([NewTopic(name, partitions) for name in names], request_timeout=wait.timeout_s)
     for name, future in futures.items():
         while True:
             try:
@@ -388,22 +404,8 @@ def prepare_topics(
             except KafkaException as exception:
                 error, text = unwrap(exception)
                 if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise KafkaFatalError(f"cannot create topic {name!r} on {servers}: {text}") from None
+                    raise KafkaFatalError(f"cannot create topic {name!r} on {wait.servers}: {text}") from None
                 break
-
-
-def create_topics(admin_props: Mapping[str, str], names: list[str], partitions: int, timeout_s: float) -> None:
-    """Create topics that do not exist yet (an existing one is left as it is)."""
-    conf: dict[str, Any] = dict(admin_props) | {"logger": _librdkafka_logger}
-    admin = AdminClient(conf)
-    futures = admin.create_topics([NewTopic(name, partitions) for name in names], request_timeout=timeout_s)
-    for name, future in futures.items():
-        try:
-            future.result(timeout_s)
-        except KafkaException as exception:
-            error, text = unwrap(exception)
-            if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise KafkaFatalError(f"cannot create topic {name!r}: {text}") from None
 
 
 _librdkafka_logger = logging.getLogger("zig_cli.librdkafka")
