@@ -20,7 +20,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from zig_cli import kafka
+from zig_cli import envelope, kafka
 from zig_cli.errors import EncodeError
 from zig_cli.producer import RouteProducer, encode_header, produce_when_room
 
@@ -52,8 +52,7 @@ class BulkResult:
         """The producer's on_delivery callback, set once in its config: passing it with every message cost a
         tenth of the send rate."""
         if error is not None:
-            key = message.key()
-            self.fail(0, f"key {key.decode('utf-8', 'replace') if key is not None else None!r}: {error.str()}")
+            self.fail(0, f"key {envelope.decoded(message.key())!r}: {error.str()}")
             with self._lock:
                 self.delivery_failures += 1
 
@@ -141,7 +140,7 @@ def send_lines(
                     skipped += 1
         else:
             try:
-                line = parse(_text(raw), json_values)
+                line = parse(_line_text(raw), json_values)
                 key, value = producer.encode(line.key, line.value)
             except (ValueError, EncodeError) as error:
                 if b"\t" not in raw and not raw.strip():  # blank: nothing to send, nothing wrong
@@ -179,7 +178,7 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def _text(raw: bytes) -> str:
+def _line_text(raw: bytes) -> str:
     """A line as text, without its line ending; raises ValueError saying where it is not UTF-8."""
     try:
         return raw.decode("utf-8").rstrip("\r\n")

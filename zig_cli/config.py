@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from zig_cli import defaults
 from zig_cli.defaults import Section, Setting
-from zig_cli.errors import ConfigError, Problem
+from zig_cli.errors import ConfigError, Problem, shortened
 
 Origin = Literal["default", "file", "env", "derived", "embedded"]
 RouteKind = Literal["batch", "stream"]
@@ -222,7 +222,7 @@ def _describe(raw: Any) -> str:
     if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() > 200:
         return _integer(raw)
     type_name = _TYPE_NAMES.get(type(raw), type(raw).__name__)
-    shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
+    shown = shortened(repr(raw), 60)
     return f"{shown} ({type_name})"
 
 

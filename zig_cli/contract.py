@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from zig_cli.errors import ContractError
+from zig_cli.errors import ContractError, shortened
 
 Headers = tuple[tuple[str, bytes | None], ...]
 
@@ -142,7 +142,7 @@ def shown(value: Any) -> str:
         text = repr(value)
     except Exception as error:  # a handler's object: its repr is not ours to trust
         return f"<a {type(value).__name__} whose repr raised {type(error).__name__}>"
-    return text if len(text) <= 200 else text[:197] + "..."
+    return shortened(text, 200)
 
 
 def describe_error(error: BaseException) -> str:

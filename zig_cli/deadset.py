@@ -71,17 +71,13 @@ class DeadLetter:
         return {
             "partition": self.partition,
             "offset": self.offset,
-            "key": _text(self.key),
-            "value": _text(self.value),
+            "key": envelope.decoded(self.key),
+            "value": envelope.decoded(self.value),
             "retry_count": self.origin.retry_count,
             "error": self.error,
             "age_s": round(age, 3) if age is not None else None,
             "origin": {"topic": self.origin.topic, "partition": self.origin.partition, "offset": self.origin.offset},
         }
-
-
-def _text(data: bytes | None) -> str | None:
-    return None if data is None else data.decode("utf-8", "replace")
 
 
 def parse_count(raw: str | None) -> int:
@@ -381,7 +377,7 @@ def _letter(raw: Any) -> DeadLetter:
     kind, timestamp = raw.timestamp()
     headers = raw.headers() or []
     origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
-    error = next(((data or b"").decode("utf-8", "replace") for name, data in headers if name == envelope.ERROR), "")
+    error = next((envelope.decoded(data) or "" for name, data in headers if name == envelope.ERROR), "")
     return DeadLetter(raw.partition(), raw.offset(), raw.key(), raw.value(), origin, error, origin.timestamp)
 
 
