@@ -102,7 +102,6 @@ class DeadSet:
         except KeyError:
             known = ", ".join(repr(r.name) for r in config.routes)
             raise DeadSetError(400, f"no route named {route_name!r}; routes: {known}") from None
-        self.config = config
         self.topic: str = self.route["dead-letter-topic"]
         group_key = "consumer-group-id" if self.route.kind == "batch" else "application-id"
         self.group = f"{self.route[group_key]}-dead-set"
@@ -153,7 +152,7 @@ class DeadSet:
                     for tp in starts
                 ]
             )
-            reader = _Reader(consumer, self.topic, {tp.partition for tp in partitions}, watch)
+            reader = _Reader(consumer, {tp.partition for tp in partitions}, watch)
             return [_letter(raw) for raw in reader.read(count)]
         except KafkaException as error:
             raise self._unavailable(error) from None
@@ -249,9 +248,8 @@ class _Reader:
     """Reads dead letters of the partitions given (a live set: a member's assignment) until a count, their ends, or
     a deadline; consuming also serves the group's rebalance callbacks."""
 
-    def __init__(self, consumer: Consumer, topic: str, partitions: set[int], watch: _BrokerWatch) -> None:
+    def __init__(self, consumer: Consumer, partitions: set[int], watch: _BrokerWatch) -> None:
         self.consumer = consumer
-        self.topic = topic
         self.partitions = partitions
         self.watch = watch
         self._pending: deque[Any] = deque()  # read but not handed out yet
@@ -292,7 +290,7 @@ class _Claim:
         self.topic = topic
         self.owned: set[int] = set()
         self._assigned = False
-        self._reader = _Reader(consumer, topic, self.owned, watch)
+        self._reader = _Reader(consumer, self.owned, watch)
 
     def join(self, deadline: float) -> bool:
         """Subscribe and wait for the first assignment (Kafka holds a new group's first join for a few seconds);

@@ -125,7 +125,6 @@ class RouteProducer:
         metrics: RouteMetrics | None = None,
         background: bool = True,
     ) -> None:
-        self.route = route
         self._metrics = metrics
         self._props = props
         self._producer = kafka.new_producer(props)
