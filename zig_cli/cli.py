@@ -272,11 +272,17 @@ class LogFormat(StrEnum):
     json = "json"
 
 
+# The context a log call gives with extra= that becomes fields of its JSON line: where (route, topic, partition,
+# offset) and, in the periodic summary, a route's counters.
+LOG_CONTEXT = ("route", "topic", "partition", "offset", *stats.COLUMNS)
+
+# TEMPORARY (issue 12), until zig_cli/worker.py passes extra= too: its lines' context is still parsed back out of
+# the message text. Remove _FIELDS and its use in JsonLines.format when the worker package lands.
 _FIELDS = re.compile(r"route=(?P<route>\S+)(?: (?P<topic>[^\s\[]+)\[(?P<partition>\d+)\](?:@(?P<offset>\d+))?)?")
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object per line, with route, topic, partition and offset lifted out of zig's messages."""
+    """One JSON object per line; the context given with extra= (LOG_CONTEXT) as fields of their own."""
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
@@ -286,9 +292,12 @@ class JsonLines(logging.Formatter):
             "logger": record.name,
             "message": message,
         }
-        found = _FIELDS.search(message)
+        given = record.__dict__
+        context = {name: given[name] for name in LOG_CONTEXT if given.get(name) is not None}
+        found = None if context else _FIELDS.search(message)  # TEMPORARY: see _FIELDS
         if found:
-            entry.update({k: int(v) if k in ("partition", "offset") else v for k, v in found.groupdict().items() if v})
+            context = {k: int(v) if k in ("partition", "offset") else v for k, v in found.groupdict().items() if v}
+        entry.update(context)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -333,7 +342,8 @@ def _log_stats(route_stats: dict[str, stats.RouteStats]) -> None:
             f"{c}={getattr(snapshot, c):.1f}" if c == "last_batch_ms" else f"{c}={getattr(snapshot, c)}"
             for c in stats.COLUMNS
         )
-        logging.getLogger("zig_cli.run").info("route=%s %s", name, fields)
+        context = {"route": name} | {c: getattr(snapshot, c) for c in stats.COLUMNS}
+        logging.getLogger("zig_cli.run").info("route=%s %s", name, fields, extra=context)
 
 
 def _abort(code: int) -> None:

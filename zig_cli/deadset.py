@@ -420,6 +420,7 @@ def endpoints(config: Config) -> dict[tuple[str, str], Endpoint]:
                 count,
                 action,
                 done,
+                extra={"route": dead_set.route.name},
             )
             return as_json(200, {action: done})
 

@@ -300,7 +300,12 @@ class _StartupWait:
         if now >= self.next_log:
             waited = (self.servers, now - self.started, self.timeout_s, reason)
             if self.route:
-                logger.warning("route=%s waiting for broker(s) %s (%.0f s of %.0f s): %s", self.route, *waited)
+                logger.warning(
+                    "route=%s waiting for broker(s) %s (%.0f s of %.0f s): %s",
+                    self.route,
+                    *waited,
+                    extra={"route": self.route},
+                )
             else:
                 logger.warning("waiting for broker(s) %s (%.0f s of %.0f s): %s", *waited)
             self.next_log = now + WAIT_LOG_EVERY_S
