@@ -17,7 +17,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from conftest import wait_until
+from helpers import wait_until
 
 from zig_cli import kafka
 from zig_cli.producer import produce_when_room

@@ -640,7 +640,7 @@ def broker(
 
     stop = threading.Event()
     runner.handle_signals(stop, abort=lambda: _abort(130))
-    with embedded.running_broker(port, quiet=True) as address:
+    with embedded.running_broker(port) as address:
         out.print(f"broker listening on [bold]{address}[/bold]; Ctrl+C stops it")
         while not stop.wait(0.5):
             pass
