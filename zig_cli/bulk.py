@@ -49,8 +49,8 @@ class BulkResult:
                 self.failures.append((number, reason))
 
     def delivery_report(self, error: Any, message: Any) -> None:
-        """The producer's on_delivery callback, set once in its config: passing it with every message cost a
-        tenth of the send rate."""
+        """The producer's on_delivery callback, set once in its config rather than passed with every message, which
+        the line loop would pay for on every line."""
         if error is not None:
             self.fail(0, f"key {envelope.decoded(message.key())!r}: {error.str()}")
             with self._lock:

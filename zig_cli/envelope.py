@@ -29,7 +29,7 @@ RawHeaders = Sequence[tuple[str, bytes | None]]
 
 
 # NamedTuples, not frozen dataclasses: one of each is built per retried message, and a frozen dataclass's
-# __init__ (a setattr call per field) cost more than the rest of the record's building.
+# __init__ makes a setattr call per field.
 class Origin(NamedTuple):
     """Where a message first came from, and what zig knows of its retries."""
 

@@ -89,8 +89,8 @@ def consumer_properties(config: Config, route: Route) -> dict[str, str]:
 
 
 # How long the broker may hold a retry consumer's fetch when it has nothing new. librdkafka keeps one fetch in
-# flight per broker, so a partition resumed when its next retry falls due waits for that fetch to come back:
-# the default 500 ms made retries up to half a second late. A user's own fetch.wait.max.ms still wins.
+# flight per broker, so a partition resumed when its next retry falls due waits for that fetch to come back: a
+# retry is late by up to this much. A user's own fetch.wait.max.ms still wins.
 RETRY_FETCH_WAIT_MS = 50
 
 
@@ -259,8 +259,8 @@ def forwarding_producer_properties(config: Config, route: Route) -> dict[str, st
     message.max.bytes or a compression applies to forwarded copies too), on the route's own cluster, with every
     write acknowledged by all in-sync replicas.
 
-    Workers do not wait for these writes batch by batch, so a 5 ms linger costs no handling time; with none, every
-    batch's few records went as a request of their own, and the broker spent more on them than on everything else.
+    Workers do not wait for these writes batch by batch, so a 5 ms linger costs no handling time, and it lets the few
+    records of many batches share a request instead of each batch sending one of its own.
     """
     props = admin_properties(config, route) | {"linger.ms": "5"}
     if route.has_producer:

@@ -39,8 +39,8 @@ class Delivery:
 
     def __init__(self, expected: int) -> None:
         self._expected = expected
-        # next() of a count is atomic under the GIL: every report gets its own number without a lock, which cost
-        # more than the rest of a report (one runs per retry and dead-letter write).
+        # next() of a count is atomic under the GIL: every report gets its own number without taking a lock, and a
+        # report runs for every retry and dead-letter write.
         self._reported = itertools.count(1)
         self.errors: list[str] = []
         self.done = threading.Event()
