@@ -538,19 +538,7 @@ def send(
 ) -> None:
     """Publish through a route's producer: `zig send default test-topic key value`, or with a partition."""
     args = message or []
-    if file is None and len(args) not in (2, 3):
-        raise typer.BadParameter("give KEY VALUE, or PARTITION KEY VALUE (or --file)", param_hint="message")
-    if file is not None and args:
-        raise typer.BadParameter("give either --file or KEY VALUE, not both", param_hint="message")
-    partition: int | None = None
-    if len(args) == 3:
-        try:
-            partition = int(args[0])
-        except ValueError:
-            raise typer.BadParameter(f"{args[0]!r} is not a partition number", param_hint="PARTITION") from None
-        problem = kafka.partition_problem(partition)
-        if problem:
-            raise typer.BadParameter(problem, param_hint="PARTITION")
+    partition = _partition(args, file)
     timeout = _seconds(timeout, SEND_TIMEOUT_S, "--timeout")
     headers = _parse_headers(header or [])
     checked = preflight.load(_config_path(config), os.environ, import_handlers=False)
@@ -568,24 +556,52 @@ def send(
     try:
         route_producer = producers.get(route)
         chosen = checked.config.route(route)
-        key_serializer = chosen["producer.key-serializer-class"]
-        value_serializer = chosen["producer.value-serializer-class"]
         if file is None:
-            key = _cli_value(args[-2], key_serializer, "KEY")
-            value = _cli_value(args[-1], value_serializer, "VALUE")
+            key = _cli_value(args[-2], chosen["producer.key-serializer-class"], "KEY")
+            value = _cli_value(args[-1], chosen["producer.value-serializer-class"], "VALUE")
             future = route_producer.send(topic, key, value, partition=partition, headers=headers)
-            route_producer.flush(timeout + 10)  # serves the delivery report, which settles the future
-            try:
-                where = future.result(0)
-            except concurrent.futures.TimeoutError:
-                raise KafkaFatalError(f"no delivery report within {timeout:g} s{last_broker_error}") from None
-            except KafkaFatalError as error:
-                raise KafkaFatalError(f"{error}{last_broker_error}") from None
+            where = _delivered(route_producer, future, timeout, last_broker_error)
             out.print(f"delivered to {where[0]} partition {where[1]} offset {where[2]}")
             return
-        _send_file(route_producer, topic, file, value_serializer == "json", headers, timeout, bulk_result)
+        json_values = chosen["producer.value-serializer-class"] == "json"
+        _send_file(route_producer, topic, file, json_values, headers, timeout, bulk_result)
     finally:
         producers.close(timeout)
+
+
+def _partition(args: list[str], file: str | None) -> int | None:
+    """The PARTITION of `zig send [PARTITION] KEY VALUE`, if given; usage errors for arguments that do not fit."""
+    if file is None and len(args) not in (2, 3):
+        raise typer.BadParameter("give KEY VALUE, or PARTITION KEY VALUE (or --file)", param_hint="message")
+    if file is not None and args:
+        raise typer.BadParameter("give either --file or KEY VALUE, not both", param_hint="message")
+    if len(args) != 3:
+        return None
+    try:
+        partition = int(args[0])
+    except ValueError:
+        raise typer.BadParameter(f"{args[0]!r} is not a partition number", param_hint="PARTITION") from None
+    problem = kafka.partition_problem(partition)
+    if problem:
+        raise typer.BadParameter(problem, param_hint="PARTITION")
+    return partition
+
+
+def _delivered(
+    route_producer: producer.RouteProducer,
+    future: concurrent.futures.Future[tuple[str, int, int]],
+    timeout: float,
+    last_broker_error: _LastError,
+) -> tuple[str, int, int]:
+    """Where the one message sent went, once its delivery report is served; KafkaFatalError with librdkafka's last
+    complaint otherwise."""
+    route_producer.flush(timeout + 10)  # serves the delivery report, which settles the future
+    try:
+        return future.result(0)
+    except concurrent.futures.TimeoutError:
+        raise KafkaFatalError(f"no delivery report within {timeout:g} s{last_broker_error}") from None
+    except KafkaFatalError as error:
+        raise KafkaFatalError(f"{error}{last_broker_error}") from None
 
 
 def _send_file(
