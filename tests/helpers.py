@@ -1,12 +1,26 @@
-"""Builders for small configs used across the tests."""
+"""What tests share without a broker: where the fixtures are, waiting on a condition, builders for small configs."""
 
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from zig_cli import loader
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLES = Path(__file__).parent.parent / "sample-configs"
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, message: str = "condition") -> None:
+    """Poll `predicate` until it is truthy; fail the test with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(0.05)
 
 
 def batch_route(**overrides: Any) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from conftest import wait_until
+from helpers import wait_until
+
+from zig_cli import kafka
+from zig_cli.producer import produce_when_room
 
 
 def http_get(url: str) -> tuple[int, str]:
@@ -38,7 +41,7 @@ def create_topic(bootstrap: str, name: str, partitions: int = 1, exist_ok: bool 
     try:
         admin.create_topics([NewTopic(name, partitions)])[name].result(30)
     except KafkaException as error:
-        if not (exist_ok and error.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
+        if not (exist_ok and kafka.unwrap(error)[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
             raise
     return name
 
@@ -66,12 +69,10 @@ def produce(
         extra: dict[str, Any] = {"partition": partition} if partition is not None else {}
         if timestamp is not None:
             extra["timestamp"] = timestamp
-        while True:
-            try:
-                producer.produce(topic, value, key, headers=headers, on_delivery=report, **extra)
-                break
-            except BufferError:
-                producer.poll(0.1)
+        refused = produce_when_room(
+            producer.produce, producer.poll, topic, value, key, headers=headers, on_delivery=report, **extra
+        )
+        assert refused is None, refused
     assert producer.flush(60) == 0
     assert not errors, errors
     return delivered

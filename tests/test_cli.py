@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLES
-from helpers import batch_route, flat_config, write
+from helpers import SAMPLES, batch_route, flat_config, write
 from test_config import BROKEN, SERVER_PORTS, SHARED_TOPICS
 from typer.testing import CliRunner
 

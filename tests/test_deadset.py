@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from conftest import wait_until
+from helpers import wait_until
 from kafka_helpers import RECORDER, Zig, committed, create_topic, read_topic, unique, write_route_config
 
 from zig_cli import config as config_module

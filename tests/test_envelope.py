@@ -83,3 +83,12 @@ def test_damaged_zig_headers_fall_back_field_by_field(damaged: dict[str, bytes |
     } | damaged
     origin = envelope.read("retry-topic", 2, 7, 5, list(headers.items()))
     assert (origin.topic, origin.partition, origin.offset, origin.timestamp, origin.retry_count) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [(None, None), (b"", ""), ("café".encode(), "café"), (b"\xff-k", "\ufffd-k")],
+    ids=["none", "empty", "utf-8", "not utf-8"],
+)
+def test_decoded_shows_any_bytes_and_keeps_none(data: bytes | None, text: str | None):
+    assert envelope.decoded(data) == text

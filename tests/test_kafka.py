@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from helpers import batch_route, flat_config
 
 from zig_cli import config, defaults, kafka
@@ -163,3 +164,26 @@ def test_forwarding_producer_takes_the_route_producer_settings_on_the_route_clus
     assert props["bootstrap.servers"] == "localhost:9092", "retry and dead-letter topics live on the route's cluster"
     assert props["acks"] == "all"
     assert (props["compression.type"], props["message.max.bytes"]) == ("zstd", "2000000")
+
+
+@pytest.mark.parametrize(
+    ("exception", "code", "text"),
+    [
+        (
+            KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)),
+            KafkaError.MSG_SIZE_TOO_LARGE,
+            "Broker: Message size too large",
+        ),
+        (
+            KafkaException(KafkaError(KafkaError._TRANSPORT, "connection refused")),
+            KafkaError._TRANSPORT,
+            "connection refused",
+        ),
+        (KafkaException("a plain message"), KafkaError._FAIL, "a plain message"),
+        (KafkaException(), KafkaError._FAIL, "unknown Kafka error"),
+    ],
+    ids=["librdkafka's error", "with its own text", "a plain message", "nothing"],
+)
+def test_unwrap_gives_the_kafka_error_and_its_text(exception: KafkaException, code: int, text: str):
+    error, said = kafka.unwrap(exception)
+    assert (error.code(), said) == (code, text)

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from helpers import wait_until
 from kafka_helpers import RECORDER, Zig, create_topic, http_get, produce, read_topic, unique, write_route_config
 from prometheus_client.parser import text_string_to_metric_families
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, wait_until
+from helpers import SAMPLES, wait_until
 from kafka_helpers import (
     RECORDER,
     Zig,

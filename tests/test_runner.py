@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from concurrent.futures import Future
 from typing import Any
 
@@ -42,6 +44,49 @@ def test_a_refused_topic_creation_is_fatal_before_anything_runs(monkeypatch: pyt
     with pytest.raises(KafkaFatalError) as caught:
         kafka.prepare_topics({"bootstrap.servers": "b:9092"}, "orders", ["shop-orders-retry"], 5, False)
     assert str(caught.value) == "cannot create topic 'shop-orders-retry' on b:9092: Authorization failed."
+
+
+class CreatingAdmin:
+    """An AdminClient whose broker has topic `exists` already, creates the others, and answers `slow` never."""
+
+    created: list[tuple[str, int]] = []
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        pass
+
+    def create_topics(self, topics: list[Any], request_timeout: float) -> dict[str, Future[None]]:
+        futures: dict[str, Future[None]] = {}
+        for topic in topics:
+            future: Future[None] = Future()
+            if topic.topic == "exists":
+                future.set_exception(KafkaException(KafkaError(KafkaError.TOPIC_ALREADY_EXISTS)))
+            elif topic.topic != "slow":
+                CreatingAdmin.created.append((topic.topic, topic.num_partitions))
+                future.set_result(None)
+            futures[topic.topic] = future
+        return futures
+
+
+def test_create_topics_leaves_existing_ones_and_logs_what_it_created(monkeypatch: pytest.MonkeyPatch, caplog: Any):
+    monkeypatch.setattr(kafka, "AdminClient", CreatingAdmin)
+    monkeypatch.setattr(CreatingAdmin, "created", [])
+    caplog.set_level(logging.INFO, logger="zig_cli.kafka")
+    kafka.create_topics({"bootstrap.servers": "b:9092"}, ["exists", "new"], 4, 5)
+    assert CreatingAdmin.created == [("new", 4)]
+    assert [r.getMessage() for r in caplog.records if "created topic" in r.getMessage()] == [
+        "created topic new with 4 partition(s)"
+    ]
+
+
+def test_create_topics_waits_for_an_answer_only_until_stopped(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(kafka, "AdminClient", CreatingAdmin)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(ZigError) as caught:
+        kafka.create_topics({"bootstrap.servers": "b:9092"}, ["slow"], 1, 60, stop)
+    assert not isinstance(caught.value, KafkaFatalError)
+    assert str(caught.value).startswith("stopped while waiting for broker(s) b:9092 (")
+    assert str(caught.value).endswith("no answer yet to creating topic 'slow'")
 
 
 def test_unknown_route_names_are_refused_with_the_known_ones():

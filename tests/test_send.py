@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLES, wait_until
+from helpers import SAMPLES, wait_until
 from kafka_helpers import RECORDER, Zig, create_topic, produce, read_topic, unique, write_route_config
 
 from zig_cli import codecs, loader

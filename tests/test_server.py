@@ -14,8 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from conftest import wait_until
-from helpers import flat_config, write
+from helpers import flat_config, wait_until, write
 from typer.testing import CliRunner
 
 from zig_cli import config, deadset

@@ -83,11 +83,12 @@ def test_the_wait_is_logged_and_honours_the_stop_event(monkeypatch: pytest.Monke
     assert not isinstance(caught.value, KafkaFatalError)
     assert str(caught.value).startswith("stopped while waiting for broker(s) b:9092 (")
     assert UnreachableAdmin.calls == 3
-    waiting = [r.getMessage() for r in caplog.records if "waiting for broker" in r.getMessage()]
-    assert waiting == [
+    waiting = [r for r in caplog.records if "waiting for broker" in r.getMessage()]
+    assert [r.getMessage() for r in waiting] == [
         "route=orders waiting for broker(s) b:9092 (0 s of 60 s): Failed to get metadata: Local: Broker transport "
         "failure"
     ]
+    assert [r.route for r in waiting] == ["orders"]  # the context for JSON lines, given with extra=
 
 
 def test_an_error_no_wait_can_fix_ends_start_up_at_once(monkeypatch: pytest.MonkeyPatch):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from helpers import wait_until
 from kafka_helpers import (
     RECORDER,
     Zig,

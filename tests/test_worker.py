@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, TopicPartition
-from conftest import wait_until
 from fakes import FakeConsumer, FakeProducer, FakeRaw
+from helpers import wait_until
 
 from zig_cli import codecs
 from zig_cli.config import Retry

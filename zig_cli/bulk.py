@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 
-from zig_cli import kafka
+from zig_cli import envelope, kafka
 from zig_cli.errors import EncodeError
-from zig_cli.producer import RouteProducer, encode_header
+from zig_cli.producer import RouteProducer, encode_header, produce_when_room
 
 MAX_FAILURES_KEPT = 100
 
@@ -49,11 +49,10 @@ class BulkResult:
                 self.failures.append((number, reason))
 
     def delivery_report(self, error: Any, message: Any) -> None:
-        """The producer's on_delivery callback, set once in its config: passing it with every message cost a
-        tenth of the send rate."""
+        """The producer's on_delivery callback, set once in its config rather than passed with every message, which
+        the line loop would pay for on every line."""
         if error is not None:
-            key = message.key()
-            self.fail(0, f"key {key.decode('utf-8', 'replace') if key is not None else None!r}: {error.str()}")
+            self.fail(0, f"key {envelope.decoded(message.key())!r}: {error.str()}")
             with self._lock:
                 self.delivery_failures += 1
 
@@ -135,13 +134,13 @@ def send_lines(
             try:
                 produce(topic, value_bytes, key)
             except (BufferError, KafkaException):  # a full queue (lose nothing: wait), or a line librdkafka refuses
-                refused = _produce_when_room(produce, poll, refusal, topic, value_bytes, key, {})
-                if refused:
-                    failed(number, refused)
+                refused = produce_when_room(produce, poll, topic, value_bytes, key)
+                if refused is not None:
+                    failed(number, refusal(refused, topic, None, key, value_bytes))
                     skipped += 1
         else:
             try:
-                line = parse(_text(raw), json_values)
+                line = parse(_line_text(raw), json_values)
                 key, value = producer.encode(line.key, line.value)
             except (ValueError, EncodeError) as error:
                 if b"\t" not in raw and not raw.strip():  # blank: nothing to send, nothing wrong
@@ -153,9 +152,9 @@ def send_lines(
             kwargs: dict[str, Any] = {"headers": headers + line.headers} if headers or line.headers else {}
             if line.partition is not None:
                 kwargs["partition"] = line.partition
-            refused = _produce_when_room(produce, poll, refusal, topic, value, key, kwargs)
-            if refused:
-                failed(number, refused)
+            refused = produce_when_room(produce, poll, topic, value, key, **kwargs)
+            if refused is not None:
+                failed(number, refusal(refused, topic, line.partition, key, value))
                 skipped += 1
         if not number % 10_000:
             progress(number - skipped)
@@ -179,30 +178,9 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def _text(raw: bytes) -> str:
+def _line_text(raw: bytes) -> str:
     """A line as text, without its line ending; raises ValueError saying where it is not UTF-8."""
     try:
         return raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as error:
         raise ValueError(f"not UTF-8 text (byte {error.start + 1}: {raw[error.start : error.start + 1]!r})") from None
-
-
-def _produce_when_room(
-    produce: Callable[..., None],
-    poll: Callable[[float], int],
-    refusal: Callable[[KafkaError, str, int | None, bytes | None, bytes | None], str],
-    topic: str,
-    value: bytes | None,
-    key: bytes | None,
-    kwargs: dict[str, Any],
-) -> str | None:
-    """Produce, waiting for room in librdkafka's queue as long as it is full (nothing is dropped); returns why
-    librdkafka refused the message, if it did."""
-    while True:
-        try:
-            produce(topic, value, key, **kwargs)
-            return None
-        except BufferError:
-            poll(0.05)
-        except KafkaException as error:
-            return refusal(error.args[0], topic, kwargs.get("partition"), key, value)

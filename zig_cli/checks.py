@@ -16,7 +16,7 @@ from typing import Any
 
 from zig_cli import defaults
 from zig_cli.defaults import Section, Setting
-from zig_cli.errors import Problem
+from zig_cli.errors import Problem, shortened
 from zig_cli.model import Value
 
 MASKED = "'***'"  # a secret's value, whatever is wrong with it
@@ -80,8 +80,7 @@ def describe(raw: Any) -> str:
     if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() > 200:
         return _integer(raw)
     type_name = _TYPE_NAMES.get(type(raw), type(raw).__name__)
-    shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
-    return f"{shown} ({type_name})"
+    return f"{shortened(repr(raw), 60)} ({type_name})"
 
 
 def quoted(text: str) -> str:

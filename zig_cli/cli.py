@@ -11,7 +11,6 @@ import functools
 import json
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -271,11 +270,13 @@ class LogFormat(StrEnum):
     json = "json"
 
 
-_FIELDS = re.compile(r"route=(?P<route>\S+)(?: (?P<topic>[^\s\[]+)\[(?P<partition>\d+)\](?:@(?P<offset>\d+))?)?")
+# The context a log call gives with extra= that becomes fields of its JSON line: where (route, topic, partition,
+# offset) and, in the periodic summary, a route's counters.
+LOG_CONTEXT = ("route", "topic", "partition", "offset", *stats.COLUMNS)
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object per line, with route, topic, partition and offset lifted out of zig's messages."""
+    """One JSON object per line; the context given with extra= (LOG_CONTEXT) as fields of their own."""
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
@@ -285,9 +286,8 @@ class JsonLines(logging.Formatter):
             "logger": record.name,
             "message": message,
         }
-        found = _FIELDS.search(message)
-        if found:
-            entry.update({k: int(v) if k in ("partition", "offset") else v for k, v in found.groupdict().items() if v})
+        given = record.__dict__
+        entry.update({name: given[name] for name in LOG_CONTEXT if given.get(name) is not None})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -332,7 +332,8 @@ def _log_stats(route_stats: dict[str, stats.RouteStats]) -> None:
             f"{c}={getattr(snapshot, c):.1f}" if c == "last_batch_ms" else f"{c}={getattr(snapshot, c)}"
             for c in stats.COLUMNS
         )
-        logging.getLogger("zig_cli.run").info("route=%s %s", name, fields)
+        context = {"route": name} | {c: getattr(snapshot, c) for c in stats.COLUMNS}
+        logging.getLogger("zig_cli.run").info("route=%s %s", name, fields, extra=context)
 
 
 def _abort(code: int) -> None:
@@ -527,19 +528,7 @@ def send(
 ) -> None:
     """Publish through a route's producer: `zig send default test-topic key value`, or with a partition."""
     args = message or []
-    if file is None and len(args) not in (2, 3):
-        raise typer.BadParameter("give KEY VALUE, or PARTITION KEY VALUE (or --file)", param_hint="message")
-    if file is not None and args:
-        raise typer.BadParameter("give either --file or KEY VALUE, not both", param_hint="message")
-    partition: int | None = None
-    if len(args) == 3:
-        try:
-            partition = int(args[0])
-        except ValueError:
-            raise typer.BadParameter(f"{args[0]!r} is not a partition number", param_hint="PARTITION") from None
-        problem = kafka.partition_problem(partition)
-        if problem:
-            raise typer.BadParameter(problem, param_hint="PARTITION")
+    partition = _partition(args, file)
     timeout = _seconds(timeout, SEND_TIMEOUT_S, "--timeout")
     headers = _parse_headers(header or [])
     checked = preflight.load(_config_path(config), os.environ, import_handlers=False)
@@ -557,24 +546,52 @@ def send(
     try:
         route_producer = producers.get(route)
         chosen = checked.config.route(route)
-        key_serializer = chosen["producer.key-serializer-class"]
-        value_serializer = chosen["producer.value-serializer-class"]
         if file is None:
-            key = _cli_value(args[-2], key_serializer, "KEY")
-            value = _cli_value(args[-1], value_serializer, "VALUE")
+            key = _cli_value(args[-2], chosen["producer.key-serializer-class"], "KEY")
+            value = _cli_value(args[-1], chosen["producer.value-serializer-class"], "VALUE")
             future = route_producer.send(topic, key, value, partition=partition, headers=headers)
-            route_producer.flush(timeout + 10)  # serves the delivery report, which settles the future
-            try:
-                where = future.result(0)
-            except concurrent.futures.TimeoutError:
-                raise KafkaFatalError(f"no delivery report within {timeout:g} s{last_broker_error}") from None
-            except KafkaFatalError as error:
-                raise KafkaFatalError(f"{error}{last_broker_error}") from None
+            where = _delivered(route_producer, future, timeout, last_broker_error)
             out.print(f"delivered to {where[0]} partition {where[1]} offset {where[2]}")
             return
-        _send_file(route_producer, topic, file, value_serializer == "json", headers, timeout, bulk_result)
+        json_values = chosen["producer.value-serializer-class"] == "json"
+        _send_file(route_producer, topic, file, json_values, headers, timeout, bulk_result)
     finally:
         producers.close(timeout)
+
+
+def _partition(args: list[str], file: str | None) -> int | None:
+    """The PARTITION of `zig send [PARTITION] KEY VALUE`, if given; usage errors for arguments that do not fit."""
+    if file is None and len(args) not in (2, 3):
+        raise typer.BadParameter("give KEY VALUE, or PARTITION KEY VALUE (or --file)", param_hint="message")
+    if file is not None and args:
+        raise typer.BadParameter("give either --file or KEY VALUE, not both", param_hint="message")
+    if len(args) != 3:
+        return None
+    try:
+        partition = int(args[0])
+    except ValueError:
+        raise typer.BadParameter(f"{args[0]!r} is not a partition number", param_hint="PARTITION") from None
+    problem = kafka.partition_problem(partition)
+    if problem:
+        raise typer.BadParameter(problem, param_hint="PARTITION")
+    return partition
+
+
+def _delivered(
+    route_producer: producer.RouteProducer,
+    future: concurrent.futures.Future[tuple[str, int, int]],
+    timeout: float,
+    last_broker_error: _LastError,
+) -> tuple[str, int, int]:
+    """Where the one message sent went, once its delivery report is served; KafkaFatalError with librdkafka's last
+    complaint otherwise."""
+    route_producer.flush(timeout + 10)  # serves the delivery report, which settles the future
+    try:
+        return future.result(0)
+    except concurrent.futures.TimeoutError:
+        raise KafkaFatalError(f"no delivery report within {timeout:g} s{last_broker_error}") from None
+    except KafkaFatalError as error:
+        raise KafkaFatalError(f"{error}{last_broker_error}") from None
 
 
 def _send_file(
@@ -629,7 +646,7 @@ def broker(
 
     stop = threading.Event()
     runner.handle_signals(stop, abort=lambda: _abort(130))
-    with embedded.running_broker(port, quiet=True) as address:
+    with embedded.running_broker(port) as address:
         out.print(f"broker listening on [bold]{address}[/bold]; Ctrl+C stops it")
         while not stop.wait(0.5):
             pass

@@ -71,17 +71,13 @@ class DeadLetter:
         return {
             "partition": self.partition,
             "offset": self.offset,
-            "key": _text(self.key),
-            "value": _text(self.value),
+            "key": envelope.decoded(self.key),
+            "value": envelope.decoded(self.value),
             "retry_count": self.origin.retry_count,
             "error": self.error,
             "age_s": round(age, 3) if age is not None else None,
             "origin": {"topic": self.origin.topic, "partition": self.origin.partition, "offset": self.origin.offset},
         }
-
-
-def _text(data: bytes | None) -> str | None:
-    return None if data is None else data.decode("utf-8", "replace")
 
 
 def parse_count(raw: str | None) -> int:
@@ -106,7 +102,6 @@ class DeadSet:
         except KeyError:
             known = ", ".join(repr(r.name) for r in config.routes)
             raise DeadSetError(400, f"no route named {route_name!r}; routes: {known}") from None
-        self.config = config
         self.topic: str = self.route["dead-letter-topic"]
         self.group = f"{self.route.group_id}-dead-set"
         self._admin = kafka.admin_properties(config, self.route)
@@ -156,7 +151,7 @@ class DeadSet:
                     for tp in starts
                 ]
             )
-            reader = _Reader(consumer, self.topic, {tp.partition for tp in partitions}, watch)
+            reader = _Reader(consumer, {tp.partition for tp in partitions}, watch)
             return [_letter(raw) for raw in reader.read(count)]
         except KafkaException as error:
             raise self._unavailable(error) from None
@@ -245,16 +240,15 @@ class DeadSet:
             consumer.close()
 
     def _unavailable(self, error: KafkaException) -> DeadSetError:
-        return DeadSetError(503, f"Kafka at {self.servers}: {error.args[0].str()}")
+        return DeadSetError(503, f"Kafka at {self.servers}: {kafka.unwrap(error)[1]}")
 
 
 class _Reader:
     """Reads dead letters of the partitions given (a live set: a member's assignment) until a count, their ends, or
     a deadline; consuming also serves the group's rebalance callbacks."""
 
-    def __init__(self, consumer: Consumer, topic: str, partitions: set[int], watch: _BrokerWatch) -> None:
+    def __init__(self, consumer: Consumer, partitions: set[int], watch: _BrokerWatch) -> None:
         self.consumer = consumer
-        self.topic = topic
         self.partitions = partitions
         self.watch = watch
         self._pending: deque[Any] = deque()  # read but not handed out yet
@@ -295,7 +289,7 @@ class _Claim:
         self.topic = topic
         self.owned: set[int] = set()
         self._assigned = False
-        self._reader = _Reader(consumer, topic, self.owned, watch)
+        self._reader = _Reader(consumer, self.owned, watch)
 
     def join(self, deadline: float) -> bool:
         """Subscribe and wait for the first assignment (Kafka holds a new group's first join for a few seconds);
@@ -320,12 +314,11 @@ class _Claim:
     def advance(self, partition: int, start: int, end: int) -> None:
         try:
             commit_forward(self.consumer, self.topic, partition, start, end)
-        except KafkaException as error:
-            if error.args[0].code() not in _EVICTED:
+        except KafkaException as exception:
+            error, text = kafka.unwrap(exception)
+            if error.code() not in _EVICTED:
                 raise
-            raise DeadSetError(
-                409, f"lost hold of {self.topic}[{partition}] at offset {start}: {error.args[0].str()}"
-            ) from None
+            raise DeadSetError(409, f"lost hold of {self.topic}[{partition}] at offset {start}: {text}") from None
 
 
 # A commit refused because this member is no longer in the group: the dead set is someone else's now.
@@ -381,7 +374,7 @@ def _letter(raw: Any) -> DeadLetter:
     kind, timestamp = raw.timestamp()
     headers = raw.headers() or []
     origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
-    error = next(((data or b"").decode("utf-8", "replace") for name, data in headers if name == envelope.ERROR), "")
+    error = next((envelope.decoded(data) or "" for name, data in headers if name == envelope.ERROR), "")
     return DeadLetter(raw.partition(), raw.offset(), raw.key(), raw.value(), origin, error, origin.timestamp)
 
 
@@ -426,6 +419,7 @@ def endpoints(config: Config) -> dict[tuple[str, str], Endpoint]:
                 count,
                 action,
                 done,
+                extra={"route": dead_set.route.name},
             )
             return as_json(200, {action: done})
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import IO
 
 from zig_cli.errors import ZigError
 
@@ -51,13 +52,22 @@ def broker_binary() -> str:
 
 
 @contextlib.contextmanager
-def running_broker(port: int, quiet: bool = True, start_timeout: float = 30) -> Iterator[str]:
+def running_broker(port: int, start_timeout: float = 30) -> Iterator[str]:
     """Start tansu on 127.0.0.1:`port`, yield its address once it accepts connections, stop it on exit."""
+    with broker_process(port, start_timeout=start_timeout):
+        yield f"127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def broker_process(
+    port: int, output: int | IO[bytes] = subprocess.DEVNULL, start_timeout: float = 30
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start tansu on 127.0.0.1:`port` with its output to `output`, yield its process once it accepts connections
+    (the tests stop and resume it), stop it on exit."""
     binary = broker_binary()
     if not port_is_free(port):
         raise ZigError(f"port {port} is in use; choose another with --port")
     url = f"tcp://127.0.0.1:{port}"
-    output = subprocess.DEVNULL if quiet else None
     broker = subprocess.Popen(
         [binary, "broker", "--listener-url", url, "--advertised-listener-url", url], stdout=output, stderr=output
     )
@@ -70,7 +80,7 @@ def running_broker(port: int, quiet: bool = True, start_timeout: float = 30) -> 
             if time.monotonic() > deadline:
                 raise ZigError(f"the embedded broker did not listen on port {port} within {start_timeout:g} s")
             time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
+        yield broker
     finally:
         _running.remove(broker)
         if broker.poll() is None:

@@ -29,7 +29,7 @@ RawHeaders = Sequence[tuple[str, bytes | None]]
 
 
 # NamedTuples, not frozen dataclasses: one of each is built per retried message, and a frozen dataclass's
-# __init__ (a setattr call per field) cost more than the rest of the record's building.
+# __init__ makes a setattr call per field.
 class Origin(NamedTuple):
     """Where a message first came from, and what zig knows of its retries."""
 
@@ -73,7 +73,7 @@ def read(topic: str, partition: int, offset: int, timestamp: int | None, headers
     except (KeyError, AttributeError, TypeError, ValueError):  # edited or damaged on the way: read field by field
         stamp = named.get(ORIGIN_TIMESTAMP)
         return Origin(
-            topic=_text(named[ORIGIN_TOPIC]) or topic,
+            topic=decoded(named[ORIGIN_TOPIC]) or topic,
             partition=_int(named.get(ORIGIN_PARTITION), partition),
             offset=_int(named.get(ORIGIN_OFFSET), offset),
             timestamp=_int(stamp, timestamp) if stamp else timestamp,
@@ -129,8 +129,9 @@ def backoff_ms(retry: Retry, retry_count: int) -> int:
     return retry.backoff_ms
 
 
-def _text(data: bytes | None) -> str:
-    return data.decode("utf-8", "replace") if data else ""
+def decoded(data: bytes | None) -> str | None:
+    """Bytes of a message (a header, key or value) as text to show: what is not UTF-8 is replaced; None stays None."""
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def _int(data: bytes | None, default: int | None) -> int:

@@ -10,7 +10,8 @@
      └── KafkaFatalError      the broker said something zig cannot survive (auth, ACLs, missing topic, delivery)
           └── RecordRefused   the producer refused to queue one record (too large, unknown topic)
 
-Library code raises these and never exits; only the CLI turns them into text and exit codes.
+Library code raises these and never exits; only the CLI turns them into text and exit codes. Their messages cut
+what they quote from input with `shortened`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class Problem:
             where = self.file
         location = f"{where}: {self.path}:" if self.path else f"{where}:"
         return _one_line(f"{location} {self.message}")
+
+
+def shortened(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, the cut marked with "...": a message quotes a value, not all of it."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _one_line(text: str) -> str:

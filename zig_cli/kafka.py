@@ -88,8 +88,8 @@ def consumer_properties(config: Config, route: Route) -> dict[str, str]:
 
 
 # How long the broker may hold a retry consumer's fetch when it has nothing new. librdkafka keeps one fetch in
-# flight per broker, so a partition resumed when its next retry falls due waits for that fetch to come back:
-# the default 500 ms made retries up to half a second late. A user's own fetch.wait.max.ms still wins.
+# flight per broker, so a partition resumed when its next retry falls due waits for that fetch to come back: a
+# retry is late by up to this much. A user's own fetch.wait.max.ms still wins.
 RETRY_FETCH_WAIT_MS = 50
 
 
@@ -167,7 +167,7 @@ def _try_client(role: str, props: Mapping[str, str]) -> tuple[str, list[str]]:
             producer = Producer(conf)
             producer.poll(0)
     except KafkaException as error:
-        return error.args[0].str(), []
+        return unwrap(error)[1], []
     finally:
         logger.removeHandler(collect)
     notes = [m.split("]: ", 1)[-1] for m in collect.messages if "CONFWARN" in m and "bootstrap.servers" not in m]
@@ -186,6 +186,16 @@ _FATAL_CODES = {
     KafkaError._INVALID_ARG,
 }
 _MISSING_TOPIC_CODES = {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC}
+
+
+def unwrap(exception: KafkaException) -> tuple[KafkaError, str]:
+    """The KafkaError a KafkaException carries, and its text. librdkafka puts the error first in `args`; an exception
+    raised with a plain message gives a KafkaError of code _FAIL with that message."""
+    carried = exception.args[0] if exception.args else None
+    if isinstance(carried, KafkaError):
+        return carried, str(carried.str())
+    text = str(carried) if carried is not None else "unknown Kafka error"
+    return KafkaError(KafkaError._FAIL, text), text
 
 
 def is_fatal(error: KafkaError, plain_topic: bool) -> bool:
@@ -248,8 +258,8 @@ def forwarding_producer_properties(config: Config, route: Route) -> dict[str, st
     message.max.bytes or a compression applies to forwarded copies too), on the route's own cluster, with every
     write acknowledged by all in-sync replicas.
 
-    Workers do not wait for these writes batch by batch, so a 5 ms linger costs no handling time; with none, every
-    batch's few records went as a request of their own, and the broker spent more on them than on everything else.
+    Workers do not wait for these writes batch by batch, so a 5 ms linger costs no handling time, and it lets the few
+    records of many batches share a request instead of each batch sending one of its own.
     """
     props = admin_properties(config, route) | {"linger.ms": "5"}
     if route.has_producer:
@@ -287,14 +297,16 @@ class _StartupWait:
         if now >= self.deadline:
             raise KafkaFatalError(f"cannot reach broker(s) {self.servers} within {self.timeout_s:g} s: {reason}")
         if now >= self.next_log:
-            logger.warning(
-                "route=%s waiting for broker(s) %s (%.0f s of %.0f s): %s",
-                self.route,
-                self.servers,
-                now - self.started,
-                self.timeout_s,
-                reason,
-            )
+            waited = (self.servers, now - self.started, self.timeout_s, reason)
+            if self.route:
+                logger.warning(
+                    "route=%s waiting for broker(s) %s (%.0f s of %.0f s): %s",
+                    self.route,
+                    *waited,
+                    extra={"route": self.route},
+                )
+            else:
+                logger.warning("waiting for broker(s) %s (%.0f s of %.0f s): %s", *waited)
             self.next_log = now + WAIT_LOG_EVERY_S
 
 
@@ -342,11 +354,12 @@ def prepare_topics(
             try:
                 metadata = admin.list_topics(timeout=wait.step())
                 break
-            except KafkaException as error:
-                if not _retriable(error.args[0]):
-                    raise KafkaFatalError(f"cannot read topics from {servers}: {error.args[0].str()}") from None
+            except KafkaException as exception:
+                error, text = unwrap(exception)
+                if not _retriable(error):
+                    raise KafkaFatalError(f"cannot read topics from {servers}: {text}") from None
                 admin.poll(0)  # serves librdkafka's log lines to `last`
-                wait.not_yet(last.text or error.args[0].str())
+                wait.not_yet(last.text or text)
     finally:
         complaints.removeHandler(last)
     topics = metadata.topics
@@ -362,9 +375,28 @@ def prepare_topics(
         else:
             partitions = max(1, len(found.partitions))
     missing = [name for name in needed if name not in topics or topics[name].error is not None]
-    if not missing:
+    _create(admin, missing, partitions, wait)
+
+
+def create_topics(
+    admin_props: Mapping[str, str],
+    names: list[str],
+    partitions: int,
+    timeout_s: float,
+    stop: threading.Event | None = None,
+) -> None:
+    """Create topics that do not exist yet (an existing one is left as it is), as start-up creates the retry and
+    dead-letter topics: waiting up to `timeout_s` for brokers that do not answer, in short steps that honour `stop`."""
+    conf: dict[str, Any] = dict(admin_props) | {"logger": _librdkafka_logger}
+    wait = _StartupWait("", admin_props.get("bootstrap.servers", ""), timeout_s, stop)
+    _create(AdminClient(conf), names, partitions, wait)
+
+
+def _create(admin: AdminClient, names: list[str], partitions: int, wait: _StartupWait) -> None:
+    """The one way zig creates topics; one that already exists counts as created."""
+    if not names:
         return
-    futures = admin.create_topics([NewTopic(name, partitions) for name in missing], request_timeout=timeout_s)
+    futures = admin.create_topics([NewTopic(name, partitions) for name in names], request_timeout=wait.timeout_s)
     for name, future in futures.items():
         while True:
             try:
@@ -373,23 +405,11 @@ def prepare_topics(
                 break
             except concurrent.futures.TimeoutError:
                 wait.not_yet(f"no answer yet to creating topic {name!r}")
-            except KafkaException as error:
-                if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise KafkaFatalError(f"cannot create topic {name!r} on {servers}: {error.args[0].str()}") from None
+            except KafkaException as exception:
+                error, text = unwrap(exception)
+                if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise KafkaFatalError(f"cannot create topic {name!r} on {wait.servers}: {text}") from None
                 break
-
-
-def create_topics(admin_props: Mapping[str, str], names: list[str], partitions: int, timeout_s: float) -> None:
-    """Create topics that do not exist yet (an existing one is left as it is)."""
-    conf: dict[str, Any] = dict(admin_props) | {"logger": _librdkafka_logger}
-    admin = AdminClient(conf)
-    futures = admin.create_topics([NewTopic(name, partitions) for name in names], request_timeout=timeout_s)
-    for name, future in futures.items():
-        try:
-            future.result(timeout_s)
-        except KafkaException as error:
-            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise KafkaFatalError(f"cannot create topic {name!r}: {error.args[0].str()}") from None
 
 
 _librdkafka_logger = logging.getLogger("zig_cli.librdkafka")

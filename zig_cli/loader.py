@@ -19,7 +19,7 @@ import tomli_w
 from edn_format import edn_lex, edn_parse
 from edn_format.edn_lex import MetadataValue
 
-from zig_cli.errors import ConfigError, Problem
+from zig_cli.errors import ConfigError, Problem, shortened
 
 Format = Literal["edn", "toml"]
 FORMATS: tuple[Format, ...] = ("edn", "toml")
@@ -326,8 +326,7 @@ def _unreadable(token: str, error: Exception) -> str:
         return f"a string with an invalid escape: {error.reason}"
     if "integer string conversion" in str(error):
         return _too_long()
-    shown = token if len(token) <= 40 else token[:37] + "..."
-    return f"cannot read the number {shown}"
+    return f"cannot read the number {shortened(token, 40)}"
 
 
 def _explain_edn_error(text: str, scan: _EdnScan, error: Exception) -> tuple[int, int, str]:

@@ -39,8 +39,8 @@ class Delivery:
 
     def __init__(self, expected: int) -> None:
         self._expected = expected
-        # next() of a count is atomic under the GIL: every report gets its own number without a lock, which cost
-        # more than the rest of a report (one runs per retry and dead-letter write).
+        # next() of a count is atomic under the GIL: every report gets its own number without taking a lock, and a
+        # report runs for every retry and dead-letter write.
         self._reported = itertools.count(1)
         self.errors: list[str] = []
         self.done = threading.Event()
@@ -54,19 +54,41 @@ class Delivery:
             self.done.set()
 
 
+# How long to serve delivery reports, when librdkafka's local queue is full, before trying to produce again.
+QUEUE_FULL_POLL_S = 0.05
+
+
+def produce_when_room(
+    produce: Callable[..., None], poll: Callable[[float], object], topic: str, value: Any, key: Any, **kwargs: Any
+) -> KafkaError | None:
+    """Produce one message, serving delivery reports for as long as librdkafka's local queue is full (BufferError),
+    so that nothing is dropped; returns librdkafka's error when it refuses the message itself (too large, no such
+    partition), None once it is queued.
+
+    Loops that produce many messages call `produce` themselves and this only once it raised: the common case then
+    costs no call of its own."""
+    while True:
+        try:
+            produce(topic, value, key, **kwargs)
+            return None
+        except BufferError:
+            poll(QUEUE_FULL_POLL_S)
+        except KafkaException as exception:
+            return kafka.unwrap(exception)[0]
+
+
 def produce_async(producer: ProducerLike, records: Sequence[Record]) -> Delivery:
-    """Queue every record; the returned Delivery is done once all have their delivery report."""
+    """Queue every record; the returned Delivery is done once all have their delivery report. Raises RecordRefused
+    for a record librdkafka refuses outright (too large, say): the caller names it."""
     delivery = Delivery(len(records))
     produce, report = producer.produce, delivery.report
     for index, (topic, key, value, headers) in enumerate(records):
-        while True:
-            try:
-                produce(topic, value, key, headers=headers, on_delivery=report)
-                break
-            except BufferError:  # the local queue is full: let deliveries drain, then try again
-                producer.poll(0.1)
-            except KafkaException as error:  # refused outright (too large, say): the caller names the record
-                raise RecordRefused(index, error.args[0].str(), error.args[0].code()) from None
+        try:
+            produce(topic, value, key, headers=headers, on_delivery=report)
+        except (BufferError, KafkaException):  # a full queue (wait for room), or a refusal
+            refused = produce_when_room(produce, producer.poll, topic, value, key, headers=headers, on_delivery=report)
+            if refused is not None:
+                raise RecordRefused(index, str(refused.str()), refused.code()) from None
     return delivery
 
 
@@ -103,7 +125,6 @@ class RouteProducer:
         metrics: RouteMetrics | None = None,
         background: bool = True,
     ) -> None:
-        self.route = route
         self._metrics = metrics
         self._props = props
         self._producer = kafka.new_producer(props)
@@ -167,16 +188,18 @@ class RouteProducer:
         """Queue encoded bytes, waiting for room when the local queue is full (nothing is dropped); raises
         ProducerError when librdkafka refuses the message."""
         extra: dict[str, Any] = {} if partition is None else {"partition": partition}
-        while True:
-            try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery, **extra)
-                return
-            except BufferError:  # the local queue is full: let deliveries make room
-                self._producer.poll(0.05)
-            except KafkaException as error:
-                raise ProducerError(
-                    f"can't send to {topic!r}: {self.refusal(error.args[0], topic, partition, key, value)}"
-                ) from None
+        refused = produce_when_room(
+            self._producer.produce,
+            self._producer.poll,
+            topic,
+            value,
+            key,
+            headers=headers,
+            on_delivery=on_delivery,
+            **extra,
+        )
+        if refused is not None:
+            raise ProducerError(f"can't send to {topic!r}: {self.refusal(refused, topic, partition, key, value)}")
 
     def refusal(
         self, error: KafkaError, topic: str, partition: int | None, key: bytes | None, value: bytes | None

@@ -191,7 +191,11 @@ class Runner:
                 if self.failure is None:
                     self.failure = error
             logger.error(
-                "route=%s worker stopped: %s", worker.runtime.name, error, exc_info=not isinstance(error, ZigError)
+                "route=%s worker stopped: %s",
+                worker.runtime.name,
+                error,
+                exc_info=not isinstance(error, ZigError),
+                extra={"route": worker.runtime.name},
             )
             self.stop.set()
 

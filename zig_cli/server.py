@@ -114,15 +114,17 @@ def _busy(open_connections: int) -> bytes:
 
 
 class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer with a cap on connections and its errors in zig's log instead of on stderr."""
+    """ThreadingHTTPServer for `routes`, with a cap on connections and its errors in zig's log instead of on
+    stderr."""
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limits: Limits) -> None:
+    def __init__(self, address: tuple[str, int], routes: dict[tuple[str, str], Endpoint], limits: Limits) -> None:
+        self.routes = routes
         self.limits = limits
         self._slots = threading.BoundedSemaphore(limits.max_connections)
         self._full_since_logged = False
-        super().__init__(address, handler)
+        super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
@@ -166,6 +168,102 @@ def _address(client_address: Any) -> str:
     return f"{client_address[0]}:{client_address[1]}" if isinstance(client_address, tuple) else str(client_address)
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """One connection: each request parsed within the server's limits, answered by its endpoint or refused."""
+
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.limits.read_timeout_s)  # each read and write on the connection
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except ConnectionError as error:
+            what = f"{self.command} {urlsplit(self.path).path}" if self.command else "a connection"
+            logger.info("HTTP %s from %s: the client went away (%s)", what, _address(self.client_address), error)
+
+    def _serve(self, method: str) -> None:
+        url = urlsplit(self.path)
+        endpoint = self.server.routes.get((method, url.path))
+        try:
+            if endpoint is None:
+                raise _Refusal(404, f"no endpoint {method} {url.path}")
+            params = self._query(url.query) | self._json_body()
+        except _Refusal as refusal:
+            self._answer(text(refusal.status, f"{refusal}\n"))
+            return
+        received = {name.lower(): value for name, value in self.headers.items()}
+        request = Request(method, url.path, params, received, _address(self.client_address))
+        try:
+            response = endpoint(request)
+        except Exception:  # one bad request must not take the server down; it is logged in full
+            logger.exception("HTTP %s %s failed", method, url.path)
+            response = text(500, "internal error; see zig's log\n")
+        self._answer(response)
+
+    def _answer(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def _query(self, query: str) -> dict[str, list[str]]:
+        try:
+            return parse_qs(query, errors="strict", max_num_fields=self.server.limits.max_query_fields)
+        except ValueError as error:  # UnicodeDecodeError included
+            raise _Refusal(400, f"the query string is not UTF-8 or too long: {error}") from None
+
+    def _json_body(self) -> dict[str, list[str]]:
+        """Parameters from a JSON object body (as Ziggurat accepted them), in parse_qs's shape."""
+        limits = self.server.limits
+        if "Transfer-Encoding" in self.headers:
+            self.close_connection = True
+            raise _Refusal(400, "send the body with a Content-Length (no Transfer-Encoding)")
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            return {}
+        if not _CONTENT_LENGTH.fullmatch(declared.strip()):
+            self.close_connection = True
+            raise _Refusal(400, f"Content-Length must be a number of bytes, got {declared[:40]!r}")
+        length = int(declared)
+        if length > limits.max_body_bytes:
+            self.close_connection = True
+            raise _Refusal(413, f"the body may be at most {limits.max_body_bytes} bytes (parameters only)")
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            raise _Refusal(408, f"the body did not arrive within {limits.read_timeout_s:g} s") from None
+        if len(raw) < length:
+            raise ConnectionResetError(f"closed after {len(raw)} of {length} body bytes")
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as error:
+            raise _Refusal(400, f"the body is not JSON: {str(error)[:200]}") from None
+        if not isinstance(data, dict):
+            raise _Refusal(400, f"the body must be a JSON object of parameters, got {_json_kind(data)}")
+        return {str(k): [str(v)] for k, v in data.items()}
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._serve("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._serve("DELETE")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("http %s", format % args)
+
+
 class OpsServer:
     """A small threaded HTTP server on `host`:`port` (0: any free port) for the endpoints it is given."""
 
@@ -176,100 +274,7 @@ class OpsServer:
         host: str = "0.0.0.0",
         limits: Limits = Limits(),
     ) -> None:
-        routes = dict(endpoints)
-
-        class Handler(BaseHTTPRequestHandler):
-            timeout = limits.read_timeout_s
-
-            def handle(self) -> None:
-                try:
-                    super().handle()
-                except ConnectionError as error:
-                    what = f"{self.command} {urlsplit(self.path).path}" if self.command else "a connection"
-                    logger.info(
-                        "HTTP %s from %s: the client went away (%s)", what, _address(self.client_address), error
-                    )
-
-            def _serve(self, method: str) -> None:
-                url = urlsplit(self.path)
-                endpoint = routes.get((method, url.path))
-                try:
-                    if endpoint is None:
-                        raise _Refusal(404, f"no endpoint {method} {url.path}")
-                    params = self._query(url.query) | self._json_body()
-                except _Refusal as refusal:
-                    self._answer(text(refusal.status, f"{refusal}\n"))
-                    return
-                received = {name.lower(): value for name, value in self.headers.items()}
-                request = Request(method, url.path, params, received, _address(self.client_address))
-                try:
-                    response = endpoint(request)
-                except Exception:  # one bad request must not take the server down; it is logged in full
-                    logger.exception("HTTP %s %s failed", method, url.path)
-                    response = text(500, "internal error; see zig's log\n")
-                self._answer(response)
-
-            def _answer(self, response: Response) -> None:
-                self.send_response(response.status)
-                self.send_header("Content-Type", response.content_type)
-                self.send_header("Content-Length", str(len(response.body)))
-                for name, value in response.headers:
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(response.body)
-
-            @staticmethod
-            def _query(query: str) -> dict[str, list[str]]:
-                try:
-                    return parse_qs(query, errors="strict", max_num_fields=limits.max_query_fields)
-                except ValueError as error:  # UnicodeDecodeError included
-                    raise _Refusal(400, f"the query string is not UTF-8 or too long: {error}") from None
-
-            def _json_body(self) -> dict[str, list[str]]:
-                """Parameters from a JSON object body (as Ziggurat accepted them), in parse_qs's shape."""
-                if "Transfer-Encoding" in self.headers:
-                    self.close_connection = True
-                    raise _Refusal(400, "send the body with a Content-Length (no Transfer-Encoding)")
-                declared = self.headers.get("Content-Length")
-                if declared is None:
-                    return {}
-                if not _CONTENT_LENGTH.fullmatch(declared.strip()):
-                    self.close_connection = True
-                    raise _Refusal(400, f"Content-Length must be a number of bytes, got {declared[:40]!r}")
-                length = int(declared)
-                if length > limits.max_body_bytes:
-                    self.close_connection = True
-                    raise _Refusal(413, f"the body may be at most {limits.max_body_bytes} bytes (parameters only)")
-                try:
-                    raw = self.rfile.read(length)
-                except TimeoutError:
-                    self.close_connection = True
-                    raise _Refusal(408, f"the body did not arrive within {limits.read_timeout_s:g} s") from None
-                if len(raw) < length:
-                    raise ConnectionResetError(f"closed after {len(raw)} of {length} body bytes")
-                if not raw:
-                    return {}
-                try:
-                    data = json.loads(raw)
-                except (ValueError, RecursionError) as error:
-                    raise _Refusal(400, f"the body is not JSON: {str(error)[:200]}") from None
-                if not isinstance(data, dict):
-                    raise _Refusal(400, f"the body must be a JSON object of parameters, got {_json_kind(data)}")
-                return {str(k): [str(v)] for k, v in data.items()}
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                self._serve("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._serve("POST")
-
-            def do_DELETE(self) -> None:  # noqa: N802
-                self._serve("DELETE")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug("http %s", format % args)
-
-        self._server = _Server((host, port), Handler, limits)
+        self._server = _Server((host, port), dict(endpoints), limits)
         self.host = str(self._server.server_address[0])
         self.port = int(self._server.server_address[1])
         # A short poll interval so that stopping zig does not wait half a second for this thread.

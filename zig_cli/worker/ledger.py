@@ -17,6 +17,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from zig_cli import kafka
 from zig_cli.errors import KafkaFatalError
 from zig_cli.metrics import RouteMetrics
 from zig_cli.producer import Delivery, ProducerLike, wait_for
@@ -93,11 +94,10 @@ class OffsetsLedger:
         """Commit what is stored, now (librdkafka also commits it every commit-interval-ms)."""
         try:
             consumer.commit(asynchronous=False)
-        except KafkaException as error:
-            if error.args[0].code() != KafkaError._NO_OFFSET:
-                logger.warning(
-                    "route=%s commit failed: %s", self._route, error.args[0].str(), extra={"route": self._route}
-                )
+        except KafkaException as exception:
+            error, text = kafka.unwrap(exception)
+            if error.code() != KafkaError._NO_OFFSET:
+                logger.warning("route=%s commit failed: %s", self._route, text, extra={"route": self._route})
 
     def revoke(self, consumer: Any, partitions: Iterable[TopicPartition]) -> None:
         """Partitions are taken away: wait for every write, commit, and forget what was stored for them."""
@@ -146,7 +146,7 @@ class OffsetsLedger:
                 continue
             try:
                 consumer.store_offsets(offsets=[TopicPartition(where[0], where[1], offset)])
-            except KafkaException as error:
+            except KafkaException as exception:
                 # The partition was taken away meanwhile; its new owner will see these messages again.
                 logger.warning(
                     "route=%s %s[%d]@%d: offset not stored (%s); the messages will be delivered again",
@@ -154,7 +154,7 @@ class OffsetsLedger:
                     where[0],
                     where[1],
                     offset - 1,
-                    error.args[0].str(),
+                    kafka.unwrap(exception)[1],
                     extra={"route": self._route, "topic": where[0], "partition": where[1], "offset": offset - 1},
                 )
                 continue
