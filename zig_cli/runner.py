@@ -29,7 +29,8 @@ from zig_cli.server import OpsServer, Response, text
 from zig_cli.stats import RouteStats
 from zig_cli.worker import ConsumerFactory, RouteRuntime, Worker
 from zig_cli.worker.deciding import decide_batch, decide_each
-from zig_cli.worker.gate import RetryGate
+from zig_cli.worker.gate import Gate, OpenGate, RetryGate
+from zig_cli.worker.loop import Source
 from zig_cli.worker.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -239,8 +240,13 @@ def build_worker(runtime: RouteRuntime, new_consumer: ConsumerFactory, stop: thr
     else:
         observe = metrics.batch_handler_time.observe if metrics is not None else None
         decide = functools.partial(decide_batch, route=runtime.name, handler=runtime.handler, observe_time=observe)
-    gate = RetryGate(runtime.name, runtime.retry.max_held_bytes, runtime.clock) if retrying else None
-    return Worker(runtime, Pipeline(runtime, decide), new_consumer, stop, gate)
+    if retrying:
+        source = Source(runtime.retry_topic, "retry worker", missing_topic_is_fatal=False, observe_delay=False)
+        gate: Gate = RetryGate(runtime.name, runtime.retry.max_held_bytes, runtime.clock)
+    else:
+        source = Source(runtime.subscription, "worker", runtime.plain_topic, observe_delay=True)
+        gate = OpenGate()
+    return Worker(runtime, source, gate, Pipeline(runtime, decide), new_consumer, stop)
 
 
 def handle_signals(stop: threading.Event, abort: Callable[[], None]) -> None:

@@ -35,6 +35,25 @@ class Pausable(Protocol):
     def resume(self, partitions: list[TopicPartition]) -> None: ...
 
 
+class OpenGate:
+    """The gate of a route's main worker: every message passes at once, and nothing is ever held."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def next_due_ms(self) -> int | None:
+        return None
+
+    def admit(self, consumer: Pausable, raws: list[Any]) -> tuple[list[Any], list[envelope.Origin] | None]:
+        return raws, None
+
+    def release(self, consumer: Pausable) -> tuple[list[Any], list[envelope.Origin] | None]:
+        return [], None
+
+    def drop(self, partitions: Iterable[TopicPartition]) -> None:
+        pass  # nothing held
+
+
 class RetryGate:
     """Per-partition hold queues of one retry worker, with their due times and pauses."""
 
@@ -127,6 +146,9 @@ class RetryGate:
                 self.held_bytes -= sum(_size(raw) for raw, _ in dropped)
             self._due.pop(where, None)
             self._paused.discard(where)
+
+
+Gate = OpenGate | RetryGate
 
 
 def is_due(due_ms: int, now_ms: int) -> bool:

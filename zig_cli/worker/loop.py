@@ -1,7 +1,8 @@
 """One consumer per thread: the loop that owns the consumer, its callbacks, and nothing per message.
 
-consume -> (the retry gate, for a retry worker) -> the pipeline (build, decide, forward) -> the offsets ledger ->
-the batch report. The runner chooses the parts once; the loop never asks which kind of route or worker it runs.
+consume -> the gate (a retry worker's holds messages until due) -> the pipeline (build, decide, forward) -> the
+offsets ledger -> the batch report. The runner chooses the parts once; the loop never asks which kind of route or
+worker it runs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
@@ -17,7 +19,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from zig_cli import envelope, kafka
 from zig_cli.errors import KafkaFatalError
 from zig_cli.worker import batch as batches
-from zig_cli.worker.gate import RetryGate
+from zig_cli.worker.gate import Gate
 from zig_cli.worker.ledger import OffsetsLedger
 from zig_cli.worker.pipeline import Handled, Pipeline
 from zig_cli.worker.runtime import RouteRuntime
@@ -47,24 +49,33 @@ class ConsumerLike(Protocol):
 ConsumerFactory = Callable[[dict[str, Callable[..., None]]], ConsumerLike]
 
 
+@dataclass(frozen=True)
+class Source:
+    """What a worker consumes, as the runner chose it: a route's origin topic, or its retry topic."""
+
+    topic: str  # a topic name, or a librdkafka regex starting with ^
+    kind: str  # how /health names the worker: "worker" or "retry worker"
+    missing_topic_is_fatal: bool  # a named origin topic that is gone stops zig; a regex's topics may come later
+    observe_delay: bool  # a retried message's age says nothing of the route's delay
+
+
 class Worker:
-    """One thread's consumer loop: a route's main worker, or (with a gate) its retry worker."""
+    """One thread's consumer loop, for a route's origin topic or its retry topic (the source and the gate say)."""
 
     def __init__(
         self,
         runtime: RouteRuntime,
+        source: Source,
+        gate: Gate,
         pipeline: Pipeline,
         new_consumer: ConsumerFactory,
         stop: threading.Event,
-        gate: RetryGate | None = None,
     ) -> None:
         self.runtime = runtime
         self.stop = stop
         self.gate = gate
-        self.kind = "retry worker" if gate is not None else "worker"
-        self._topic = runtime.retry_topic if gate is not None else runtime.subscription
-        # A missing retry topic or a regex's topic may come later; a named origin topic that is gone is fatal.
-        self._missing_topic_is_fatal = runtime.plain_topic and gate is None
+        self.kind = source.kind
+        self._source = source
         self._pipeline = pipeline
         self._new_consumer = new_consumer
         self._ledger = OffsetsLedger(runtime.name, runtime.producer, runtime.delivery_deadline_s, runtime.metrics)
@@ -77,7 +88,7 @@ class Worker:
         consumer = self._new_consumer({"error_cb": self._on_error, "on_commit": self._on_commit})
         try:
             callbacks = {"on_assign": self._on_assign, "on_revoke": self._on_revoke, "on_lost": self._on_lost}
-            consumer.subscribe([self._topic], **callbacks)
+            consumer.subscribe([self._source.topic], **callbacks)
             while not self.stop.is_set():
                 if self.gate:
                     self.handle_due(consumer)
@@ -97,7 +108,7 @@ class Worker:
         timeout = self.runtime.poll_timeout_s
         if self._ledger.pending:
             timeout = min(timeout, SETTLE_POLL_S)
-        due = self.gate.next_due_ms() if self.gate is not None else None
+        due = self.gate.next_due_ms()
         if due is not None:
             # Up to a tick late, so due retries go out in batches: waking for each one would keep this thread
             # holding the interpreter lock the route's main workers need.
@@ -106,20 +117,15 @@ class Worker:
 
     def handle(self, consumer: ConsumerLike, raw_messages: Sequence[Any]) -> None:
         """Handle consumed messages, apply every outcome, then store the offsets of what was decided."""
-        usable = self._usable(raw_messages)
-        if self.gate is not None:
-            due, origins = self.gate.admit(consumer, usable)
-            if due:
-                self._handle(consumer, due, origins)
-        elif usable:
-            self._handle(consumer, usable, None)
+        due, origins = self.gate.admit(consumer, self._usable(raw_messages))
+        if due:
+            self._handle(consumer, due, origins)
 
     def handle_due(self, consumer: ConsumerLike) -> None:
         """Handle the held retry messages that are now due."""
-        if self.gate is not None:
-            released, origins = self.gate.release(consumer)
-            if released:
-                self._handle(consumer, released, origins)
+        released, origins = self.gate.release(consumer)
+        if released:
+            self._handle(consumer, released, origins)
 
     def _handle(self, consumer: ConsumerLike, raws: list[Any], origins: list[envelope.Origin] | None) -> None:
         started = time.perf_counter()
@@ -137,7 +143,7 @@ class Worker:
             now = self.runtime.clock()
             for (topic, partition), first in batches.firsts(handled.raws).items():
                 kind, timestamp = first.timestamp()
-                if kind and self.gate is None:  # a retried message's age says nothing of the route's delay
+                if kind and self._source.observe_delay:
                     metrics.delay.observe(max(now - timestamp, 0) / 1000)
                 try:
                     _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
@@ -175,8 +181,7 @@ class Worker:
         )
         self.unready = "was revoked and is rejoining its group"
         self._ledger.revoke(consumer, partitions)
-        if self.gate is not None:
-            self.gate.drop(partitions)
+        self.gate.drop(partitions)
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         # librdkafka calls this when the group coordinator has not answered within the session timeout, too
@@ -188,11 +193,10 @@ class Worker:
             extra=self._context,
         )
         self._ledger.forget(partitions)
-        if self.gate is not None:
-            self.gate.drop(partitions)
+        self.gate.drop(partitions)
 
     def _on_error(self, error: KafkaError) -> None:
-        if kafka.is_fatal(error, self._missing_topic_is_fatal):
+        if kafka.is_fatal(error, self._source.missing_topic_is_fatal):
             self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {error.str()}")
             self.stop.set()
         elif error.code() != KafkaError._PARTITION_EOF:
