@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, TopicPartition
 from fakes import FakeConsumer, FakeProducer, FakeRaw
-from helpers import wait_until
 
 from zig_cli import codecs
 from zig_cli.config import Retry
@@ -199,8 +198,11 @@ def test_held_retry_messages_are_handled_in_order_once_due_then_the_partition_re
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
     seen: list[int] = []
-    worker = make_worker(lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True)
-    now = int(time.time() * 1000)
+    clock = {"ms": 1_000_000}
+    worker = make_worker(
+        lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True, clock=lambda: clock["ms"]
+    )
+    now = clock["ms"]
 
     def retried(offset: int, due_ms: int) -> FakeRaw:
         headers = [
@@ -215,7 +217,9 @@ def test_held_retry_messages_are_handled_in_order_once_due_then_the_partition_re
     # 1 falls due soon; 2 is already due but waits behind it; 3 is due in a minute
     worker.handle(consumer, [retried(0, 0), retried(1, now + 300), retried(2, 0), retried(3, now + 60_000)])
     assert seen == [0]
-    wait_until(lambda: (worker.handle_due(consumer), seen)[1] == [0, 1, 2], 5, "the held messages to fall due")
+    clock["ms"] = now + 301
+    worker.handle_due(consumer)
+    assert seen == [0, 1, 2]
     assert consumer.stored[-1] == ("shop-orders-retry", 0, 3)
     worker._on_revoke(consumer, [TopicPartition("shop-orders-retry", 0)])
     worker.handle_due(consumer)
@@ -226,9 +230,12 @@ def test_a_partition_holding_too_many_messages_is_paused_until_they_are_out():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
     seen: list[int] = []
-    worker = make_worker(lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True)
+    clock = {"ms": 1_000_000}
+    worker = make_worker(
+        lambda batch: seen.extend(m.offset for m in batch), producer, delayed=True, clock=lambda: clock["ms"]
+    )
     worker.gate = RetryGate("orders", RETRY.max_held_bytes, worker.runtime.clock, hold_limit=3)
-    soon = int(time.time() * 1000) + 200
+    soon = clock["ms"] + 200
 
     def retried(offset: int) -> FakeRaw:
         headers = [("zig-origin-topic", b"orders"), ("zig-retry-count", b"1"), ("zig-due-ms", str(soon).encode())]
@@ -239,7 +246,9 @@ def test_a_partition_holding_too_many_messages_is_paused_until_they_are_out():
     worker.handle(consumer, [retried(2), retried(3)])  # the third held message pauses the partition, once
     assert consumer.paused == [("shop-orders-retry", 0)]
     assert seen == []
-    wait_until(lambda: (worker.handle_due(consumer), seen)[1] == [0, 1, 2, 3], 5, "the held messages to fall due")
+    clock["ms"] = soon + 1
+    worker.handle_due(consumer)
+    assert seen == [0, 1, 2, 3]
     assert consumer.resumed == [("shop-orders-retry", 0)]
     assert consumer.stored[-1] == ("shop-orders-retry", 0, 4)
 
@@ -248,14 +257,16 @@ def test_held_messages_past_the_byte_cap_pause_their_partitions_until_they_are_o
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
     seen: list[tuple[int, int]] = []
+    clock = {"ms": 1_000_000}
     worker = make_worker(
         lambda batch: seen.extend((m.partition, m.offset) for m in batch),
         producer,
         retry=dataclasses.replace(RETRY, max_held_bytes=250),
         value="bytes",
         delayed=True,
+        clock=lambda: clock["ms"],
     )
-    soon = int(time.time() * 1000) + 200
+    soon = clock["ms"] + 200
 
     def retried(partition: int, offset: int) -> FakeRaw:
         headers = [("zig-origin-topic", b"orders"), ("zig-retry-count", b"1"), ("zig-due-ms", str(soon).encode())]
@@ -267,7 +278,9 @@ def test_held_messages_past_the_byte_cap_pause_their_partitions_until_they_are_o
     assert consumer.paused == [("shop-orders-retry", 1)]
     worker.handle(consumer, [retried(0, 1)])  # still over the cap: so does the next one
     assert consumer.paused == [("shop-orders-retry", 1), ("shop-orders-retry", 0)]
-    wait_until(lambda: (worker.handle_due(consumer), len(seen))[1] == 4, 5, "the held messages to fall due")
+    clock["ms"] = soon + 1
+    worker.handle_due(consumer)
+    assert len(seen) == 4
     assert sorted(consumer.resumed) == [("shop-orders-retry", 0), ("shop-orders-retry", 1)]
     assert worker.gate.held_bytes == 0
     worker.handle(consumer, [retried(0, 2), retried(0, 3)])
