@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from confluent_kafka import TopicPartition
 
 from zig_cli import envelope
+from zig_cli.worker import logs
 from zig_cli.worker.batch import Where
 from zig_cli.worker.runtime import Clock
 
@@ -103,7 +104,7 @@ class RetryGate:
                     partition,
                     len(held),
                     self.held_bytes,
-                    extra={"route": self._route, "topic": topic, "partition": partition},
+                    extra=logs.at(self._route, topic, partition),
                 )
                 consumer.pause([TopicPartition(topic, partition)])
                 self._paused.add(where)

@@ -21,6 +21,7 @@ from zig_cli import kafka
 from zig_cli.errors import KafkaFatalError
 from zig_cli.metrics import RouteMetrics
 from zig_cli.producer import Delivery, ProducerLike, wait_for
+from zig_cli.worker import logs
 from zig_cli.worker.batch import Where
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class OffsetsLedger:
         except KafkaException as exception:
             error, text = kafka.unwrap(exception)
             if error.code() != KafkaError._NO_OFFSET:
-                logger.warning("route=%s commit failed: %s", self._route, text, extra={"route": self._route})
+                logger.warning("route=%s commit failed: %s", self._route, text, extra=logs.context(self._route))
 
     def revoke(self, consumer: Any, partitions: Iterable[TopicPartition]) -> None:
         """Partitions are taken away: wait for every write, commit, and forget what was stored for them."""
@@ -119,7 +120,7 @@ class OffsetsLedger:
                 "route=%s %s; the offsets it held back stay uncommitted",
                 self._route,
                 error,
-                extra={"route": self._route},
+                extra=logs.context(self._route),
             )
         self.commit(consumer)
 
@@ -141,7 +142,7 @@ class OffsetsLedger:
                     where[1],
                     offset,
                     stored[where],
-                    extra={"route": self._route, "topic": where[0], "partition": where[1], "offset": offset - 1},
+                    extra=logs.at(self._route, where[0], where[1], offset - 1),
                 )
                 continue
             try:
@@ -155,7 +156,7 @@ class OffsetsLedger:
                     where[1],
                     offset - 1,
                     kafka.unwrap(exception)[1],
-                    extra={"route": self._route, "topic": where[0], "partition": where[1], "offset": offset - 1},
+                    extra=logs.at(self._route, where[0], where[1], offset - 1),
                 )
                 continue
             stored[where] = offset

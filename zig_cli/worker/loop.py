@@ -19,6 +19,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from zig_cli import envelope, kafka
 from zig_cli.errors import KafkaFatalError
 from zig_cli.worker import batch as batches
+from zig_cli.worker import logs
 from zig_cli.worker.gate import Gate
 from zig_cli.worker.ledger import OffsetsLedger
 from zig_cli.worker.pipeline import Handled, Pipeline
@@ -170,14 +171,16 @@ class Worker:
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self.unready = None
         self._ledger.forget(partitions)
-        logger.info("route=%s assigned %s", self.runtime.name, _partitions(partitions), extra=self._context)
+        logger.info(
+            "route=%s assigned %s", self.runtime.name, _partitions(partitions), extra=logs.context(self.runtime.name)
+        )
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         logger.info(
             "route=%s revoked %s; committing what is handled",
             self.runtime.name,
             _partitions(partitions),
-            extra=self._context,
+            extra=logs.context(self.runtime.name),
         )
         self.unready = "was revoked and is rejoining its group"
         self._ledger.revoke(consumer, partitions)
@@ -190,7 +193,7 @@ class Worker:
             "route=%s lost %s; uncommitted messages will be delivered again",
             self.runtime.name,
             _partitions(partitions),
-            extra=self._context,
+            extra=logs.context(self.runtime.name),
         )
         self._ledger.forget(partitions)
         self.gate.drop(partitions)
@@ -200,7 +203,12 @@ class Worker:
             self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {error.str()}")
             self.stop.set()
         elif error.code() != KafkaError._PARTITION_EOF:
-            logger.warning("route=%s kafka: %s (zig keeps going)", self.runtime.name, error.str(), extra=self._context)
+            logger.warning(
+                "route=%s kafka: %s (zig keeps going)",
+                self.runtime.name,
+                error.str(),
+                extra=logs.context(self.runtime.name),
+            )
 
     def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         if error is not None and error.code() == KafkaError._NO_OFFSET:
@@ -208,11 +216,9 @@ class Worker:
         if self.runtime.metrics is not None:
             self.runtime.metrics.commit(error is None)
         if error is not None:
-            logger.warning("route=%s commit failed: %s", self.runtime.name, error.str(), extra=self._context)
-
-    @property
-    def _context(self) -> dict[str, Any]:
-        return {"route": self.runtime.name}
+            logger.warning(
+                "route=%s commit failed: %s", self.runtime.name, error.str(), extra=logs.context(self.runtime.name)
+            )
 
 
 def _partitions(partitions: list[TopicPartition]) -> str:
