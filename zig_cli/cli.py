@@ -394,7 +394,7 @@ def _run(
 ) -> None:
     from zig_cli import runner
 
-    zig_runner = runner.Runner(zig_config, handlers, routes)
+    zig_runner = runner.Runner(zig_config, handlers, routes, graceful_timeout_s=graceful_timeout * GRACEFUL_SHARE)
     runner.handle_signals(zig_runner.stop, abort=lambda: _abort(130))
     try:
         zig_runner.start()
@@ -469,6 +469,9 @@ def _parse_headers(pairs: list[str]) -> list[tuple[str, str | bytes | None]]:
 SEND_TIMEOUT_S = (0.001, 2_147_483)
 # zig run's own waits: a day is longer than any sensible one, and far from what the clock's arithmetic overflows.
 GRACEFUL_TIMEOUT_S = (0.0, 86_400)
+# The share of --graceful-timeout workers wait for the handler calls in hand, so they still commit what those allow
+# before the CLI gives up on them.
+GRACEFUL_SHARE = 0.8
 STATS_INTERVAL_S = (0.1, 86_400)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily
@@ -74,6 +74,26 @@ class Metrics:
             registry=r,
         )
 
+        self.handler_timeouts = Counter(
+            "zig_handler_timeouts",
+            "Handler calls that ran past the route's handler-timeout-ms",
+            LABELS,
+            registry=r,
+        )
+        self.in_handler = Gauge("zig_handler_in_flight_messages", "Messages in a handler call now", LABELS, registry=r)
+        self.buffered = Gauge(
+            "zig_buffered_messages",
+            "Messages consumed and not yet done: waiting behind their key, or in a handler call",
+            LABELS,
+            registry=r,
+        )
+        self.oldest_in_handler = Gauge(
+            "zig_handler_oldest_in_flight_seconds",
+            "Seconds since the oldest message now in a handler call was consumed",
+            LABELS,
+            registry=r,
+        )
+
     def route(self, route: str, app: str) -> RouteMetrics:
         return RouteMetrics(self, route, app)
 
@@ -89,6 +109,15 @@ class RouteMetrics:
         self.batch_handler_time = metrics.batch_handler_time.labels(*self._labels)
         self.delay = metrics.delay.labels(*self._labels)
         self.batch_size = metrics.batch_size.labels(*self._labels)
+        self.handler_timeouts = metrics.handler_timeouts.labels(*self._labels)
+
+    def watch(
+        self, in_handler: Callable[[], float], buffered: Callable[[], float], oldest: Callable[[], float]
+    ) -> None:
+        """The route's gauges, read from its workers when scraped."""
+        self._metrics.in_handler.labels(*self._labels).set_function(in_handler)
+        self._metrics.buffered.labels(*self._labels).set_function(buffered)
+        self._metrics.oldest_in_handler.labels(*self._labels).set_function(oldest)
 
     def handler_times(self) -> HandlerTimes:
         """A new per-message timer for one worker thread of this route."""

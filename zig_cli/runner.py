@@ -8,10 +8,13 @@ so no thread dies quietly.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
+import queue
 import signal
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -23,15 +26,25 @@ from zig_cli.config import Config, Route
 from zig_cli.deadset import endpoints as deadset_endpoints
 from zig_cli.errors import ZigError
 from zig_cli.handlers import Handler
-from zig_cli.metrics import Metrics
+from zig_cli.metrics import Metrics, RouteMetrics
 from zig_cli.producer import ProducerLike, Producers, activate
 from zig_cli.server import OpsServer, Response, text
 from zig_cli.stats import RouteStats
 from zig_cli.worker import ConsumerFactory, RouteRuntime, Worker
-from zig_cli.worker.deciding import decide_batch, decide_each
+from zig_cli.worker.calls import AsyncCalls, Calls, DoneQueue, ThreadCalls
+from zig_cli.worker.deciding import (
+    Decide,
+    DecideAsync,
+    decide_batch,
+    decide_batch_async,
+    decide_each,
+    decide_each_async,
+)
+from zig_cli.worker.dispatch import Dispatch, buffer_limit
 from zig_cli.worker.gate import Gate, OpenGate, RetryGate
+from zig_cli.worker.lanes import Item, Lanes, splitter
 from zig_cli.worker.loop import Source
-from zig_cli.worker.pipeline import Pipeline
+from zig_cli.worker.pipeline import Decided, Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +71,7 @@ class Runner:
         handlers: Mapping[str, Handler],
         route_names: Sequence[str] = (),
         clients: Clients | None = None,
+        graceful_timeout_s: float = 30.0,
     ) -> None:
         unknown = [name for name in route_names if name not in {r.name for r in config.routes}]
         if unknown:
@@ -67,6 +81,7 @@ class Runner:
         self.handlers = handlers
         self.routes = [r for r in config.routes if not route_names or r.name in route_names]
         self.clients = clients or Clients()
+        self.graceful_timeout_s = graceful_timeout_s
         self.stop = threading.Event()
         self.stats: dict[str, RouteStats] = {}
         self.workers: list[Worker] = []
@@ -122,6 +137,8 @@ class Runner:
                 problems.append(f"route {worker.runtime.name!r}: a {kind} has stopped")
             elif unready is not None:
                 problems.append(f"route {worker.runtime.name!r}: a {kind} {unready}")
+            elif worker.overdue is not None:
+                problems.append(f"route {worker.runtime.name!r}: a {kind} {worker.overdue}")
         if not self.workers:
             problems.append("no workers started yet")
         return problems
@@ -169,17 +186,32 @@ class Runner:
             oldest_ms=route["oldest-processed-message-in-s"] * 1000 if stream else None,
             metrics=self.metrics.route(route.name, self.config.app_name),
             max_message_bytes=int(forwarding.get("message.max.bytes", kafka.DEFAULT_MESSAGE_MAX_BYTES)),
+            concurrency=_setting(route, "concurrency", 1),
+            ordering=_setting(route, "ordering", "key"),
+            handler_timeout_s=_setting(route, "handler-timeout-ms", 0) / 1000,
+            graceful_timeout_s=self.graceful_timeout_s,
         )
         retry_props = kafka.retry_consumer_properties(consumer_props)
         threads = route.threads
         plans = [(consumer_props, False)] * threads + ([(retry_props, True)] if retry.enabled else [])
         for index, (props, retrying) in enumerate(plans):
-            worker = build_worker(runtime, self._factory(props), self.stop, retrying=retrying)
             name = f"zig-{route.name}-{'retry' if retrying else index}"
+            worker = build_worker(runtime, self._factory(props), self.stop, retrying=retrying, name=name)
             thread = threading.Thread(target=self._run_worker, args=(worker,), name=name, daemon=True)
             self.workers.append(worker)
             self._threads.append(thread)
             thread.start()
+        if runtime.metrics is not None:
+            self._watch(runtime.metrics, [w for w in self.workers if w.runtime is runtime])
+
+    @staticmethod
+    def _watch(metrics: RouteMetrics, workers: list[Worker]) -> None:
+        runs = [worker.dispatch for worker in workers]
+        metrics.watch(
+            in_handler=lambda: sum(dispatch.in_handler() for dispatch in runs),
+            buffered=lambda: sum(dispatch.buffered for dispatch in runs),
+            oldest=lambda: max(dispatch.oldest_age(time.monotonic()) for dispatch in runs),
+        )
 
     def _factory(self, props: Mapping[str, str]) -> ConsumerFactory:
         return lambda callbacks: self.clients.consumer(props, callbacks)
@@ -223,30 +255,72 @@ class Runner:
                 server.shutdown()
 
 
-def build_worker(runtime: RouteRuntime, new_consumer: ConsumerFactory, stop: threading.Event, retrying: bool) -> Worker:
+def build_worker(
+    runtime: RouteRuntime, new_consumer: ConsumerFactory, stop: threading.Event, retrying: bool, name: str = "zig"
+) -> Worker:
     """A worker of the route, its parts chosen here once: the decider of its kind of route (the whole batch, or one
-    message at a time), and a retry gate only for the worker of the retry topic."""
+    message at a time) and of its handler (sync on threads, or async on an event loop), how it cuts what it consumes
+    into items, and a retry gate only for the worker of the retry topic."""
     metrics = runtime.metrics
-    if runtime.stream:
-        decide = functools.partial(
-            decide_each,
-            route=runtime.name,
-            handler=runtime.handler,
-            stop=stop,
-            oldest_ms=None if retrying else runtime.oldest_ms,  # a retried message was young enough once
-            clock=runtime.clock,
-            times=metrics.handler_times() if metrics is not None else None,
-        )
+    pipeline = Pipeline(runtime)
+    lanes = Lanes()
+    done: DoneQueue = queue.SimpleQueue()
+    oldest = None if retrying else runtime.oldest_ms  # a retried message was young enough once
+    calls: Calls
+    if _is_async(runtime.handler):
+        if runtime.stream:
+            times = metrics.handler_times() if metrics is not None else None  # one event loop thread: one timer
+            decide_async: DecideAsync = functools.partial(
+                decide_each_async, route=runtime.name, handler=runtime.handler, stop=stop, oldest_ms=oldest,
+                clock=runtime.clock, times=times,
+            )  # fmt: skip
+        else:
+            observe = metrics.batch_handler_time.observe if metrics is not None else None
+            decide_async = functools.partial(
+                decide_batch_async, route=runtime.name, handler=runtime.handler, observe_time=observe
+            )
+
+        def call_async(item: Item) -> Awaitable[Decided]:
+            return pipeline.decide_async(item.raws, item.origins, decide_async)
+
+        calls = AsyncCalls(name, runtime.concurrency, lanes, call_async, done)
     else:
-        observe = metrics.batch_handler_time.observe if metrics is not None else None
-        decide = functools.partial(decide_batch, route=runtime.name, handler=runtime.handler, observe_time=observe)
+
+        def new_call() -> Callable[[Item], Decided]:
+            decide = _sync_decider(runtime, stop, oldest)  # per thread: a stream handler's timer is not shared
+            return lambda item: pipeline.decide(item.raws, item.origins, decide)
+
+        calls = ThreadCalls(name, runtime.concurrency, lanes, new_call, done)
+    split = splitter(runtime.ordering, runtime.concurrency, runtime.stream)
+    dispatch = Dispatch(split, lanes, calls, done, buffer_limit(runtime.max_records, runtime.concurrency))
     if retrying:
         source = Source(runtime.retry_topic, "retry worker", missing_topic_is_fatal=False, observe_delay=False)
         gate: Gate = RetryGate(runtime.name, runtime.retry.max_held_bytes, runtime.clock)
     else:
         source = Source(runtime.subscription, "worker", runtime.plain_topic, observe_delay=True)
         gate = OpenGate()
-    return Worker(runtime, source, gate, Pipeline(runtime, decide), new_consumer, stop)
+    return Worker(runtime, source, gate, pipeline, dispatch, new_consumer, stop)
+
+
+def _sync_decider(runtime: RouteRuntime, stop: threading.Event, oldest: int | None) -> Decide:
+    metrics = runtime.metrics
+    if runtime.stream:
+        return functools.partial(
+            decide_each,
+            route=runtime.name,
+            handler=runtime.handler,
+            stop=stop,
+            oldest_ms=oldest,
+            clock=runtime.clock,
+            times=metrics.handler_times() if metrics is not None else None,
+        )
+    observe = metrics.batch_handler_time.observe if metrics is not None else None
+    return functools.partial(decide_batch, route=runtime.name, handler=runtime.handler, observe_time=observe)
+
+
+def _is_async(handler: Any) -> bool:
+    target = handler.func if isinstance(handler, functools.partial) else handler
+    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(type(target).__call__)
 
 
 def handle_signals(stop: threading.Event, abort: Callable[[], None]) -> None:
@@ -263,3 +337,8 @@ def handle_signals(stop: threading.Event, abort: Callable[[], None]) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+
+
+def _setting(route: Route, key: str, default: Any) -> Any:
+    found = route.values.get(key)
+    return default if found is None else found.value

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from zig_cli import contract
-from zig_cli.contract import Outcome
+from zig_cli.contract import Message, Outcome
 from zig_cli.metrics import HandlerTimes
 from zig_cli.worker import logs
 from zig_cli.worker.batch import Batch, ranges
@@ -61,6 +61,7 @@ class Decision:
 
 
 Decide = Callable[[Batch], Decision | None]
+DecideAsync = Callable[[Batch], Awaitable[Decision | None]]
 
 
 def decide_batch(
@@ -68,30 +69,67 @@ def decide_batch(
 ) -> Decision | None:
     """One handler call for the batch. What did not decode is a dead letter; a handler that raises retries every
     message it was given; an answer zig cannot read raises ContractError."""
-    # A copy: what a handler does to its list must not change what zig applies and stores.
-    handed = [m for m in batch.messages if m is not None]
-    verdicts: dict[int, Reasoned] = {index: (Verdict.DEAD_LETTER, reason) for index, reason in batch.reasons.items()}
+    handed, verdicts = _handed(batch)
     if not handed:
         return Decision(len(batch.raws), verdicts, 0) if verdicts else None
     started = time.perf_counter()
     try:
         result = handler(handed)
     except Exception as error:  # the handler's own failure: the whole batch is retried
-        failed: Reasoned = (Verdict.FAILED, contract.describe_error(error))
-        logger.error(
-            "route=%s handler raised on %s; retrying the batch",
-            route,
-            ranges(batch.raws),
-            exc_info=True,
-            extra=logs.context(route),
-        )
-        for index, message in enumerate(batch.messages):
-            if message is not None:
-                verdicts[index] = failed
-        return Decision(len(batch.raws), verdicts, 1)
+        return _batch_raised(batch, route, verdicts, error)
     finally:
         if observe_time is not None:
             observe_time(time.perf_counter() - started)
+    return _batch_answered(batch, route, handed, verdicts, result)
+
+
+async def decide_batch_async(
+    batch: Batch,
+    route: str,
+    handler: Callable[[Any], Awaitable[Any]],
+    observe_time: Callable[[float], None] | None = None,
+) -> Decision | None:
+    """`decide_batch` for an `async def` handler."""
+    handed, verdicts = _handed(batch)
+    if not handed:
+        return Decision(len(batch.raws), verdicts, 0) if verdicts else None
+    started = time.perf_counter()
+    try:
+        result = await handler(handed)
+    except Exception as error:
+        return _batch_raised(batch, route, verdicts, error)
+    finally:
+        if observe_time is not None:
+            observe_time(time.perf_counter() - started)
+    return _batch_answered(batch, route, handed, verdicts, result)
+
+
+def _handed(batch: Batch) -> tuple[list[Message], dict[int, Reasoned]]:
+    """What the handler is given, and the verdicts of what did not decode."""
+    # A copy: what a handler does to its list must not change what zig applies and stores.
+    handed = [m for m in batch.messages if m is not None]
+    return handed, {index: (Verdict.DEAD_LETTER, reason) for index, reason in batch.reasons.items()}
+
+
+def _batch_raised(batch: Batch, route: str, verdicts: dict[int, Reasoned], error: Exception) -> Decision:
+    """Called while the handler's exception is handled: every message it was given is retried."""
+    failed: Reasoned = (Verdict.FAILED, contract.describe_error(error))
+    logger.error(
+        "route=%s handler raised on %s; retrying the batch",
+        route,
+        ranges(batch.raws),
+        exc_info=True,
+        extra=logs.context(route),
+    )
+    for index, message in enumerate(batch.messages):
+        if message is not None:
+            verdicts[index] = failed
+    return Decision(len(batch.raws), verdicts, 1)
+
+
+def _batch_answered(
+    batch: Batch, route: str, handed: list[Message], verdicts: dict[int, Reasoned], result: Any
+) -> Decision | None:
     if result is None and not verdicts:
         return None
     retry, skip = contract.interpret_batch_result(route, result, handed)
@@ -137,15 +175,7 @@ def decide_each(
         except Exception as error:  # counted as a failure and retried, as Ziggurat does
             if times is not None:
                 times.observe(timer() - started)
-            raw = batch.raws[index]
-            logger.error(
-                "route=%s %s handler raised; retrying the message",
-                route,
-                logs.where(raw),
-                exc_info=True,
-                extra=logs.context(route, raw),
-            )
-            verdicts[index] = (Verdict.FAILED, contract.describe_error(error))
+            verdicts[index] = _message_raised(route, batch.raws[index], error)
             failures += 1
             continue
         if times is not None:
@@ -160,6 +190,62 @@ def decide_each(
     if decided == len(batch.raws) and not verdicts:
         return None
     return Decision(decided, verdicts, failures)
+
+
+async def decide_each_async(
+    batch: Batch,
+    route: str,
+    handler: Callable[[Any], Awaitable[Any]],
+    stop: threading.Event,
+    oldest_ms: int | None = None,
+    clock: Clock = now_ms,
+    times: HandlerTimes | None = None,
+) -> Decision | None:
+    """`decide_each` for an `async def` handler: each message awaited in turn."""
+    verdicts: dict[int, Reasoned] = {}
+    decided = failures = 0
+    limit = None if oldest_ms is None else _too_old_limit(batch, clock() - oldest_ms)
+    timer = time.perf_counter
+    for index, message in enumerate(batch.messages):
+        if stop.is_set():
+            break
+        decided = index + 1
+        if message is None:
+            verdicts[index] = (Verdict.DEAD_LETTER, batch.reasons[index])
+            continue
+        if limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
+            verdicts[index] = (Verdict.TOO_OLD, "")
+            continue
+        started = timer()
+        try:
+            value = await handler(message)
+        except Exception as error:
+            verdicts[index] = _message_raised(route, batch.raws[index], error)
+            failures += 1
+            continue
+        finally:
+            if times is not None:
+                times.observe(timer() - started)
+        if value is not SUCCESS_TEXT and (type(value) is not str or value != SUCCESS_TEXT):
+            verdict = stream_verdict(route, batch.raws[index], value)
+            if verdict is not SUCCEEDED:
+                verdicts[index] = verdict
+                failures += verdict[0] is Verdict.FAILED
+    if decided == len(batch.raws) and not verdicts:
+        return None
+    return Decision(decided, verdicts, failures)
+
+
+def _message_raised(route: str, raw: Any, error: Exception) -> Reasoned:
+    """Called while a stream handler's exception is handled: the message is retried."""
+    logger.error(
+        "route=%s %s handler raised; retrying the message",
+        route,
+        logs.where(raw),
+        exc_info=True,
+        extra=logs.context(route, raw),
+    )
+    return (Verdict.FAILED, contract.describe_error(error))
 
 
 def _too_old_limit(batch: Batch, oldest_before_ms: int) -> int | None:

@@ -39,6 +39,8 @@ class Pausable(Protocol):
 class OpenGate:
     """The gate of a route's main worker: every message passes at once, and nothing is ever held."""
 
+    paused: frozenset[Where] = frozenset()  # the gate never pauses a partition
+
     def __bool__(self) -> bool:
         return False
 
@@ -65,7 +67,7 @@ class RetryGate:
         self._hold_limit = hold_limit
         self._held: dict[Where, deque[Held]] = {}
         self._due: dict[Where, int] = {}  # when the first held message of each partition is due (ms)
-        self._paused: set[Where] = set()
+        self.paused: set[Where] = set()  # partitions paused by the gate, until their held messages are out
         self.held_bytes = 0  # keys and values of every held message
 
     def __bool__(self) -> bool:
@@ -96,7 +98,7 @@ class RetryGate:
                 self._due[where] = due
             held.append((raw, origin))  # behind a message not yet due: waits its turn, in order
             self.held_bytes += _size(raw)
-            if (len(held) >= self._hold_limit or self.held_bytes >= self._max_bytes) and where not in self._paused:
+            if (len(held) >= self._hold_limit or self.held_bytes >= self._max_bytes) and where not in self.paused:
                 logger.info(
                     "route=%s %s[%d] paused: %d retries of it held until due, %d bytes held in all",
                     self._route,
@@ -107,7 +109,7 @@ class RetryGate:
                     extra=logs.at(self._route, topic, partition),
                 )
                 consumer.pause([TopicPartition(topic, partition)])
-                self._paused.add(where)
+                self.paused.add(where)
         return due_now, origins
 
     def release(self, consumer: Pausable) -> tuple[list[Any], list[envelope.Origin]]:
@@ -131,11 +133,11 @@ class RetryGate:
         for where in emptied:
             del self._held[where]
             del self._due[where]
-        resumed = [where for where in emptied if where in self._paused]
+        resumed = [where for where in emptied if where in self.paused]
         if resumed:
             # fetching goes on after the last message consumed: the held ones were all consumed already
             consumer.resume([TopicPartition(topic, partition) for topic, partition in resumed])
-            self._paused.difference_update(resumed)
+            self.paused.difference_update(resumed)
         return released, origins
 
     def drop(self, partitions: Iterable[TopicPartition]) -> None:
@@ -146,7 +148,7 @@ class RetryGate:
             if dropped:
                 self.held_bytes -= sum(_size(raw) for raw, _ in dropped)
             self._due.pop(where, None)
-            self._paused.discard(where)
+            self.paused.discard(where)
 
 
 Gate = OpenGate | RetryGate

@@ -1,17 +1,16 @@
 """The offsets ledger: the one place a worker stores and commits offsets.
 
-At-least-once by construction: the consumer never stores offsets by itself (`enable.auto.offset.store=false`). A
-handled batch's offsets are stored only once its retry and dead-letter writes, and every earlier batch's, are
-acknowledged by the broker, so no offset passes an unacknowledged write. The worker goes on handling while writes
-are in flight; the ledger keeps the handled batches in order until they may be stored. librdkafka commits what is
-stored every `commit-interval-ms`; the ledger waits for every write and commits on revoke and on close. An offset
-lower than one already stored for its partition is refused: offsets never go back.
+At-least-once by construction: the consumer never stores offsets by itself (`enable.auto.offset.store=false`).
+Handler calls finish out of order, so the ledger keeps, per partition, the lowest offset of each item not yet done:
+an item is done once decided and once its retry and dead-letter writes are acknowledged by the broker. It stores
+the lowest offset still open, or the one after the last registered message when none is, so no offset passes a
+message that is unfinished or whose write is unacknowledged. librdkafka commits what is stored every
+`commit-interval-ms`; the ledger waits for every write and commits on revoke and on close. Offsets never go back.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,30 +19,20 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from zig_cli import kafka
 from zig_cli.errors import KafkaFatalError
 from zig_cli.metrics import RouteMetrics
-from zig_cli.producer import Delivery, ProducerLike, wait_for
+from zig_cli.producer import ProducerLike, wait_for
 from zig_cli.worker import logs
-from zig_cli.worker.batch import Where
+from zig_cli.worker.batch import Where, firsts, lasts
+from zig_cli.worker.lanes import Item
+from zig_cli.worker.pipeline import Handled
 
 logger = logging.getLogger(__name__)
 
-# Handled batches whose writes may be in flight at once before the worker waits for the oldest.
+# Handled items whose writes may be in flight at once before the worker waits for the oldest.
 MAX_PENDING_BATCHES = 100
 
 
-class _Handled:
-    """One handled batch waiting for its writes: its delivery (None: no writes) and last message per partition."""
-
-    __slots__ = ("delivery", "lasts", "retried", "dead")
-
-    def __init__(self, delivery: Delivery | None, lasts: dict[Where, Any], retried: int, dead: int) -> None:
-        self.delivery = delivery
-        self.lasts = lasts
-        self.retried = retried
-        self.dead = dead
-
-
 class OffsetsLedger:
-    """Handled batches of one consumer, in consumption order, and the offsets stored for each partition."""
+    """The open items of one consumer per partition, the writes they wait for, and the offsets stored."""
 
     def __init__(
         self, route: str, producer: ProducerLike, delivery_deadline_s: float, metrics: RouteMetrics | None = None
@@ -52,44 +41,72 @@ class OffsetsLedger:
         self._producer = producer
         self._deadline_s = delivery_deadline_s
         self._metrics = metrics
-        self._pending: deque[_Handled] = deque()
+        self._open: dict[Where, dict[Item, int]] = {}  # per partition: each open item's lowest unfinished offset
+        self._next: dict[Where, int] = {}  # per partition: the offset after the last message registered
+        self._unacked: list[tuple[Item, Handled]] = []  # decided items whose writes are in flight, oldest first
+        self._changed: set[Where] = set()
         self._stored: dict[Where, int] = {}  # the highest offset stored per partition since it was assigned
 
     @property
     def pending(self) -> bool:
-        """True while some handled batch waits for its writes."""
-        return bool(self._pending)
+        """True while some decided item waits for its writes."""
+        return bool(self._unacked)
 
-    def add(
-        self, consumer: Any, delivery: Delivery | None, lasts: dict[Where, Any], retried: int = 0, dead: int = 0
-    ) -> None:
-        """A handled batch: its offsets are stored at once if nothing is in flight, else once its turn comes."""
-        if delivery is None and not self._pending:
-            self._store(consumer, lasts)
-            return
-        self._pending.append(_Handled(delivery, lasts, retried, dead))
-        self.settle(consumer, block=len(self._pending) > MAX_PENDING_BATCHES)
+    def register(self, items: Iterable[Item], raws: list[Any]) -> None:
+        """Consumed messages handed to handlers as `items`: open until each item is done."""
+        opened = self._open
+        for item in items:
+            for where, first in item.firsts.items():
+                found = opened.get(where)
+                if found is None:
+                    opened[where] = {item: first}
+                else:
+                    found[item] = first
+        for where, last in lasts(raws).items():
+            self._next[where] = last.offset() + 1
+
+    def gone(self, item: Item) -> list[Where]:
+        """The partitions of `item` no longer open here: revoked or lost since it was registered."""
+        return [where for where in item.firsts if item not in self._open.get(where, ())]
+
+    def done(self, consumer: Any, item: Item, handled: Handled) -> None:
+        """An item decided: done now if it wrote nothing, else once its writes are acknowledged."""
+        if handled.delivery is None:
+            self._close(item, handled)
+        else:
+            self._unacked.append((item, handled))
+            if len(self._unacked) > MAX_PENDING_BATCHES:
+                self.settle(consumer, block=True)
+        self._store(consumer)
+
+    def add(self, consumer: Any, item: Item, raws: list[Any], handled: Handled) -> None:
+        """Register and finish an item at once (a worker handling in its own thread, and tests)."""
+        self.register([item], raws)
+        self.done(consumer, item, handled)
 
     def settle(self, consumer: Any, block: bool) -> None:
-        """Store the offsets of every handled batch whose writes are acknowledged, in order; with `block`, wait for
-        them. A write that failed raises KafkaFatalError, and nothing from its batch on is stored."""
-        if not self._pending:
-            return
-        self._producer.poll(0)  # serves delivery reports
-        while self._pending:
-            handled = self._pending[0]
-            delivery = handled.delivery
-            if delivery is not None:
+        """Finish every item whose writes are acknowledged and store what that allows; with `block`, wait for
+        them all. A write that failed raises KafkaFatalError, and its item's offsets stay unstored."""
+        if self._unacked:
+            self._producer.poll(0)  # serves delivery reports
+            waiting = []
+            for index, (item, handled) in enumerate(self._unacked):
+                delivery = handled.delivery
+                assert delivery is not None
                 if not block and not delivery.done.is_set():
-                    return
+                    waiting.append((item, handled))
+                    continue
                 try:  # returns at once for a delivery already done, or raises its errors
                     wait_for(self._producer, delivery, self._deadline_s)
                 except KafkaFatalError:
                     self._count_deliveries(handled, ok=False)
+                    self._unacked = waiting + self._unacked[index + 1 :]
+                    self._store(consumer)
                     raise
                 self._count_deliveries(handled, ok=True)
-            self._store(consumer, handled.lasts)
-            self._pending.popleft()
+                self._close(item, handled)
+            self._unacked = waiting
+        self._store(consumer)
 
     def commit(self, consumer: Any) -> None:
         """Commit what is stored, now (librdkafka also commits it every commit-interval-ms)."""
@@ -101,7 +118,7 @@ class OffsetsLedger:
                 logger.warning("route=%s commit failed: %s", self._route, text, extra=logs.context(self._route))
 
     def revoke(self, consumer: Any, partitions: Iterable[TopicPartition]) -> None:
-        """Partitions are taken away: wait for every write, commit, and forget what was stored for them."""
+        """Partitions are taken away: wait for every write, store, commit, and forget them."""
         self.settle(consumer, block=True)
         self.commit(consumer)
         self.forget(partitions)
@@ -109,7 +126,15 @@ class OffsetsLedger:
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         """Partitions assigned anew, or lost: their next offsets start from what the group committed."""
         for tp in partitions:
-            self._stored.pop((tp.topic, tp.partition), None)
+            where = (tp.topic, tp.partition)
+            self._stored.pop(where, None)
+            self._open.pop(where, None)
+            self._next.pop(where, None)
+            self._changed.discard(where)
+
+    def busy(self) -> list[Where]:
+        """The partitions with open items."""
+        return [where for where, opened in self._open.items() if opened]
 
     def close(self, consumer: Any) -> None:
         """Store what may be stored and commit it; a write that failed leaves its offsets uncommitted."""
@@ -124,26 +149,34 @@ class OffsetsLedger:
             )
         self.commit(consumer)
 
-    def _count_deliveries(self, handled: _Handled, ok: bool) -> None:
+    def _close(self, item: Item, handled: Handled) -> None:
+        """The item is done up to what was decided: a stopping stream worker leaves the rest open."""
+        undecided = firsts(item.raws[len(handled.raws) :]) if len(handled.raws) < len(item.raws) else {}
+        for where in item.firsts:
+            opened = self._open.get(where)
+            if opened is None or item not in opened:
+                continue  # revoked meanwhile: its new owner handles these messages again
+            rest = undecided.get(where)
+            if rest is None:
+                del opened[item]
+            else:
+                opened[item] = rest.offset()
+            self._changed.add(where)
+
+    def _count_deliveries(self, handled: Handled, ok: bool) -> None:
         if self._metrics is not None:
             self._metrics.delivered("retry", ok, handled.retried)
             self._metrics.delivered("dead_letter", ok, handled.dead)
 
-    def _store(self, consumer: Any, lasts: dict[Where, Any]) -> None:
-        """Store, per partition, the offset after the last decided message, unless a higher one is stored."""
+    def _store(self, consumer: Any) -> None:
+        """Store, per partition changed, the lowest offset still open, unless as high a one is stored."""
+        if not self._changed:
+            return
         stored = self._stored
-        for where, last in lasts.items():
-            offset = last.offset() + 1
-            if stored.get(where, -1) > offset:
-                logger.warning(
-                    "route=%s %s[%d]: offset %d not stored, %d is stored already; offsets never go back",
-                    self._route,
-                    where[0],
-                    where[1],
-                    offset,
-                    stored[where],
-                    extra=logs.at(self._route, where[0], where[1], offset - 1),
-                )
+        for where in self._changed:
+            opened = self._open.get(where)
+            offset = min(opened.values()) if opened else self._next.get(where)
+            if offset is None or stored.get(where, -1) >= offset:
                 continue
             try:
                 consumer.store_offsets(offsets=[TopicPartition(where[0], where[1], offset)])
@@ -160,3 +193,4 @@ class OffsetsLedger:
                 )
                 continue
             stored[where] = offset
+        self._changed.clear()

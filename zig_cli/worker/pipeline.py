@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from zig_cli import envelope
 from zig_cli.producer import Delivery
 from zig_cli.stats import BatchReport
-from zig_cli.worker.batch import Builder
-from zig_cli.worker.deciding import Decide, Decision, Verdict
+from zig_cli.worker.batch import Batch, Builder
+from zig_cli.worker.deciding import Decide, DecideAsync, Decision, Verdict
 from zig_cli.worker.forwarding import Forwarder
 from zig_cli.worker.runtime import RouteRuntime
 
@@ -49,23 +49,50 @@ class Handled:
         )
 
 
-class Pipeline:
-    """Build, decide and forward, for one route with the decider the runner chose for it."""
+class Decided(NamedTuple):
+    """A batch and what its handler call made of it: the part of the pipeline that runs where handlers run."""
 
-    def __init__(self, runtime: RouteRuntime, decide: Decide) -> None:
+    batch: Batch
+    decision: Decision | None  # None: every message succeeded
+
+
+class Pipeline:
+    """Build and decide (where handlers run), then forward (on the loop's thread), for one route with the decider
+    the runner chose for it."""
+
+    def __init__(self, runtime: RouteRuntime, decide: Decide | None = None) -> None:
         self._builder = Builder(runtime.key_decoder, runtime.value_decoder)
         self._decide = decide
         self._forwarder = Forwarder(runtime)
 
     def handle(self, raws: list[Any], origins: list[envelope.Origin] | None = None) -> Handled:
+        """Build, decide and forward at once."""
+        return self.forward(self.decide(raws, origins))
+
+    def decide(self, raws: list[Any], origins: list[envelope.Origin] | None, decide: Decide | None = None) -> Decided:
+        """Build the messages and call the handler (through the decider given, or the pipeline's own)."""
         batch = self._builder.build(raws, origins)
-        decision = self._decide(batch)
+        decider = decide or self._decide
+        assert decider is not None, "a pipeline without a decider is given one per call"
+        return Decided(batch, decider(batch))
+
+    async def decide_async(
+        self, raws: list[Any], origins: list[envelope.Origin] | None, decide: DecideAsync
+    ) -> Decided:
+        """Build the messages and await an `async def` handler."""
+        batch = self._builder.build(raws, origins)
+        return Decided(batch, await decide(batch))
+
+    def forward(self, decided: Decided) -> Handled:
+        """Write the retry and dead-letter copies of what did not succeed; the writes are not waited for here."""
+        batch, decision = decided
+        raws = batch.raws
         if decision is None:  # the common case: every message of the batch succeeded
             return Handled(raws, None, None, 0, 0, len(batch.reasons))
         verdicts = decision.verdicts
         records, retried = self._forwarder.records(batch, verdicts)
-        # Writes are not waited for here: the loop goes on, and the ledger stores these offsets once they are in.
+        # The loop goes on, and the ledger stores these offsets once they are in.
         delivery = self._forwarder.send(batch, verdicts, records) if records else None
         # a stream worker told to stop leaves the rest for the next owner; copied only then
-        decided = raws if decision.decided == len(raws) else raws[: decision.decided]
-        return Handled(decided, delivery, decision, retried, len(records) - retried, len(batch.reasons))
+        decided_raws = raws if decision.decided == len(raws) else raws[: decision.decided]
+        return Handled(decided_raws, delivery, decision, retried, len(records) - retried, len(batch.reasons))

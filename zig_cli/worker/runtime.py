@@ -45,3 +45,7 @@ class RouteRuntime:
     metrics: RouteMetrics | None = None
     max_message_bytes: int = kafka.DEFAULT_MESSAGE_MAX_BYTES  # the forwarding producer's message.max.bytes
     clock: Clock = now_ms
+    concurrency: int = 1  # items one worker has in its handler at once
+    ordering: str = "key"  # key, partition or none: which items wait for each other
+    handler_timeout_s: float = 0.0  # a call running longer is reported; 0: never
+    graceful_timeout_s: float = 30.0  # how long a stop or a revoke waits for the calls in hand

@@ -1,0 +1,73 @@
+"""The loop's side of handler calls: consumed messages cut into items and handed over, finished items taken back,
+and a count of what is buffered between the two.
+
+A consumer holds at most `buffer_limit` messages consumed and not yet done (queued behind their lane or in a
+handler), plus the one fetch that crosses it; past it the loop stops fetching, so memory stays bounded however slow
+the handler is.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from typing import Any
+
+from zig_cli.worker.batch import Where
+from zig_cli.worker.calls import Calls, Done, DoneQueue
+from zig_cli.worker.lanes import Item, Lanes
+
+
+def buffer_limit(fetch: int, concurrency: int) -> int:
+    """Messages one consumer may hold before it stops fetching: two fetches, and room for every lane to queue."""
+    return 2 * fetch + 4 * concurrency
+
+
+class Dispatch:
+    """One worker's handler calls, seen from its loop: submit, take back, drop, and what is in between."""
+
+    def __init__(
+        self,
+        split: Callable[[list[Any], list[Any] | None], list[Item]],
+        lanes: Lanes,
+        calls: Calls,
+        done: DoneQueue,
+        limit: int,
+    ) -> None:
+        self.split = split
+        self.lanes = lanes
+        self._calls = calls
+        self._done = done
+        self.limit = limit
+        self.buffered = 0  # messages handed over and not yet taken back, or dropped
+
+    def start(self, items: list[Item]) -> None:
+        self.buffered += sum(len(item.raws) for item in items)
+        self._calls.start(items)
+
+    def finished(self, timeout: float) -> list[Done]:
+        """The items out of the handler since the last call, waiting up to `timeout` seconds for a first one."""
+        found: list[Done] = []
+        try:
+            found.append(self._done.get(timeout=timeout) if timeout > 0 else self._done.get_nowait())
+            while True:
+                found.append(self._done.get_nowait())
+        except queue.Empty:
+            pass  # nothing (more) has finished
+        self.buffered -= sum(len(done.item.raws) for done in found)
+        return found
+
+    def drop(self, partitions: set[Where] | None) -> None:
+        """Forget the messages of `partitions` (None: all) not yet in a handler; their next reader handles them."""
+        self.buffered -= self.lanes.drop(partitions)
+
+    def in_handler(self) -> int:
+        """Messages in a handler call now."""
+        return sum(len(item.raws) for item in self.lanes.snapshot())
+
+    def oldest_age(self, now: float) -> float:
+        """Seconds since the oldest message now in a handler call was consumed; 0 when none is."""
+        running = self.lanes.snapshot()
+        return max(now - item.consumed for item in running) if running else 0.0
+
+    def close(self) -> None:
+        self._calls.close()
