@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SAMPLES, batch_route, flat_config, write
+from helpers import SAMPLES, batch_route, flat_config, stream_route, write
 from test_config import BROKEN, SERVER_PORTS, SHARED_TOPICS
 from typer.testing import CliRunner
 
@@ -166,6 +166,38 @@ def test_json_format_for_machines(tmp_path: Path):
     assert code == 2
     assert document["valid"] is False
     assert [p["path"] for p in document["problems"]] == ["batch-routes.orders.thread-count"]
+
+
+def test_validate_shows_how_each_route_calls_its_handler(tmp_path: Path):
+    raw = {
+        "app-name": "shop",
+        "batch-routes": {
+            "orders": batch_route(
+                **{
+                    "handler-fn": "zig_fixture_handlers/on-batch-async",
+                    "concurrency": 8,
+                    "ordering": "partition",
+                    "handler-timeout-ms": 5000,
+                }
+            )
+        },
+        "stream-router": {"events": stream_route()},
+    }
+    path = write(tmp_path, raw)
+    code, out, err = zig("validate", str(path))
+    assert code == 0, err
+    assert [line for line in out.splitlines() if " handler: " in line] == [
+        "  async handler: up to 8 sub-batches at once per consumer thread, ordering 'partition', "
+        "handler-timeout-ms 5000",
+        "  sync handler: up to 1 message at once per consumer thread, ordering 'key'",
+    ]
+
+    code, out, err = zig("validate", str(path), "--format", "json")
+    assert code == 0, err
+    assert [(r["name"], r["handler"]) for r in json.loads(out)["routes"]] == [
+        ("orders", {"kind": "async", "concurrency": 8, "ordering": "partition", "handler-timeout-ms": 5000}),
+        ("events", {"kind": "sync", "concurrency": 1, "ordering": "key"}),
+    ]
 
 
 def test_config_defaults_markdown_is_the_table():

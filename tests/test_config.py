@@ -175,6 +175,110 @@ BROKEN: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
 ]
 
 
+HANDLING: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
+    (
+        "concurrency 0",
+        flat_config(**{"batch-routes": {"orders": batch_route(concurrency=0)}}),
+        {},
+        ["c.edn: batch-routes.orders.concurrency: must be at least 1, got 0"],
+    ),
+    (
+        "concurrency past its maximum",
+        {"app-name": "shop", "stream-router": {"events": stream_route(concurrency=10_001)}},
+        {},
+        ["c.edn: stream-router.events.concurrency: must be at most 10000, got 10001"],
+    ),
+    (
+        "concurrency that is not an integer",
+        flat_config(**{"batch-routes": {"orders": batch_route(concurrency="64")}}),
+        {},
+        ["c.edn: batch-routes.orders.concurrency: expected an integer, got '64' (string)"],
+    ),
+    (
+        "unknown ordering on a batch route",
+        flat_config(**{"batch-routes": {"orders": batch_route(ordering="offset")}}),
+        {},
+        ["c.edn: batch-routes.orders.ordering: must be one of 'key', 'partition', 'none', got 'offset'"],
+    ),
+    (
+        "unknown ordering on a stream route",
+        {"app-name": "shop", "stream-router": {"events": stream_route(ordering="Key")}},
+        {},
+        ["c.edn: stream-router.events.ordering: must be one of 'key', 'partition', 'none', got 'Key'"],
+    ),
+    (
+        "negative handler timeout",
+        flat_config(**{"batch-routes": {"orders": batch_route(**{"handler-timeout-ms": -1})}}),
+        {},
+        ["c.edn: batch-routes.orders.handler-timeout-ms: must be at least 0, got -1"],
+    ),
+    (
+        "handler timeout past a day",
+        {"app-name": "shop", "stream-router": {"events": stream_route(**{"handler-timeout-ms": 86_400_001})}},
+        {},
+        ["c.edn: stream-router.events.handler-timeout-ms: must be at most 86400000, got 86400001"],
+    ),
+    (
+        "env ordering that is not a choice",
+        flat_config(),
+        {"ZIGGURAT_BATCH_ROUTES_ORDERS_ORDERING": "random"},
+        [
+            "c.edn: batch-routes.orders.ordering: ZIGGURAT_BATCH_ROUTES_ORDERS_ORDERING: "
+            "must be one of 'key', 'partition', 'none', got 'random'"
+        ],
+    ),
+    (
+        "env concurrency out of range",
+        {"app-name": "shop", "stream-routes": {"events": stream_route()}},
+        {"ZIGGURAT_STREAM_ROUTER_EVENTS_CONCURRENCY": "0"},
+        [
+            "c.edn: stream-router.events.concurrency: ZIGGURAT_STREAM_ROUTER_EVENTS_CONCURRENCY: "
+            "must be at least 1, got 0"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in HANDLING], ids=[c[0] for c in HANDLING])
+def test_handling_settings_out_of_range_report_exact_messages(
+    raw: dict[str, Any], environ: dict[str, str], expected: list[str]
+):
+    assert messages(raw, environ) == expected
+
+
+@pytest.mark.parametrize("kind", ["batch", "stream"])
+def test_handling_settings_default_to_one_call_at_a_time_in_key_order_without_timeout(kind: str):
+    raw = {"app-name": "shop", "batch-routes": {"orders": batch_route()}, "stream-router": {"events": stream_route()}}
+    route = next(r for r in config.validate(raw, "c.edn", {}).routes if r.kind == kind)
+    assert (route["concurrency"], route["ordering"], route["handler-timeout-ms"]) == (1, "key", 0)
+    assert {route.values[k].origin for k in ("concurrency", "ordering", "handler-timeout-ms")} == {"default"}
+
+
+def test_handling_settings_come_from_the_file_and_env_overrides_them():
+    raw = {
+        "app-name": "shop",
+        "batch-routes": {"orders": batch_route(concurrency=8, ordering="partition")},
+        "stream-routes": {"events": stream_route(concurrency=64, **{"handler-timeout-ms": 5000})},
+    }
+    environ = {
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_CONCURRENCY": "16",
+        "ZIGGURAT_STREAM_ROUTER_EVENTS_ORDERING": "none",
+        "ZIGGURAT_STREAM_ROUTER_EVENTS_HANDLER_TIMEOUT_MS": "250",
+    }
+    cfg = config.validate(raw, "c.edn", environ)
+    orders, events = cfg.route("orders"), cfg.route("events")
+    assert [(orders[k], orders.values[k].origin) for k in ("concurrency", "ordering", "handler-timeout-ms")] == [
+        (16, "env"),
+        ("partition", "file"),
+        (0, "default"),
+    ]
+    assert [(events[k], events.values[k].origin) for k in ("concurrency", "ordering", "handler-timeout-ms")] == [
+        (64, "file"),
+        ("none", "env"),
+        (250, "env"),
+    ]
+
+
 @pytest.mark.parametrize(("raw", "environ", "expected"), [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
 def test_broken_configs_report_exact_messages(raw: dict[str, Any], environ: dict[str, str], expected: list[str]):
     assert messages(raw, environ) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -41,9 +42,14 @@ from zig_cli.errors import HandlerImportError
             "'zig_fixture_handlers.OnBatch' is a class: calling it makes an instance, not an outcome; name a function",
         ),
         (
-            "zig_fixture_handlers/on-batch-async",
-            "'zig_fixture_handlers.on_batch_async' is an async function: zig calls handlers synchronously and would "
-            "get a coroutine, not an outcome; name a function",
+            "zig_fixture_handlers/on-batch-async-generator",
+            "'zig_fixture_handlers.on_batch_async_generator' is an async generator function: calling it returns an "
+            "async generator, not an outcome; name a function",
+        ),
+        (
+            "zig_fixture_coroutine/handler",
+            "'zig_fixture_coroutine.handler' is a coroutine object, the result of calling on_message(); "
+            "name the function instead",
         ),
         (
             "zig_fixture_handlers/on-batch-generator",
@@ -64,7 +70,8 @@ from zig_cli.errors import HandlerImportError
         "not callable",
         "wrong arity",
         "a class",
-        "an async function",
+        "an async generator function",
+        "a coroutine object",
         "a generator function",
         "malformed path",
     ],
@@ -100,3 +107,22 @@ def test_a_callable_object_is_a_handler():
     from zig_fixture_handlers import on_batch_object  # type: ignore[import-not-found]
 
     assert handlers.resolve("zig_fixture_handlers/on-batch-object") is on_batch_object
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("zig_fixture_handlers/on-batch", False),
+        ("zig_fixture_handlers/on-batch-object", False),
+        ("zig_fixture_handlers/on-batch-async", True),
+        ("zig_fixture_handlers/on-message-async-object", True),
+        ("zig_fixture_handlers/on-message-partial", True),
+    ],
+    ids=["function", "object", "async function", "object with an async __call__", "partial of an async function"],
+)
+def test_async_handlers_resolve_and_are_told_from_sync_ones(spec: str, expected: bool):
+    assert handlers.is_async(handlers.resolve(spec)) is expected
+
+
+def test_a_partial_of_a_sync_function_is_not_async():
+    assert handlers.is_async(functools.partial(lambda message, client: None, client=None)) is False

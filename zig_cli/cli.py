@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zig_cli import bulk, defaults, embedded, kafka, loader, preflight, producer, stats
+from zig_cli import bulk, defaults, embedded, handlers, kafka, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
 from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ZigError
@@ -120,7 +120,32 @@ def _where_failures_go(route: Route) -> str:
     )
 
 
-def _summary_tables(config: Config) -> None:
+def _handling(route: Route, handler: handlers.Handler) -> dict[str, Any]:
+    """How a route calls its handler: its kind, how many calls at once, in what order, and the timeout when set."""
+    handling: dict[str, Any] = {
+        "kind": "async" if handlers.is_async(handler) else "sync",
+        "concurrency": route["concurrency"],
+        "ordering": route["ordering"],
+    }
+    if route["handler-timeout-ms"]:
+        handling["handler-timeout-ms"] = route["handler-timeout-ms"]
+    return handling
+
+
+def _how_handled(route: Route, handler: handlers.Handler) -> str:
+    handling = _handling(route, handler)
+    count = handling["concurrency"]
+    units = ("sub-batch", "sub-batches") if route.kind == "batch" else ("message", "messages")
+    text = (
+        f"{handling['kind']} handler: up to {count} {units[count != 1]} at once per consumer thread, "
+        f"ordering {handling['ordering']!r}"
+    )
+    if "handler-timeout-ms" in handling:
+        text += f", handler-timeout-ms {handling['handler-timeout-ms']}"
+    return text
+
+
+def _summary_tables(config: Config, by_route: Mapping[str, handlers.Handler]) -> None:
     security = kafka.security_properties(config)
     for route in config.routes:
         table = Table(title=f"{route.kind} route {route.name!r}  ({route.path})", title_justify="left")
@@ -131,6 +156,7 @@ def _summary_tables(config: Config) -> None:
             origin_style = {"env": "cyan", "file": "green", "derived": "magenta"}.get(value.origin, "dim")
             table.add_row(key, escape(_shown(route, key, value.value)), f"[{origin_style}]{value.origin}[/]")
         out.print(table)
+        out.print(f"  {escape(_how_handled(route, by_route[route.name]))}")
         out.print(f"  {escape(_where_failures_go(route))}")
     if security:
         out.print("security (every client): " + escape(", ".join(f"{k}={v}" for k, v in kafka.mask(security).items())))
@@ -148,11 +174,12 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
     }
 
 
-def _route_json(route: Route) -> dict[str, Any]:
+def _route_json(route: Route, handler: handlers.Handler) -> dict[str, Any]:
     return {
         "kind": route.kind,
         "name": route.name,
         "path": route.path,
+        "handler": _handling(route, handler),
         "settings": {k: {"value": _json_value(route, k, v.value), "origin": v.origin} for k, v in route.values.items()},
         "failures": _where_failures_go(route),
     }
@@ -177,12 +204,13 @@ def validate(
     """Check a config without a broker: syntax, every setting, env overrides, and every handler import."""
     checked = preflight.check_file(config, os.environ)
     if output is OutputFormat.json:
+        routes = checked.config.routes if checked.config else ()
         document: dict[str, Any] = {
             "file": checked.file,
             "valid": checked.config is not None,
             "problems": [_problem_json(p) for p in checked.problems],
             "warnings": [_problem_json(p) for p in checked.warnings],
-            "routes": [_route_json(r) for r in checked.config.routes] if checked.config else [],
+            "routes": [_route_json(r, checked.handlers[r.name]) for r in routes],
         }
         out.print_json(json.dumps(document))
     else:
@@ -192,7 +220,7 @@ def validate(
             count = len(checked.problems)
             err.print(f"[red]{escape(checked.file)}: {count} problem{'s' if count != 1 else ''}[/red]")
         else:
-            _summary_tables(checked.config)
+            _summary_tables(checked.config, checked.handlers)
             out.print(f"[green]{escape(checked.file)}: valid, {len(checked.config.routes)} route(s)[/green]")
     raise typer.Exit(EXIT_OK if checked.config is not None else EXIT_CONFIG)
 

@@ -299,6 +299,59 @@ _FETCH_QUEUE_BACKOFF = Setting(
     maximum=300_000,
 )
 
+# More handler calls at once than this costs a consumer thread more in its pool or event loop than it gains.
+_CONCURRENCY_MAX = 10_000
+_ORDERING_CHOICES = ("key", "partition", "none")
+_HANDLER_TIMEOUT = Setting(
+    "handler-timeout-ms",
+    "int",
+    0,
+    "A handler call running longer is logged, counted in /metrics and makes /health answer 503 naming the route "
+    "until it returns (zig cannot stop a handler); 0: off",
+    minimum=0,
+    maximum=_DAY_MS,
+)
+_BATCH_HANDLING = (
+    Setting(
+        "concurrency",
+        "int",
+        1,
+        "How many sub-batches one consumer thread has in its handler at once; each batch is split into at most "
+        "this many",
+        minimum=1,
+        maximum=_CONCURRENCY_MAX,
+    ),
+    Setting(
+        "ordering",
+        "choice",
+        "key",
+        "How a batch is split: key (a key's messages in one sub-batch, in offset order; messages without a key "
+        "ordered per partition), partition (a partition's messages in one sub-batch) or none (no order kept)",
+        choices=_ORDERING_CHOICES,
+    ),
+    _HANDLER_TIMEOUT,
+)
+_STREAM_HANDLING = (
+    Setting(
+        "concurrency",
+        "int",
+        1,
+        "How many messages one consumer thread has in its handler at once",
+        minimum=1,
+        maximum=_CONCURRENCY_MAX,
+    ),
+    Setting(
+        "ordering",
+        "choice",
+        "key",
+        "Which messages may be in the handler together: key (a key's messages one at a time, in offset order; "
+        "messages without a key one at a time per partition), partition (one at a time per partition) or none "
+        "(no order kept)",
+        choices=_ORDERING_CHOICES,
+    ),
+    _HANDLER_TIMEOUT,
+)
+
 BATCH_ROUTE = Section(
     "batch-route",
     "Batch route (:batch-routes {name {...}})",
@@ -361,6 +414,7 @@ BATCH_ROUTE = Section(
             maximum=60_000,  # a stop waits for the poll in hand
         ),
         Setting("thread-count", "int", 2, "Consumer threads for the route", minimum=1, maximum=_THREADS_MAX),
+        *_BATCH_HANDLING,
         Setting(
             "default-api-timeout-ms",
             "int",
@@ -434,6 +488,7 @@ STREAM_ROUTE = Section(
             "origin-topic", "str", None, "Topic to read (a regex when it is not a plain topic name)", mandatory=True
         ),
         Setting("stream-threads-count", "int", 1, "Consumer threads for the route", minimum=1, maximum=_THREADS_MAX),
+        *_STREAM_HANDLING,
         Setting(
             "oldest-processed-message-in-s",
             "int",

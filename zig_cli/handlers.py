@@ -2,11 +2,13 @@
 
 A handler is named `"package.module/function"` (Clojure style) or `"package.module:function"`. Hyphens map to
 underscores, as Clojure names map to files, so `"my-app.handlers/on-batch"` is `my_app.handlers.on_batch`.
+A handler may be `async def`; `is_async` tells the runner which kind it has.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import re
@@ -55,6 +57,13 @@ def resolve(spec: str) -> Handler:
             raise HandlerImportError(f"{walked!r} has no attribute {part!r}{_suggest(part, target)}")
         target = getattr(target, part)
         walked = f"{walked}.{part}"
+    if inspect.iscoroutine(target):
+        # zig will never await it; closed, so Python does not also warn at exit that it was never awaited.
+        target.close()
+        raise HandlerImportError(
+            f"{walked!r} is a coroutine object, the result of calling {target.__qualname__}(); "
+            "name the function instead"
+        )
     if not callable(target):
         raise HandlerImportError(f"{walked!r} is a {type(target).__name__}, not a function")
     wrong = _wrong_kind(target)
@@ -98,14 +107,27 @@ def _suggest(name: str, target: Any) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def is_async(handler: Handler) -> bool:
+    """True when calling `handler` returns a coroutine to await: an `async def` function, an object whose
+    `__call__` is one, or a `functools.partial` of either."""
+    return any(inspect.iscoroutinefunction(f) for f in _called(handler))
+
+
+def _called(target: Any) -> tuple[Any, Any]:
+    """What runs when `target` is called: the callable inside any partials, and its type's `__call__`."""
+    while isinstance(target, functools.partial):
+        target = target.func
+    return target, type(target).__call__
+
+
 def _wrong_kind(target: Any) -> str:
-    """Why a callable cannot be a handler: zig calls it and acts on what it returns."""
+    """Why a callable cannot be a handler: zig calls it (and awaits what an async one returns) and acts on the
+    outcome."""
     if inspect.isclass(target):
         return "a class: calling it makes an instance, not an outcome"
-    call = type(target).__call__  # an object whose __call__ is async is an async handler too
-    if any(inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (target, call)):
-        return "an async function: zig calls handlers synchronously and would get a coroutine, not an outcome"
-    if any(inspect.isgeneratorfunction(f) for f in (target, call)):
+    if any(inspect.isasyncgenfunction(f) for f in _called(target)):
+        return "an async generator function: calling it returns an async generator, not an outcome"
+    if any(inspect.isgeneratorfunction(f) for f in _called(target)):
         return "a generator function: calling it returns a generator, not an outcome"
     return ""
 
