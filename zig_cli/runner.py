@@ -8,7 +8,6 @@ so no thread dies quietly.
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import queue
 import signal
@@ -25,7 +24,7 @@ from zig_cli import codecs, kafka
 from zig_cli.config import Config, Route
 from zig_cli.deadset import endpoints as deadset_endpoints
 from zig_cli.errors import ZigError
-from zig_cli.handlers import Handler
+from zig_cli.handlers import Handler, is_async
 from zig_cli.metrics import Metrics, RouteMetrics
 from zig_cli.producer import ProducerLike, Producers, activate
 from zig_cli.server import OpsServer, Response, text
@@ -186,9 +185,9 @@ class Runner:
             oldest_ms=route["oldest-processed-message-in-s"] * 1000 if stream else None,
             metrics=self.metrics.route(route.name, self.config.app_name),
             max_message_bytes=int(forwarding.get("message.max.bytes", kafka.DEFAULT_MESSAGE_MAX_BYTES)),
-            concurrency=_setting(route, "concurrency", 1),
-            ordering=_setting(route, "ordering", "key"),
-            handler_timeout_s=_setting(route, "handler-timeout-ms", 0) / 1000,
+            concurrency=route["concurrency"],
+            ordering=route["ordering"],
+            handler_timeout_s=route["handler-timeout-ms"] / 1000,
             graceful_timeout_s=self.graceful_timeout_s,
         )
         retry_props = kafka.retry_consumer_properties(consumer_props)
@@ -267,7 +266,7 @@ def build_worker(
     done: DoneQueue = queue.SimpleQueue()
     oldest = None if retrying else runtime.oldest_ms  # a retried message was young enough once
     calls: Calls
-    if _is_async(runtime.handler):
+    if is_async(runtime.handler):
         if runtime.stream:
             times = metrics.handler_times() if metrics is not None else None  # one event loop thread: one timer
             decide_async: DecideAsync = functools.partial(
@@ -318,11 +317,6 @@ def _sync_decider(runtime: RouteRuntime, stop: threading.Event, oldest: int | No
     return functools.partial(decide_batch, route=runtime.name, handler=runtime.handler, observe_time=observe)
 
 
-def _is_async(handler: Any) -> bool:
-    target = handler.func if isinstance(handler, functools.partial) else handler
-    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(type(target).__call__)
-
-
 def handle_signals(stop: threading.Event, abort: Callable[[], None]) -> None:
     """SIGINT/SIGTERM: the first stops gracefully, the second calls `abort` at once."""
 
@@ -337,8 +331,3 @@ def handle_signals(stop: threading.Event, abort: Callable[[], None]) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-
-
-def _setting(route: Route, key: str, default: Any) -> Any:
-    found = route.values.get(key)
-    return default if found is None else found.value

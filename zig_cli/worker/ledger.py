@@ -64,6 +64,8 @@ class OffsetsLedger:
                     found[item] = first
         for where, last in lasts(raws).items():
             self._next[where] = last.offset() + 1
+        for where, first in firsts(raws).items():
+            self._stored.setdefault(where, first.offset())  # where the group's position stands already
 
     def gone(self, item: Item) -> list[Where]:
         """The partitions of `item` no longer open here: revoked or lost since it was registered."""
@@ -78,11 +80,6 @@ class OffsetsLedger:
             if len(self._unacked) > MAX_PENDING_BATCHES:
                 self.settle(consumer, block=True)
         self._store(consumer)
-
-    def add(self, consumer: Any, item: Item, raws: list[Any], handled: Handled) -> None:
-        """Register and finish an item at once (a worker handling in its own thread, and tests)."""
-        self.register([item], raws)
-        self.done(consumer, item, handled)
 
     def settle(self, consumer: Any, block: bool) -> None:
         """Finish every item whose writes are acknowledged and store what that allows; with `block`, wait for

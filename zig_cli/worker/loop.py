@@ -14,20 +14,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 
 from zig_cli import envelope, kafka
 from zig_cli.errors import KafkaFatalError, ZigError
-from zig_cli.worker import batch as batches
 from zig_cli.worker import logs
-from zig_cli.worker.batch import Where
-from zig_cli.worker.calls import Done
-from zig_cli.worker.deciding import Decision
 from zig_cli.worker.dispatch import Dispatch
 from zig_cli.worker.gate import Gate
 from zig_cli.worker.ledger import OffsetsLedger
-from zig_cli.worker.pipeline import Decided, Handled, Pipeline
+from zig_cli.worker.outcomes import Outcomes
+from zig_cli.worker.pipeline import Pipeline
 from zig_cli.worker.runtime import RouteRuntime
+from zig_cli.worker.throttle import Throttle
+from zig_cli.worker.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +34,6 @@ logger = logging.getLogger(__name__)
 RETRY_TICK_S = 0.02
 # While writes or handler calls are in flight, the loop comes back this soon to store the offsets they hold back.
 SETTLE_POLL_S = 0.05
-# How long the loop waits for handlers to drain a full buffer before it pauses the partitions they hold: short of
-# any max-poll-interval-ms, and long enough that a fast handler never causes a pause (which drops librdkafka's
-# prefetched messages of the partition).
-PAUSE_AFTER_S = 1.0
-# How often the loop looks for handler calls running past handler-timeout-ms.
-WATCH_EVERY_S = 0.1
 
 
 class ConsumerLike(Protocol):
@@ -93,13 +86,18 @@ class Worker:
         self._new_consumer = new_consumer
         self._ledger = OffsetsLedger(runtime.name, runtime.producer, runtime.delivery_deadline_s, runtime.metrics)
         self._fatal: KafkaFatalError | None = None
-        self._paused: set[Where] = set()  # paused because too much is buffered
-        self._watched_at = 0.0
+        self._outcomes = Outcomes(runtime, pipeline, dispatch, self._ledger, source.observe_delay)
+        self._throttle = Throttle(runtime.name, dispatch, stop)
+        limit = runtime.handler_timeout_s
+        self._watchdog = Watchdog(runtime.name, limit, dispatch.lanes, runtime.metrics) if limit else None
         # Why this worker is not ready to consume, or None while it holds an assignment. Written by the worker's
         # own callbacks, read by /health: a plain attribute, replaced whole.
         self.unready: str | None = "has not joined its group yet"
-        # A handler call running past handler-timeout-ms, for /health; None when there is none.
-        self.overdue: str | None = None
+
+    @property
+    def overdue(self) -> str | None:
+        """A handler call running past handler-timeout-ms, as /health names it; None when there is none."""
+        return self._watchdog.overdue if self._watchdog is not None else None
 
     def run(self) -> None:
         consumer = self._new_consumer({"error_cb": self._on_error, "on_commit": self._on_commit})
@@ -123,10 +121,12 @@ class Worker:
         while not self.stop.is_set():
             if self.gate:
                 self._release(consumer)
-            self._collect(consumer, 0)
-            if self.runtime.handler_timeout_s:
-                self._watch()
-            self._hold_back(consumer)
+            self._outcomes.collect(consumer, 0)
+            if self._watchdog is not None:
+                self._watchdog.check(time.monotonic())
+            self._throttle.hold_back(
+                consumer, lambda timeout: self._outcomes.collect(consumer, timeout), self._ledger.busy, self.gate.paused
+            )
             raw = consumer.consume(num_messages=self.runtime.max_records, timeout=self._poll_timeout())
             if self._fatal is not None:
                 raise self._fatal
@@ -151,12 +151,12 @@ class Worker:
         due, origins = self.gate.admit(consumer, self._usable(raw_messages))
         if due:
             self._submit(due, origins)
-        self._wait_all(consumer)
+        self._outcomes.wait_all(consumer)
 
     def handle_due(self, consumer: ConsumerLike) -> None:
         """Handle the held retry messages that are now due, and wait for them."""
         self._release(consumer)
-        self._wait_all(consumer)
+        self._outcomes.wait_all(consumer)
 
     def _release(self, consumer: ConsumerLike) -> None:
         released, origins = self.gate.release(consumer)
@@ -168,135 +168,14 @@ class Worker:
         self._ledger.register(items, raws)  # before any can finish
         self.dispatch.start(items)
 
-    def _wait_all(self, consumer: ConsumerLike) -> None:
-        while self.dispatch.buffered:
-            self._collect(consumer, SETTLE_POLL_S)
-
-    def _collect(self, consumer: ConsumerLike, timeout: float) -> None:
-        """Forward, store and count what the handlers finished, waiting up to `timeout` for a first one."""
-        for done in self.dispatch.finished(timeout):
-            self._apply(consumer, done)
-        self._ledger.settle(consumer, block=False)
-
-    def _apply(self, consumer: ConsumerLike, done: Done) -> None:
-        item, result, seconds = done
-        if isinstance(result, BaseException):
-            raise result  # what escaped the handler's call and zig's reading of its answer stops the worker
-        gone = self._ledger.gone(item)
-        if gone:
-            result = _without(result, set(gone))
-            logger.info(
-                "route=%s the outcomes of %s arrived after %s was taken away; its new owner handles them again",
-                self.runtime.name,
-                batches.ranges(item.raws),
-                ", ".join(f"{t}[{p}]" for t, p in gone),
-                extra=logs.context(self.runtime.name),
-            )
-            if result is None:
-                return
-        handled = self._pipeline.forward(result)
-        self._ledger.done(consumer, item, handled)
-        self._account(consumer, handled, seconds)
-
-    def _hold_back(self, consumer: ConsumerLike) -> None:
-        """Past the buffer limit, wait for handlers to catch up; when they do not soon, pause the partitions they
-        hold, so the consumer polls on (and stays in its group) without fetching more."""
-        dispatch = self.dispatch
-        if dispatch.buffered >= dispatch.limit:
-            deadline = time.monotonic() + PAUSE_AFTER_S
-            while dispatch.buffered >= dispatch.limit and not self.stop.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._collect(consumer, min(left, SETTLE_POLL_S))
-            if dispatch.buffered >= dispatch.limit:
-                held = [where for where in self._ledger.busy() if where not in self._paused]
-                if held:
-                    consumer.pause([TopicPartition(topic, partition) for topic, partition in held])
-                    self._paused.update(held)
-                    logger.info(
-                        "route=%s %d messages wait for the handler; paused %s until they drain",
-                        self.runtime.name,
-                        dispatch.buffered,
-                        ", ".join(f"{t}[{p}]" for t, p in held),
-                        extra=logs.context(self.runtime.name),
-                    )
-        elif self._paused and dispatch.buffered <= dispatch.limit // 2:
-            resumed = [where for where in self._paused if where not in self.gate.paused]
-            consumer.resume([TopicPartition(topic, partition) for topic, partition in resumed])
-            self._paused.clear()
-
-    def _watch(self) -> None:
-        """Report handler calls running past handler-timeout-ms (each once), and keep /health's view current."""
-        now = time.monotonic()
-        if now < self._watched_at + WATCH_EVERY_S:
-            return
-        self._watched_at = now
-        limit = self.runtime.handler_timeout_s
-        late = [item for item in self.dispatch.lanes.snapshot() if now - item.started > limit]
-        for item in late:
-            if not item.overdue:
-                item.overdue = True
-                logger.warning(
-                    "route=%s %s handler call running for over %g s (handler-timeout-ms); zig cannot stop it",
-                    self.runtime.name,
-                    logs.where(item.raws[0]),
-                    limit,
-                    extra=logs.context(self.runtime.name, item.raws[0]),
-                )
-                if self.runtime.metrics is not None:
-                    self.runtime.metrics.handler_timeouts.inc()
-        if late:
-            oldest = min(late, key=lambda item: item.started)
-            self.overdue = (
-                f"has a handler call running for {now - oldest.started:.0f} s on {logs.where(oldest.raws[0])}, "
-                f"past handler-timeout-ms ({limit * 1000:.0f})"
-            )
-        else:
-            self.overdue = None
-
-    def _drain(self, consumer: ConsumerLike, partitions: set[Where] | None) -> int:
-        """Wait, up to the graceful timeout, for the handler calls holding `partitions` (None: any) and apply what
-        they give; how many are still running at the end."""
-        deadline = time.monotonic() + self.runtime.graceful_timeout_s
-        lanes = self.dispatch.lanes
-        while lanes.running_on(partitions):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                running = [item for item in lanes.snapshot() if partitions is None or set(item.firsts) & partitions]
-                return len(running)
-            self._collect(consumer, min(left, SETTLE_POLL_S))
-        self._collect(consumer, 0)
-        return 0
-
     def _finish(self, consumer: ConsumerLike) -> int:
         """Stop: take no new message, let the calls in hand end, store what they allow and commit."""
         self.dispatch.drop(None)
         try:
-            unfinished = self._drain(consumer, None)
+            unfinished = self._outcomes.drain(consumer, None)
         finally:
             self._ledger.close(consumer)
         return unfinished
-
-    def _account(self, consumer: ConsumerLike, handled: Handled, seconds: float) -> None:
-        """The batch report to the stats table and the metrics, with each partition's message age and lag."""
-        report = handled.report(seconds * 1000)
-        metrics = self.runtime.metrics
-        if metrics is not None and handled.raws:
-            metrics.add(report)
-            lasts = batches.lasts(handled.raws)
-            now = self.runtime.clock()
-            for (topic, partition), first in batches.firsts(handled.raws).items():
-                kind, timestamp = first.timestamp()
-                if kind and self._source.observe_delay:
-                    metrics.delay.observe(max(now - timestamp, 0) / 1000)
-                try:
-                    _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
-                except KafkaException:
-                    continue
-                if high >= 0:
-                    metrics.lag(topic, partition, high - lasts[(topic, partition)].offset() - 1)
-        self.runtime.stats.add(report)
 
     def _usable(self, raw_messages: Sequence[Any]) -> list[Any]:
         """The messages, without error events (each reported; a fatal one stops the worker)."""
@@ -329,7 +208,7 @@ class Worker:
         self.unready = "was revoked and is rejoining its group"
         revoked = {(p.topic, p.partition) for p in partitions}
         self.dispatch.drop(revoked)
-        running = self._drain(consumer, revoked)
+        running = self._outcomes.drain(consumer, revoked)
         if running:
             logger.warning(
                 "route=%s %d handler call(s) on %s still running after the graceful timeout; their outcomes will be "
@@ -341,7 +220,7 @@ class Worker:
             )
         self._ledger.revoke(consumer, partitions)
         self.gate.drop(partitions)
-        self._paused -= revoked
+        self._throttle.forget(revoked)
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         # librdkafka calls this when the group coordinator has not answered within the session timeout, too
@@ -380,16 +259,3 @@ class Worker:
 
 def _partitions(partitions: list[TopicPartition]) -> str:
     return ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing"
-
-
-def _without(decided: Decided, gone: set[Where]) -> Decided | None:
-    """What is left of a decided item once the partitions in `gone` are taken out: None when nothing is."""
-    batch, decision = decided
-    kept = [raw for raw in batch.raws if (raw.topic(), raw.partition()) not in gone]
-    if not kept:
-        return None
-    if decision is None:
-        return decided
-    raws = batch.raws
-    verdicts = {i: v for i, v in decision.verdicts.items() if (raws[i].topic(), raws[i].partition()) not in gone}
-    return Decided(batch, Decision(decision.decided, verdicts, decision.handler_errors))
