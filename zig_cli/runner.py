@@ -291,7 +291,9 @@ def build_worker(
 
         calls = ThreadCalls(name, runtime.concurrency, lanes, new_call, done)
     split = splitter(runtime.ordering, runtime.concurrency, runtime.stream)
-    dispatch = Dispatch(split, lanes, calls, done, buffer_limit(runtime.max_records, runtime.concurrency))
+    dispatch = Dispatch(
+        split, lanes, calls, done, buffer_limit(runtime.max_records, runtime.concurrency), one_at_a_time=runtime.stream
+    )
     if retrying:
         source = Source(runtime.retry_topic, "retry worker", missing_topic_is_fatal=False, observe_delay=False)
         gate: Gate = RetryGate(runtime.name, runtime.retry.max_held_bytes, runtime.clock)

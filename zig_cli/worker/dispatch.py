@@ -32,12 +32,14 @@ class Dispatch:
         calls: Calls,
         done: DoneQueue,
         limit: int,
+        one_at_a_time: bool = False,
     ) -> None:
         self.split = split
         self.lanes = lanes
         self._calls = calls
         self._done = done
         self.limit = limit
+        self._one_at_a_time = one_at_a_time  # a stream route's item is handled one message after the other
         self.buffered = 0  # messages handed over and not yet taken back, or dropped
 
     def start(self, items: list[Item]) -> None:
@@ -62,7 +64,8 @@ class Dispatch:
 
     def in_handler(self) -> int:
         """Messages in a handler call now."""
-        return sum(len(item.raws) for item in self.lanes.snapshot())
+        running = self.lanes.snapshot()
+        return len(running) if self._one_at_a_time else sum(len(item.raws) for item in running)
 
     def oldest_age(self, now: float) -> float:
         """Seconds since the oldest message now in a handler call was consumed; 0 when none is."""
