@@ -33,6 +33,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from bench import handlers, raw_consumer
 from zig_cli import config as config_module
 from zig_cli import defaults, embedded, kafka, runner
+from zig_cli import handlers as zig_handlers
 
 ROOT = Path(__file__).parent.parent
 # The raw loops get the one librdkafka setting zig's routes change from librdkafka's defaults, so a ratio measures
@@ -50,10 +51,22 @@ class Sizes:
     backlog: tuple[int, int]  # memory: a small and a large backlog, to show RSS does not grow with it
     startup_runs: int
     bulk_runs: int  # at least this many bulk-send runs, whatever --runs says
+    keyed: tuple[int, int]  # concurrency: messages, and the keys they are spread over
+    join_attempts: int  # concurrency: runs of a configuration until every member joined before messages flowed
 
 
-FULL = Sizes(messages=1_000_000, bulk=1_000_000, backlog=(200_000, 1_000_000), startup_runs=5, bulk_runs=5)
-SMOKE = Sizes(messages=2_000, bulk=5_000, backlog=(1_000, 3_000), startup_runs=2, bulk_runs=1)
+FULL = Sizes(
+    messages=1_000_000,
+    bulk=1_000_000,
+    backlog=(200_000, 1_000_000),
+    startup_runs=5,
+    bulk_runs=5,
+    keyed=(20_000, 1_000),
+    join_attempts=4,
+)
+SMOKE = Sizes(
+    messages=2_000, bulk=5_000, backlog=(1_000, 3_000), startup_runs=2, bulk_runs=1, keyed=(400, 100), join_attempts=1
+)
 
 
 @dataclass
@@ -68,6 +81,9 @@ class Figure:
     baseline: str = "raw confluent-kafka"
     target: str = ""
     notes: list[str] = field(default_factory=list)
+    # Per-key order violations the paced handlers saw in each run (scenarios that watch the order; must be 0).
+    zig_violations: list[int] | None = None
+    raw_violations: list[int] | None = None
 
     def ratio(self) -> float | None:
         if not self.zig or not self.raw or statistics.median(self.raw) == 0:
@@ -84,6 +100,9 @@ class Figure:
             "raw": {"runs": self.raw, "median": _median(self.raw)},
             "ratio": self.ratio(),
             "notes": self.notes,
+            "order_violations": None
+            if self.zig_violations is None
+            else {"zig": self.zig_violations, "baseline": self.raw_violations},
         }
 
 
@@ -119,6 +138,30 @@ def fill(bootstrap: str, topic: str, count: int) -> dict[int, int]:
                 producer.poll(0.01)
     if producer.flush(120):
         raise RuntimeError("could not fill the benchmark topic")
+    return ends
+
+
+def fill_keyed(bootstrap: str, topic: str, count: int, keys: int) -> dict[int, int]:
+    """Produce `count` messages over `keys` keys, taking turns; each message's value is its sequence number within its
+    key (0, 1, 2...), which the paced handlers check. Every key goes to one partition (key number modulo PARTITIONS).
+    Returns the end offset of each partition."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 10_000})
+    ends: dict[int, int] = {}
+
+    def report(error: Any, message: Any) -> None:
+        if error is None:
+            ends[message.partition()] = max(ends.get(message.partition(), 0), message.offset() + 1)
+
+    for i in range(count):
+        key, seq = divmod(i, keys)[::-1]
+        while True:
+            try:
+                producer.produce(topic, b"%d" % seq, b"key-%d" % key, key % PARTITIONS, on_delivery=report)
+                break
+            except BufferError:
+                producer.poll(0.01)
+    if producer.flush(120):
+        raise RuntimeError("could not fill the keyed benchmark topic")
     return ends
 
 
@@ -181,8 +224,10 @@ def zig_config(
     stream: bool = False,
     threads: int = 1,
     retry: dict[str, Any] | None = None,
+    route_settings: dict[str, Any] | None = None,
 ) -> config_module.Config:
-    settings = {
+    settings: dict[str, Any] = {
+        **(route_settings or {}),
         "handler-fn": f"bench.handlers/{handler}",
         "bootstrap-servers": bootstrap,
         "origin-topic": topic,
@@ -249,8 +294,7 @@ def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[in
     handlers.reset()
     route = cfg.routes[0]
     group = route.group_id
-    handler = getattr(handlers, route.handler.split("/")[1])
-    zig = runner.Runner(cfg, {route.name: handler})
+    zig = runner.Runner(cfg, {route.name: zig_handlers.resolve(route.handler)})
     watch = CommitWatch(bootstrap, topic, group, ends)
     assignments = Assignments()
     worker_log = logging.getLogger("zig_cli.worker")
@@ -265,14 +309,20 @@ def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[in
 
 
 def _run_until_handled(zig: runner.Runner, expected: int) -> None:
-    """Start zig, wait until the bench handlers have seen `expected` messages, stop it."""
+    """Start zig, wait until the bench handlers have seen `expected` messages, stop it; raises when a worker failed."""
     zig.start()
     try:
-        _wait(lambda: handlers.state["count"] >= expected, 600, f"zig to handle {expected:,} messages")
+        _wait(
+            lambda: handlers.state["count"] >= expected or zig.stop.is_set(),
+            600,
+            f"zig to handle {expected:,} messages",
+        )
     finally:
         zig.stop.set()
         zig.wait(60)
         zig.close(30)
+    if zig.failure is not None:
+        raise RuntimeError(f"zig stopped: {zig.failure}") from zig.failure
 
 
 def run_zig_batch(bootstrap: str, topic: str, ends: dict[int, int], expected: int, threads: int) -> Rate:
@@ -340,8 +390,48 @@ def handled_time(cfg: config_module.Config, expected: int) -> float:
     """Seconds from the first handled message until all `expected` have succeeded."""
     handlers.reset()
     route = cfg.routes[0]
-    _run_until_handled(runner.Runner(cfg, {route.name: getattr(handlers, route.handler.split("/")[1])}), expected)
+    _run_until_handled(runner.Runner(cfg, {route.name: zig_handlers.resolve(route.handler)}), expected)
     return float(handlers.state["last"] - handlers.state["first"])
+
+
+# --- the concurrency scenario ---
+
+CONSUMERS = 4  # consumer threads of a paced route: one per partition
+
+
+@dataclass(frozen=True)
+class Paced:
+    """A route whose handler takes 10 ms a message (bench.handlers' paced ones) at some concurrency, ordering key."""
+
+    name: str
+    handler: str
+    stream: bool
+    concurrency: int
+    target: str = ""
+
+    def run(
+        self, bootstrap: str, topic: str, ends: dict[int, int], expected: int, attempts: int
+    ) -> tuple[float, int, int]:
+        """Messages per second (see steady_rate), runs done again after a late group join, and the per-key order
+        violations the handlers saw in the run that counts."""
+        settings = {"concurrency": self.concurrency, "ordering": "key"}
+
+        def once() -> Rate:
+            cfg = zig_config(
+                bootstrap, topic, self.handler, stream=self.stream, threads=CONSUMERS, route_settings=settings
+            )
+            return run_zig(cfg, bootstrap, topic, ends, expected)
+
+        rate, redone = all_members_from_the_start(once, attempts)
+        return rate, redone, int(handlers.state["violations"])
+
+
+PACED_BASELINE = Paced("stream route, sync, concurrency 1", "paced_stream", stream=True, concurrency=1)
+PACED = (
+    Paced("stream route, sync, concurrency 64", "paced_stream", True, 64, ">= 4,000 msgs/s"),
+    Paced("stream route, async, concurrency 256", "paced_stream_async", True, 256, ">= 10,000 msgs/s"),
+    Paced("batch route, sync, concurrency 64", "paced_batch", False, 64, ">= 4,000 msgs/s"),
+)
 
 
 # --- scenario 4: bulk send ---
@@ -545,7 +635,7 @@ def run_raw_retry(bootstrap: str, topic: str, expected: int, backoff_ms: int, sa
     return float(handlers.state["last"] - handlers.state["first"])
 
 
-SCENARIOS = ("batch", "stream", "retry", "bulk", "startup", "memory")
+SCENARIOS = ("batch", "stream", "retry", "concurrency", "bulk", "startup", "memory")
 
 
 def measure(
@@ -626,6 +716,40 @@ def measure(
         done(against_raw)
         done(against_safe_raw)
 
+    if "concurrency" in only:
+        count, keys = sizes.keyed
+        keyed_topic = create_topic(bootstrap)
+        keyed_ends = fill_keyed(bootstrap, keyed_topic, count, keys)
+        log(f"filled {keyed_topic} with {count:,} messages over {keys:,} keys on {PARTITIONS} partitions")
+        routes = (PACED_BASELINE, *PACED)
+        paced_rates: dict[Paced, list[float]] = {route: [] for route in routes}
+        paced_violations: dict[Paced, list[int]] = {route: [] for route in routes}
+        paced_redone = dict.fromkeys(routes, 0)
+        for _ in range(runs):
+            for route in routes:
+                rate, again, seen = route.run(bootstrap, keyed_topic, keyed_ends, count, sizes.join_attempts)
+                paced_rates[route].append(rate)
+                paced_violations[route].append(seen)
+                paced_redone[route] += again
+        setup = f"10 ms a message, {keys:,} keys, {CONSUMERS} consumer threads"
+        for route in PACED:
+            figure = Figure(
+                f"{setup}: {route.name}",
+                "msgs/s",
+                True,
+                zig=paced_rates[route],
+                raw=paced_rates[PACED_BASELINE],
+                baseline=f"zig, {PACED_BASELINE.name}",
+                target=route.target,
+                zig_violations=paced_violations[route],
+                raw_violations=paced_violations[PACED_BASELINE],
+            )
+            figure.notes.append(
+                f"runs done again after a late group join: zig {paced_redone[route]}, "
+                f"baseline {paced_redone[PACED_BASELINE]}"
+            )
+            done(figure)
+
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         config = send_config(tmp, bootstrap)
@@ -698,6 +822,11 @@ def _shown(values: list[float], unit: str) -> str:
     return f"{median} {unit} ({low}..{high})"
 
 
+def _violations(counts: list[int] | None) -> str:
+    """Beside a figure whose handlers watched each key's order: the violations they saw over all runs (must be 0)."""
+    return "" if counts is None else f", per-key order violations: {sum(counts)}"
+
+
 def markdown(figures: list[Figure], header: str) -> str:
     lines = [
         header,
@@ -708,8 +837,9 @@ def markdown(figures: list[Figure], header: str) -> str:
     for f in figures:
         ratio = f.ratio()
         shown_ratio = "n/a" if ratio is None else f"{ratio:.2f}"
-        baseline = f"{_shown(f.raw, f.unit)} ({f.baseline})"
-        lines.append(f"{f.scenario} | {_shown(f.zig, f.unit)} | {baseline} | {shown_ratio} | {f.target}")
+        zig = _shown(f.zig, f.unit) + _violations(f.zig_violations)
+        baseline = f"{_shown(f.raw, f.unit)} ({f.baseline}){_violations(f.raw_violations)}"
+        lines.append(f"{f.scenario} | {zig} | {baseline} | {shown_ratio} | {f.target}")
     notes = [f"- {f.scenario}: {note}" for f in figures for note in f.notes]
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 

@@ -1,4 +1,5 @@
-"""The benchmark in smoke mode, so it never rots: it runs every scenario end to end. No timing is asserted."""
+"""The benchmark in smoke mode, so it never rots: it runs every scenario end to end. No timing is asserted; the
+concurrency scenario's per-key order is."""
 
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp
         "retry 10% once (backoff 500 ms): seconds until all handled",
         "retry 10% once (backoff 500 ms): zig against a raw retry loop",
         "retry 10% once (backoff 500 ms): zig against a raw retry loop that flushes before commit",
+        "10 ms a message, 100 keys, 4 consumer threads: stream route, sync, concurrency 64",
+        "10 ms a message, 100 keys, 4 consumer threads: stream route, async, concurrency 256",
+        "10 ms a message, 100 keys, 4 consumer threads: batch route, sync, concurrency 64",
         "zig send --file, 5,000 messages",
         "start-up: zig --help",
         "start-up: zig validate sample-configs/config.edn",
@@ -52,4 +56,6 @@ def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp
     for figure in report["figures"]:
         assert figure["zig"]["runs"] and figure["raw"]["runs"], figure["scenario"]
         assert figure["ratio"] is not None and figure["ratio"] > 0
+        if figure["order_violations"] is not None:
+            assert figure["order_violations"] == {"zig": [0], "baseline": [0]}, figure["scenario"]
     assert (tmp_path / "smoke.md").read_text().startswith("zig benchmark (smoke")
