@@ -43,6 +43,12 @@ def register(ledger: OffsetsLedger, *items: Item) -> None:
     ledger.register(items, sorted((raw for i in items for raw in i.raws), key=lambda raw: raw.offset()))
 
 
+def finish(ledger: OffsetsLedger, consumer: FakeConsumer, done: Item, result: Handled) -> None:
+    """An item decided, as the worker applies it: done, then what that allows stored."""
+    ledger.done(consumer, done, result)
+    ledger.settle(consumer, block=False)
+
+
 def acknowledge(delivery: Delivery, error: str = "") -> None:
     delivery.report(KafkaError(KafkaError._MSG_TIMED_OUT, error) if error else None, FakeRaw("retry", 0, 0, b""))
 
@@ -52,8 +58,8 @@ def test_an_item_without_writes_is_stored_at_once():
     ledger = OffsetsLedger("orders", ManualProducer(), 5)
     first, second = item(0, 1, 2), item(5, 6, partition=1)
     register(ledger, first, second)
-    ledger.done(consumer, first, handled(first))
-    ledger.done(consumer, second, handled(second))
+    finish(ledger, consumer, first, handled(first))
+    finish(ledger, consumer, second, handled(second))
     assert consumer.stored == [("orders", 0, 3), ("orders", 1, 7)]
     assert not ledger.pending
 
@@ -63,11 +69,11 @@ def test_items_finishing_out_of_order_store_only_what_is_contiguous():
     ledger = OffsetsLedger("orders", ManualProducer(), 5)
     a, b, c = item(0, 1, 2), item(3, 4), item(5, 6)
     register(ledger, a, b, c)
-    ledger.done(consumer, c, handled(c))
+    finish(ledger, consumer, c, handled(c))
     assert consumer.stored == [], "0..4 are not done"
-    ledger.done(consumer, a, handled(a))
+    finish(ledger, consumer, a, handled(a))
     assert consumer.stored == [("orders", 0, 3)], "3 and 4 are still in the handler"
-    ledger.done(consumer, b, handled(b))
+    finish(ledger, consumer, b, handled(b))
     assert consumer.stored == [("orders", 0, 3), ("orders", 0, 7)]
 
 
@@ -76,9 +82,9 @@ def test_interleaved_keys_store_up_to_the_lowest_unfinished_message():
     ledger = OffsetsLedger("orders", ManualProducer(), 5)
     one, two = item(0, 2, 4), item(1, 3, 5)  # two keys of one partition
     register(ledger, one, two)
-    ledger.done(consumer, one, handled(one))
+    finish(ledger, consumer, one, handled(one))
     assert consumer.stored == [("orders", 0, 1)]
-    ledger.done(consumer, two, handled(two))
+    finish(ledger, consumer, two, handled(two))
     assert consumer.stored[-1] == ("orders", 0, 6)
 
 
@@ -88,8 +94,8 @@ def test_an_item_waits_for_its_writes_and_holds_back_every_later_offset():
     first, second = item(0, 1), item(2, 3)
     delivery = Delivery(1)
     register(ledger, first, second)
-    ledger.done(consumer, first, handled(first, delivery))
-    ledger.done(consumer, second, handled(second))
+    finish(ledger, consumer, first, handled(first, delivery))
+    finish(ledger, consumer, second, handled(second))
     assert consumer.stored == [] and ledger.pending
     acknowledge(delivery)
     ledger.settle(consumer, block=False)
@@ -103,9 +109,9 @@ def test_a_failed_write_holds_back_its_item_and_every_later_one():
     ok, failed, later = item(0), item(1), item(2)
     register(ledger, ok, failed, later)
     deliveries = Delivery(1), Delivery(1)
-    ledger.done(consumer, ok, handled(ok))
-    ledger.done(consumer, failed, handled(failed, deliveries[0]))
-    ledger.done(consumer, later, handled(later, deliveries[1]))
+    finish(ledger, consumer, ok, handled(ok))
+    finish(ledger, consumer, failed, handled(failed, deliveries[0]))
+    finish(ledger, consumer, later, handled(later, deliveries[1]))
     acknowledge(deliveries[1])
     acknowledge(deliveries[0], "broker gone")
     with pytest.raises(KafkaFatalError, match="could not write 1 record"):
@@ -120,7 +126,7 @@ def test_a_partly_decided_item_stores_up_to_its_first_undecided_message():
     ledger = OffsetsLedger("orders", ManualProducer(), 5)
     stopped = item(0, 1, 2, 3)
     register(ledger, stopped)
-    ledger.done(consumer, stopped, handled(stopped, decided=2))
+    finish(ledger, consumer, stopped, handled(stopped, decided=2))
     assert consumer.stored == [("orders", 0, 2)]
 
 
@@ -130,7 +136,7 @@ def test_too_many_items_with_writes_in_flight_wait_for_the_oldest():
     items = [item(offset) for offset in range(MAX_PENDING_BATCHES + 1)]
     register(ledger, *items)
     for waiting in items[:-1]:
-        ledger.done(consumer, waiting, handled(waiting, Delivery(1)))
+        finish(ledger, consumer, waiting, handled(waiting, Delivery(1)))
     assert consumer.stored == []
     with pytest.raises(KafkaFatalError, match="no delivery report for a write within"):
         ledger.done(consumer, items[-1], handled(items[-1], Delivery(1)))  # one too many: waits, in vain here
@@ -143,7 +149,7 @@ def test_a_revoked_partition_s_late_outcome_stores_nothing_and_says_so():
     register(ledger, late)
     ledger.forget([TopicPartition("orders", 0)])
     assert ledger.gone(late) == [("orders", 0)]
-    ledger.done(consumer, late, handled(late))
+    finish(ledger, consumer, late, handled(late))
     assert consumer.stored == []
 
 
@@ -152,11 +158,11 @@ def test_offsets_start_again_from_the_group_s_once_a_partition_is_assigned_anew(
     ledger = OffsetsLedger("orders", ManualProducer(), 5)
     first = item(10, 11)
     register(ledger, first)
-    ledger.done(consumer, first, handled(first))
+    finish(ledger, consumer, first, handled(first))
     ledger.forget([TopicPartition("orders", 0)])  # lost, then assigned again: the group's committed offset rules
     again = item(5, 6)
     register(ledger, again)
-    ledger.done(consumer, again, handled(again))
+    finish(ledger, consumer, again, handled(again))
     assert consumer.stored == [("orders", 0, 12), ("orders", 0, 7)]
 
 
@@ -168,7 +174,7 @@ def test_revoke_waits_for_the_writes_then_commits():
     written = item(0, 1)
     delivery = Delivery(1)
     register(ledger, written)
-    ledger.done(consumer, written, handled(written, delivery))
+    finish(ledger, consumer, written, handled(written, delivery))
     acknowledge(delivery)
     ledger.revoke(consumer, [TopicPartition("orders", 0)])
     assert consumer.stored == [("orders", 0, 2)]

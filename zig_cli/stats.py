@@ -36,30 +36,50 @@ class BatchReport:
     decode_failures: int
     handler_errors: int  # failed handler calls: one per batch for a batch route, one per message for a stream route
     duration_ms: float
+    batches: int = 1  # handler calls (batch route) or runs of calls (stream route) it sums up
+
+    def __add__(self, other: BatchReport) -> BatchReport:
+        """Two reports as one, the later one's duration kept."""
+        return BatchReport(
+            self.consumed + other.consumed,
+            self.succeeded + other.succeeded,
+            self.retried + other.retried,
+            self.skipped + other.skipped,
+            self.too_old + other.too_old,
+            self.failed + other.failed,
+            self.dead_lettered + other.dead_lettered,
+            self.decode_failures + other.decode_failures,
+            self.handler_errors + other.handler_errors,
+            other.duration_ms,
+            self.batches + other.batches,
+        )
 
 
 class RouteStats:
-    """Thread-safe counters for one route; updated once per batch, so the lock is cheap."""
+    """Counters for one route: each worker thread adds to a snapshot of its own, replaced whole, so adding takes no
+    lock that the route's other workers would queue on; reading sums them."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._now = Snapshot()
+        self._by_thread: dict[int, Snapshot] = {}
+        self._last_ms = 0.0
 
     def add(self, report: BatchReport) -> None:
-        with self._lock:
-            now = self._now
-            self._now = Snapshot(
-                consumed=now.consumed + report.consumed,
-                succeeded=now.succeeded + report.succeeded,
-                retried=now.retried + report.retried,
-                skipped=now.skipped + report.skipped + report.too_old,
-                dead_lettered=now.dead_lettered + report.dead_lettered,
-                batches=now.batches + 1,
-                handler_errors=now.handler_errors + report.handler_errors,
-                too_old=now.too_old + report.too_old,
-                last_batch_ms=report.duration_ms,
-            )
+        thread = threading.get_ident()
+        now = self._by_thread.get(thread) or Snapshot()
+        self._by_thread[thread] = Snapshot(
+            consumed=now.consumed + report.consumed,
+            succeeded=now.succeeded + report.succeeded,
+            retried=now.retried + report.retried,
+            skipped=now.skipped + report.skipped + report.too_old,
+            dead_lettered=now.dead_lettered + report.dead_lettered,
+            batches=now.batches + report.batches,
+            handler_errors=now.handler_errors + report.handler_errors,
+            too_old=now.too_old + report.too_old,
+            last_batch_ms=report.duration_ms,
+        )
+        self._last_ms = report.duration_ms
 
     def snapshot(self) -> Snapshot:
-        with self._lock:
-            return self._now
+        found = list(self._by_thread.values())
+        total = {name: sum(getattr(s, name) for s in found) for name in COLUMNS if name != "last_batch_ms"}
+        return Snapshot(**total, last_batch_ms=self._last_ms)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
@@ -11,15 +14,18 @@ from zig_cli.worker.pipeline import Handled
 from zig_cli.worker.runtime import RouteRuntime
 
 
-def account(runtime: RouteRuntime, consumer: Any, handled: Handled, seconds: float, observe_delay: bool) -> None:
-    """Count a handled item; `observe_delay` says whether the age of its messages tells the route's delay."""
-    report = handled.report(seconds * 1000)
+def account(runtime: RouteRuntime, consumer: Any, handled: list[tuple[Handled, float]], observe_delay: bool) -> None:
+    """Count handled items (each with its seconds in the handler) as one report; `observe_delay` says whether the
+    age of their messages tells the route's delay. One update per round, not per item: the route's workers share
+    the metrics' locks."""
+    if not handled:
+        return
+    report = functools.reduce(operator.add, (done.report(seconds * 1000) for done, seconds in handled))
     metrics = runtime.metrics
-    if metrics is not None and handled.raws:
+    if metrics is not None and report.consumed:
         metrics.add(report)
-        lasts = batches.lasts(handled.raws)
         now = runtime.clock()
-        for (topic, partition), first in batches.firsts(handled.raws).items():
+        for (topic, partition), (first, last) in _spans(raw for done, _ in handled for raw in done.raws).items():
             kind, timestamp = first.timestamp()
             if kind and observe_delay:
                 metrics.delay.observe(max(now - timestamp, 0) / 1000)
@@ -28,5 +34,22 @@ def account(runtime: RouteRuntime, consumer: Any, handled: Handled, seconds: flo
             except KafkaException:
                 continue
             if high >= 0:
-                metrics.lag(topic, partition, high - lasts[(topic, partition)].offset() - 1)
+                metrics.lag(topic, partition, high - last - 1)
     runtime.stats.add(report)
+
+
+def _spans(raws: Iterable[Any]) -> dict[batches.Where, tuple[Any, int]]:
+    """Per partition, the lowest-offset message and the highest offset, whatever the order (items finish out of
+    order)."""
+    spans: dict[batches.Where, tuple[Any, int]] = {}
+    for raw in raws:
+        where = (raw.topic(), raw.partition())
+        offset = raw.offset()
+        found = spans.get(where)
+        if found is None:
+            spans[where] = (raw, offset)
+        elif offset < found[0].offset():
+            spans[where] = (raw, found[1])
+        elif offset > found[1]:
+            spans[where] = (found[0], offset)
+    return spans

@@ -10,6 +10,8 @@ message that is unfinished or whose write is unacknowledged. librdkafka commits 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -42,6 +44,10 @@ class OffsetsLedger:
         self._deadline_s = delivery_deadline_s
         self._metrics = metrics
         self._open: dict[Where, dict[Item, int]] = {}  # per partition: each open item's lowest unfinished offset
+        # per partition, the same offsets in a heap, to find the lowest at once; an entry whose item is no longer
+        # open at that offset is stale, and dropped when it comes to the top
+        self._lowest: dict[Where, list[tuple[int, int, Item]]] = {}
+        self._entries = itertools.count()  # ties between equal offsets, so items are never compared
         self._next: dict[Where, int] = {}  # per partition: the offset after the last message registered
         self._unacked: list[tuple[Item, Handled]] = []  # decided items whose writes are in flight, oldest first
         self._changed: set[Where] = set()
@@ -54,14 +60,16 @@ class OffsetsLedger:
 
     def register(self, items: Iterable[Item], raws: list[Any]) -> None:
         """Consumed messages handed to handlers as `items`: open until each item is done."""
-        opened = self._open
+        opened, lowest, entries = self._open, self._lowest, self._entries
         for item in items:
             for where, first in item.firsts.items():
                 found = opened.get(where)
                 if found is None:
                     opened[where] = {item: first}
+                    lowest[where] = [(first, next(entries), item)]
                 else:
                     found[item] = first
+                    heapq.heappush(lowest[where], (first, next(entries), item))
         for where, last in lasts(raws).items():
             self._next[where] = last.offset() + 1
         for where, first in firsts(raws).items():
@@ -72,14 +80,14 @@ class OffsetsLedger:
         return [where for where in item.firsts if item not in self._open.get(where, ())]
 
     def done(self, consumer: Any, item: Item, handled: Handled) -> None:
-        """An item decided: done now if it wrote nothing, else once its writes are acknowledged."""
+        """An item decided: done now if it wrote nothing, else once its writes are acknowledged; what that allows
+        is stored at the next `settle`."""
         if handled.delivery is None:
             self._close(item, handled)
         else:
             self._unacked.append((item, handled))
             if len(self._unacked) > MAX_PENDING_BATCHES:
                 self.settle(consumer, block=True)
-        self._store(consumer)
 
     def settle(self, consumer: Any, block: bool) -> None:
         """Finish every item whose writes are acknowledged and store what that allows; with `block`, wait for
@@ -126,6 +134,7 @@ class OffsetsLedger:
             where = (tp.topic, tp.partition)
             self._stored.pop(where, None)
             self._open.pop(where, None)
+            self._lowest.pop(where, None)
             self._next.pop(where, None)
             self._changed.discard(where)
 
@@ -158,6 +167,7 @@ class OffsetsLedger:
                 del opened[item]
             else:
                 opened[item] = rest.offset()
+                heapq.heappush(self._lowest[where], (rest.offset(), next(self._entries), item))
             self._changed.add(where)
 
     def _count_deliveries(self, handled: Handled, ok: bool) -> None:
@@ -172,7 +182,14 @@ class OffsetsLedger:
         stored = self._stored
         for where in self._changed:
             opened = self._open.get(where)
-            offset = min(opened.values()) if opened else self._next.get(where)
+            offset = self._next.get(where)
+            if opened:
+                heap = self._lowest[where]
+                while opened.get(heap[0][2]) != heap[0][0]:
+                    heapq.heappop(heap)
+                offset = heap[0][0]
+            elif opened is not None:
+                self._lowest[where].clear()  # only stale entries are left
             if offset is None or stored.get(where, -1) >= offset:
                 continue
             try:

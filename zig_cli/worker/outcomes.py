@@ -18,7 +18,7 @@ from zig_cli.worker.calls import Done
 from zig_cli.worker.deciding import Decision
 from zig_cli.worker.dispatch import Dispatch
 from zig_cli.worker.ledger import OffsetsLedger
-from zig_cli.worker.pipeline import Decided, Pipeline
+from zig_cli.worker.pipeline import Decided, Handled, Pipeline
 from zig_cli.worker.runtime import RouteRuntime
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,12 @@ class Outcomes:
 
     def collect(self, consumer: Any, timeout: float) -> None:
         """Apply what the handlers finished, waiting up to `timeout` for a first one; store what the writes allow."""
-        for done in self._dispatch.finished(timeout):
-            self._apply(consumer, done)
+        handled: list[tuple[Handled, float]] = []
+        try:
+            for done in self._dispatch.finished(timeout):
+                self._apply(consumer, done, handled)
+        finally:
+            account(self._runtime, consumer, handled, self._observe_delay)
         self._ledger.settle(consumer, block=False)
 
     def wait_all(self, consumer: Any) -> None:
@@ -69,7 +73,7 @@ class Outcomes:
         self.collect(consumer, 0)
         return 0
 
-    def _apply(self, consumer: Any, done: Done) -> None:
+    def _apply(self, consumer: Any, done: Done, handled: list[tuple[Handled, float]]) -> None:
         item, result, seconds = done
         if isinstance(result, BaseException):
             raise result  # what escaped the handler's call and zig's reading of its answer stops the worker
@@ -86,9 +90,9 @@ class Outcomes:
             result = _without(result, set(gone))
             if result is None:
                 return
-        handled = self._pipeline.forward(result)
-        self._ledger.done(consumer, item, handled)
-        account(self._runtime, consumer, handled, seconds, self._observe_delay)
+        forwarded = self._pipeline.forward(result)
+        self._ledger.done(consumer, item, forwarded)
+        handled.append((forwarded, seconds))
 
 
 def _without(decided: Decided, gone: set[Where]) -> Decided | None:
