@@ -237,7 +237,7 @@ def test_a_revoke_waits_for_the_calls_holding_the_partition_then_commits_their_o
     release = threading.Event()
     worker = make_worker(lambda m: release.wait(10) and "success", producer, stream=True, concurrency=2)
     consumer = FakeConsumer(producer)
-    worker._submit(keyed(2, keys=2), None)
+    worker._submit(FakeConsumer(producer), keyed(2, keys=2), None)
     wait_until(lambda: worker.dispatch.in_handler() == 2, 5)
     threading.Timer(0.1, release.set).start()
     worker._on_revoke(consumer, [TopicPartition("orders", 0)])

@@ -31,7 +31,7 @@ class ManualProducer:
 
 def item(*offsets: int, partition: int = 0) -> Item:
     raws = [FakeRaw("orders", partition, offset, b"") for offset in offsets]
-    return Item(raws, None, None, {("orders", partition): offsets[0]})
+    return Item(raws, None, None, {("orders", partition): offsets[0]}, {("orders", partition): offsets[-1]})
 
 
 def handled(done: Item, delivery: Delivery | None = None, decided: int | None = None) -> Handled:
@@ -40,7 +40,7 @@ def handled(done: Item, delivery: Delivery | None = None, decided: int | None = 
 
 def register(ledger: OffsetsLedger, *items: Item) -> None:
     """Items cut from one consumed batch, in consumption order."""
-    ledger.register(items, sorted((raw for i in items for raw in i.raws), key=lambda raw: raw.offset()))
+    ledger.register(items)
 
 
 def finish(ledger: OffsetsLedger, consumer: FakeConsumer, done: Item, result: Handled) -> None:

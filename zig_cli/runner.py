@@ -30,7 +30,7 @@ from zig_cli.producer import ProducerLike, Producers, activate
 from zig_cli.server import OpsServer, Response, text
 from zig_cli.stats import RouteStats
 from zig_cli.worker import ConsumerFactory, RouteRuntime, Worker
-from zig_cli.worker.calls import AsyncCalls, Calls, DoneQueue, ThreadCalls
+from zig_cli.worker.calls import AsyncCalls, Calls, DoneQueue, InlineCalls, ThreadCalls
 from zig_cli.worker.deciding import (
     Decide,
     DecideAsync,
@@ -289,7 +289,10 @@ def build_worker(
             decide = _sync_decider(runtime, stop, oldest)  # per thread: a stream handler's timer is not shared
             return lambda item: pipeline.decide(item.raws, item.origins, decide)
 
-        calls = ThreadCalls(name, runtime.concurrency, lanes, new_call, done)
+        if runtime.concurrency == 1:
+            calls = InlineCalls(lanes, new_call())
+        else:
+            calls = ThreadCalls(name, runtime.concurrency, lanes, new_call, done)
     split = splitter(runtime.ordering, runtime.concurrency, runtime.stream)
     dispatch = Dispatch(
         split, lanes, calls, done, buffer_limit(runtime.max_records, runtime.concurrency), one_at_a_time=runtime.stream

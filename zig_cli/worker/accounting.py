@@ -25,7 +25,7 @@ def account(runtime: RouteRuntime, consumer: Any, handled: list[tuple[Handled, f
     if metrics is not None and report.consumed:
         metrics.add(report)
         now = runtime.clock()
-        for (topic, partition), (first, last) in _spans(raw for done, _ in handled for raw in done.raws).items():
+        for (topic, partition), (first, last) in _spans(done.raws for done, _ in handled).items():
             kind, timestamp = first.timestamp()
             if kind and observe_delay:
                 metrics.delay.observe(max(now - timestamp, 0) / 1000)
@@ -38,18 +38,18 @@ def account(runtime: RouteRuntime, consumer: Any, handled: list[tuple[Handled, f
     runtime.stats.add(report)
 
 
-def _spans(raws: Iterable[Any]) -> dict[batches.Where, tuple[Any, int]]:
-    """Per partition, the lowest-offset message and the highest offset, whatever the order (items finish out of
-    order)."""
+def _spans(items: Iterable[list[Any]]) -> dict[batches.Where, tuple[Any, int]]:
+    """Per partition, the lowest-offset message and the highest offset of the items, which finish out of order."""
     spans: dict[batches.Where, tuple[Any, int]] = {}
-    for raw in raws:
-        where = (raw.topic(), raw.partition())
-        offset = raw.offset()
-        found = spans.get(where)
-        if found is None:
-            spans[where] = (raw, offset)
-        elif offset < found[0].offset():
-            spans[where] = (raw, found[1])
-        elif offset > found[1]:
-            spans[where] = (found[0], offset)
+    for raws in items:
+        if not raws:
+            continue
+        for where, (first, last_raw) in batches.spans(raws).items():
+            last = last_raw.offset()
+            found = spans.get(where)
+            if found is None:
+                spans[where] = (first, last)
+            else:
+                low = first if first.offset() < found[0].offset() else found[0]
+                spans[where] = (low, max(last, found[1]))
     return spans

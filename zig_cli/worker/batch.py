@@ -118,6 +118,19 @@ def firsts(raws: Sequence[Any]) -> dict[Where, Any]:
     return {(raw.topic(), raw.partition()): raw for raw in reversed(raws)}
 
 
+def spans(raws: Sequence[Any]) -> dict[Where, tuple[Any, Any]]:
+    """The first and the last raw message of each partition (a batch holds each partition's messages in order)."""
+    single = _single_partition(raws)
+    if single is not None:
+        return {single: (raws[0], raws[-1])}
+    found: dict[Where, tuple[Any, Any]] = {}
+    for raw in raws:
+        where = (raw.topic(), raw.partition())
+        span = found.get(where)
+        found[where] = (raw, raw) if span is None else (span[0], raw)
+    return found
+
+
 def _single_partition(raws: Sequence[Any]) -> Where | None:
     """The partition of a batch that is one partition's unbroken run of offsets (most batches are), else None.
 

@@ -42,19 +42,26 @@ class Dispatch:
         self._one_at_a_time = one_at_a_time  # a stream route's item is handled one message after the other
         self.buffered = 0  # messages handed over and not yet taken back, or dropped
 
-    def start(self, items: list[Item]) -> None:
-        self.buffered += sum(len(item.raws) for item in items)
-        self._calls.start(items)
+    def start(self, items: list[Item]) -> list[Done]:
+        """Hand items to the handler; what finished already (calls on this very thread) comes back at once."""
+        finished = self._calls.start(items)
+        if not finished:
+            self.buffered += sum(len(item.raws) for item in items)
+        return finished
 
     def finished(self, timeout: float) -> list[Done]:
         """The items out of the handler since the last call, waiting up to `timeout` seconds for a first one."""
+        done = self._done
         found: list[Done] = []
-        try:
-            found.append(self._done.get(timeout=timeout) if timeout > 0 else self._done.get_nowait())
-            while True:
-                found.append(self._done.get_nowait())
-        except queue.Empty:
-            pass  # nothing (more) has finished
+        if done.empty():
+            if timeout <= 0:
+                return found
+            try:
+                found.append(done.get(timeout=timeout))
+            except queue.Empty:
+                return found
+        while not done.empty():  # only this thread takes from the queue: not empty means a get will not wait
+            found.append(done.get_nowait())
         self.buffered -= sum(len(done.item.raws) for done in found)
         return found
 

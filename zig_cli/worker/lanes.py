@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zig_cli import envelope
+from zig_cli.worker import batch as batches
 from zig_cli.worker.batch import Where
 
 
@@ -31,6 +32,7 @@ class Item:
     origins: list[envelope.Origin] | None
     lane: Hashable | None  # None: no order to keep with any other item
     firsts: dict[Where, int]  # the lowest offset of each partition in the item
+    lasts: dict[Where, int] = field(default_factory=dict)  # the highest
     consumed: float = field(default_factory=time.monotonic)
     started: float = 0.0  # monotonic, once a handler took it
     overdue: bool = False  # reported as running past handler-timeout-ms
@@ -54,15 +56,19 @@ def splitter(ordering: str, concurrency: int, stream: bool) -> Callable[[list[An
 
 
 def _whole(raws: list[Any], origins: list[Any] | None) -> list[Item]:
-    return [Item(raws, origins, None, _firsts(raws))]
+    return [_item(raws, origins, None)]
+
+
+def _item(raws: list[Any], origins: list[Any] | None, lane: Hashable | None) -> Item:
+    # batches.spans looks at two messages for the usual batch of one partition: no work per message here
+    ends = batches.spans(raws)
+    firsts = {where: first.offset() for where, (first, _) in ends.items()}
+    return Item(raws, origins, lane, firsts, {where: last.offset() for where, (_, last) in ends.items()})
 
 
 def _chunks(raws: list[Any], origins: list[Any] | None, concurrency: int) -> list[Item]:
     count = min(concurrency, len(raws))
-    return [
-        Item(raws[i::count], origins[i::count] if origins is not None else None, None, _firsts(raws[i::count]))
-        for i in range(count)
-    ]
+    return [_item(raws[i::count], origins[i::count] if origins is not None else None, None) for i in range(count)]
 
 
 def _key_lane(raw: Any) -> Hashable:
@@ -97,8 +103,9 @@ def _grouped(raws: list[Any], origins: list[Any] | None, lane_of: Callable[[Any]
             group.append(index)
     items = []
     for lane, indexes in groups.items():
-        part = [raws[i] for i in indexes]
-        items.append(Item(part, [origins[i] for i in indexes] if origins is not None else None, lane, _firsts(part)))
+        items.append(
+            _item([raws[i] for i in indexes], [origins[i] for i in indexes] if origins is not None else None, lane)
+        )
     return items
 
 
@@ -179,6 +186,7 @@ class Lanes:
                 dropped += len(item.raws) - len(kept)
                 item.raws, item.origins = kept, kept_origins
                 item.firsts = _firsts(kept)
+                item.lasts = {where: last.offset() for where, (_, last) in batches.spans(kept).items()}
         return dropped
 
     def running_on(self, partitions: set[Where] | None) -> bool:

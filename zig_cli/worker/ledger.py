@@ -23,7 +23,7 @@ from zig_cli.errors import KafkaFatalError
 from zig_cli.metrics import RouteMetrics
 from zig_cli.producer import ProducerLike, wait_for
 from zig_cli.worker import logs
-from zig_cli.worker.batch import Where, firsts, lasts
+from zig_cli.worker.batch import Where, firsts
 from zig_cli.worker.lanes import Item
 from zig_cli.worker.pipeline import Handled
 
@@ -58,11 +58,17 @@ class OffsetsLedger:
         """True while some decided item waits for its writes."""
         return bool(self._unacked)
 
-    def register(self, items: Iterable[Item], raws: list[Any]) -> None:
-        """Consumed messages handed to handlers as `items`: open until each item is done."""
-        opened, lowest, entries = self._open, self._lowest, self._entries
+    def register(self, items: Iterable[Item]) -> None:
+        """Consumed messages handed to handlers as `items`, in consumption order: open until each item is done."""
+        opened, lowest, entries, following = self._open, self._lowest, self._entries, self._next
+        lowest_of_batch: dict[Where, int] = {}
         for item in items:
+            for where, last in item.lasts.items():
+                if following.get(where, -1) <= last:
+                    following[where] = last + 1
             for where, first in item.firsts.items():
+                if lowest_of_batch.get(where, first) >= first:
+                    lowest_of_batch[where] = first
                 found = opened.get(where)
                 if found is None:
                     opened[where] = {item: first}
@@ -70,10 +76,8 @@ class OffsetsLedger:
                 else:
                     found[item] = first
                     heapq.heappush(lowest[where], (first, next(entries), item))
-        for where, last in lasts(raws).items():
-            self._next[where] = last.offset() + 1
-        for where, first in firsts(raws).items():
-            self._stored.setdefault(where, first.offset())  # where the group's position stands already
+        for where, first in lowest_of_batch.items():
+            self._stored.setdefault(where, first)  # where the group's position stands already
 
     def gone(self, item: Item) -> list[Where]:
         """The partitions of `item` no longer open here: revoked or lost since it was registered."""

@@ -133,7 +133,7 @@ class Worker:
             if raw:
                 due, origins = self.gate.admit(consumer, self._usable(raw))
                 if due:
-                    self._submit(due, origins)
+                    self._submit(consumer, due, origins)
 
     def _poll_timeout(self) -> float:
         timeout = self.runtime.poll_timeout_s
@@ -150,7 +150,7 @@ class Worker:
         """Handle consumed messages and wait for them: every outcome applied, the offsets it allows stored."""
         due, origins = self.gate.admit(consumer, self._usable(raw_messages))
         if due:
-            self._submit(due, origins)
+            self._submit(consumer, due, origins)
         self._outcomes.wait_all(consumer)
 
     def handle_due(self, consumer: ConsumerLike) -> None:
@@ -161,12 +161,14 @@ class Worker:
     def _release(self, consumer: ConsumerLike) -> None:
         released, origins = self.gate.release(consumer)
         if released:
-            self._submit(released, origins)
+            self._submit(consumer, released, origins)
 
-    def _submit(self, raws: list[Any], origins: list[envelope.Origin] | None) -> None:
+    def _submit(self, consumer: ConsumerLike, raws: list[Any], origins: list[envelope.Origin] | None) -> None:
         items = self.dispatch.split(raws, origins)
-        self._ledger.register(items, raws)  # before any can finish
-        self.dispatch.start(items)
+        self._ledger.register(items)  # before any can finish
+        finished = self.dispatch.start(items)
+        if finished:
+            self._outcomes.apply(consumer, finished)
 
     def _finish(self, consumer: ConsumerLike) -> int:
         """Stop: take no new message, let the calls in hand end, store what they allow and commit."""

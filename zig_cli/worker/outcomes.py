@@ -46,9 +46,13 @@ class Outcomes:
 
     def collect(self, consumer: Any, timeout: float) -> None:
         """Apply what the handlers finished, waiting up to `timeout` for a first one; store what the writes allow."""
+        self.apply(consumer, self._dispatch.finished(timeout))
+
+    def apply(self, consumer: Any, finished: list[Done]) -> None:
+        """Forward, store and count finished items."""
         handled: list[tuple[Handled, float]] = []
         try:
-            for done in self._dispatch.finished(timeout):
+            for done in finished:
                 self._apply(consumer, done, handled)
         finally:
             account(self._runtime, consumer, handled, self._observe_delay)
