@@ -98,6 +98,7 @@ class FakeConsumer:
     delivered_when_stored: list[int] = field(default_factory=list)
     paused: list[tuple[str, int]] = field(default_factory=list)
     resumed: list[tuple[str, int]] = field(default_factory=list)
+    assigned: list[tuple[str, int]] = field(default_factory=list)
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         self.topics = topics
@@ -121,6 +122,9 @@ class FakeConsumer:
 
     def close(self) -> None:
         pass
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition(topic, partition) for topic, partition in self.assigned]
 
     def get_watermark_offsets(self, partition: TopicPartition, timeout: float = 1, cached: bool = False) -> Any:
         return (0, self.high_watermark)

@@ -104,7 +104,7 @@ class Feed(FakeConsumer):
     """A consumer that hands out `raws` in batches, and counts its polls."""
 
     def __init__(self, raws: list[FakeRaw], producer: FakeProducer, batch: int = 50) -> None:
-        super().__init__(producer)
+        super().__init__(producer, assigned=sorted({(raw.topic(), raw.partition()) for raw in raws}))
         self._raws = raws
         self._batch = batch
         self.polls = 0

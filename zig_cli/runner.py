@@ -41,9 +41,11 @@ from zig_cli.worker.deciding import (
 )
 from zig_cli.worker.dispatch import Dispatch, buffer_limit
 from zig_cli.worker.gate import Gate, OpenGate, RetryGate
+from zig_cli.worker.keeper import Keeper
 from zig_cli.worker.lanes import Item, Lanes, splitter
 from zig_cli.worker.loop import Source
 from zig_cli.worker.pipeline import Decided, Pipeline
+from zig_cli.worker.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -260,11 +262,20 @@ def build_worker(
     """A worker of the route, its parts chosen here once: the decider of its kind of route (the whole batch, or one
     message at a time) and of its handler (sync on threads, or async on an event loop), how it cuts what it consumes
     into items, and a retry gate only for the worker of the retry topic."""
+    if retrying:
+        source = Source(runtime.retry_topic, "retry worker", missing_topic_is_fatal=False, observe_delay=False)
+        gate: Gate = RetryGate(runtime.name, runtime.retry.max_held_bytes, runtime.clock)
+    else:
+        source = Source(runtime.subscription, "worker", runtime.plain_topic, observe_delay=True)
+        gate = OpenGate()
     metrics = runtime.metrics
     pipeline = Pipeline(runtime)
     lanes = Lanes()
     done: DoneQueue = queue.SimpleQueue()
     oldest = None if retrying else runtime.oldest_ms  # a retried message was young enough once
+    limit = buffer_limit(runtime.max_records, runtime.concurrency)
+    watchdog = Watchdog(runtime.name, runtime.handler_timeout_s, lanes, metrics) if runtime.handler_timeout_s else None
+    keeper: Keeper | None = None
     calls: Calls
     if is_async(runtime.handler):
         if runtime.stream:
@@ -290,20 +301,18 @@ def build_worker(
             return lambda item: pipeline.decide(item.raws, item.origins, decide)
 
         if runtime.concurrency == 1:
-            calls = InlineCalls(lanes, new_call())
+            keeper = Keeper(runtime.name, name, limit, gate.paused, _watching(watchdog))
+            calls = InlineCalls(lanes, new_call(), done, keeper)
         else:
             calls = ThreadCalls(name, runtime.concurrency, lanes, new_call, done)
     split = splitter(runtime.ordering, runtime.concurrency, runtime.stream)
-    dispatch = Dispatch(
-        split, lanes, calls, done, buffer_limit(runtime.max_records, runtime.concurrency), one_at_a_time=runtime.stream
-    )
-    if retrying:
-        source = Source(runtime.retry_topic, "retry worker", missing_topic_is_fatal=False, observe_delay=False)
-        gate: Gate = RetryGate(runtime.name, runtime.retry.max_held_bytes, runtime.clock)
-    else:
-        source = Source(runtime.subscription, "worker", runtime.plain_topic, observe_delay=True)
-        gate = OpenGate()
-    return Worker(runtime, source, gate, pipeline, dispatch, new_consumer, stop)
+    dispatch = Dispatch(split, lanes, calls, done, limit, one_at_a_time=runtime.stream)
+    return Worker(runtime, source, gate, pipeline, dispatch, new_consumer, stop, watchdog, keeper)
+
+
+def _watching(watchdog: Watchdog | None) -> Callable[[], None]:
+    """The handler-timeout check for the keeper to make while the loop thread is in a long call."""
+    return (lambda: watchdog.check(time.monotonic())) if watchdog is not None else (lambda: None)
 
 
 def _sync_decider(runtime: RouteRuntime, stop: threading.Event, oldest: int | None) -> Decide:

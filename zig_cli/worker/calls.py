@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
+from zig_cli.worker.keeper import Keeper
 from zig_cli.worker.lanes import Item, Lanes
 
 logger = logging.getLogger(__name__)
@@ -35,27 +36,39 @@ DoneQueue = queue.SimpleQueue[Done]
 class InlineCalls:
     """Sync handler calls on the loop's own thread, one at a time, given back at once: at concurrency 1 a fast
     handler pays no thread handoff per batch (under the interpreter lock each costs more than zig's own work on a
-    batch). The item in hand is in `lanes.running` for the watchdog and the gauges; no lane is ever busy."""
+    batch). The item in hand is in `lanes.running` for the watchdog and the gauges; no lane is ever busy. During a
+    long call the keeper polls; an outcome it may have to apply in a rebalance goes to the `done` queue instead."""
 
-    def __init__(self, lanes: Lanes, call: Callable[[Item], Any]) -> None:
+    def __init__(self, lanes: Lanes, call: Callable[[Item], Any], done: DoneQueue, keeper: Keeper) -> None:
         self._running = lanes.running  # adding and discarding are atomic: no lock for a set only this thread writes
         self._call = call
+        self._done = done
+        self._keeper = keeper
 
     def start(self, items: list[Item]) -> list[Done]:
-        running, call = self._running, self._call
+        running, call, keeper = self._running, self._call, self._keeper
         timer = time.perf_counter
         finished = []
         for item in items:
             item.started = time.monotonic()
             running.add(item)
+            watched = keeper.active
+            if watched:
+                keeper.enter_call()
             started = timer()
             try:
                 result = call(item)
             except BaseException as error:  # raised on the loop's thread when applied, as for the others
                 result = error
-            finally:
+            done = Done(item, result, timer() - started)
+            if watched and keeper.end_call():
+                self._done.put(done)  # before it leaves `running`: a revoke waiting on it then finds it
                 running.discard(item)
-            finished.append(Done(item, result, timer() - started))
+            else:
+                running.discard(item)
+                finished.append(done)
+            if watched:
+                keeper.resume_loop()
         return finished
 
     def close(self) -> None:

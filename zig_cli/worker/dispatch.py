@@ -44,9 +44,10 @@ class Dispatch:
 
     def start(self, items: list[Item]) -> list[Done]:
         """Hand items to the handler; what finished already (calls on this very thread) comes back at once."""
+        self.buffered += sum(len(item.raws) for item in items)
         finished = self._calls.start(items)
-        if not finished:
-            self.buffered += sum(len(item.raws) for item in items)
+        if finished:
+            self.buffered -= sum(len(done.item.raws) for done in finished)
         return finished
 
     def finished(self, timeout: float) -> list[Done]:

@@ -21,6 +21,7 @@ from zig_cli.errors import KafkaFatalError, ZigError
 from zig_cli.worker import logs
 from zig_cli.worker.dispatch import Dispatch
 from zig_cli.worker.gate import Gate
+from zig_cli.worker.keeper import Keeper
 from zig_cli.worker.ledger import OffsetsLedger
 from zig_cli.worker.outcomes import Outcomes
 from zig_cli.worker.pipeline import Pipeline
@@ -47,6 +48,7 @@ class ConsumerLike(Protocol):
     def resume(self, partitions: list[TopicPartition]) -> None: ...
     def close(self) -> None: ...
     def get_watermark_offsets(self, partition: TopicPartition, timeout: float = ..., cached: bool = ...) -> Any: ...
+    def assignment(self) -> list[TopicPartition]: ...
 
 
 # Given librdkafka callbacks ({"error_cb": ..., "on_commit": ...}), a new consumer.
@@ -75,6 +77,8 @@ class Worker:
         dispatch: Dispatch,
         new_consumer: ConsumerFactory,
         stop: threading.Event,
+        watchdog: Watchdog | None = None,
+        keeper: Keeper | None = None,
     ) -> None:
         self.runtime = runtime
         self.stop = stop
@@ -88,8 +92,8 @@ class Worker:
         self._fatal: KafkaFatalError | None = None
         self._outcomes = Outcomes(runtime, pipeline, dispatch, self._ledger, source.observe_delay)
         self._throttle = Throttle(runtime.name, dispatch, stop)
-        limit = runtime.handler_timeout_s
-        self._watchdog = Watchdog(runtime.name, limit, dispatch.lanes, runtime.metrics) if limit else None
+        self._watchdog = watchdog
+        self._keeper = keeper  # an inline worker's: polls while the loop thread is in a long call
         # Why this worker is not ready to consume, or None while it holds an assignment. Written by the worker's
         # own callbacks, read by /health: a plain attribute, replaced whole.
         self.unready: str | None = "has not joined its group yet"
@@ -104,11 +108,15 @@ class Worker:
         try:
             callbacks = {"on_assign": self._on_assign, "on_revoke": self._on_revoke, "on_lost": self._on_lost}
             consumer.subscribe([self._source.topic], **callbacks)
+            if self._keeper is not None:
+                self._keeper.start(consumer)
             self._loop(consumer)
         finally:
             try:
                 unfinished = self._finish(consumer)
             finally:
+                if self._keeper is not None:
+                    self._keeper.stop()
                 self.dispatch.close()
                 consumer.close()
         if unfinished:
@@ -127,7 +135,11 @@ class Worker:
             self._throttle.hold_back(
                 consumer, lambda timeout: self._outcomes.collect(consumer, timeout), self._ledger.busy, self.gate.paused
             )
-            raw = consumer.consume(num_messages=self.runtime.max_records, timeout=self._poll_timeout())
+            keeper = self._keeper
+            if keeper is not None and keeper.carry:  # polled during a long call: older than anything to come
+                raw = keeper.take_carry()
+            else:
+                raw = consumer.consume(num_messages=self.runtime.max_records, timeout=self._poll_timeout())
             if self._fatal is not None:
                 raise self._fatal
             if raw:
@@ -210,18 +222,11 @@ class Worker:
         self.unready = "was revoked and is rejoining its group"
         revoked = {(p.topic, p.partition) for p in partitions}
         self.dispatch.drop(revoked)
-        running = self._outcomes.drain(consumer, revoked)
-        if running:
-            logger.warning(
-                "route=%s %d handler call(s) on %s still running after the graceful timeout; their outcomes will be "
-                "dropped, and the new owner handles those messages again",
-                self.runtime.name,
-                running,
-                _partitions(partitions),
-                extra=logs.context(self.runtime.name),
-            )
+        self._outcomes.drain(consumer, revoked)
         self._ledger.revoke(consumer, partitions)
         self.gate.drop(partitions)
+        if self._keeper is not None:
+            self._keeper.drop(revoked)
         self._throttle.forget(revoked)
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:

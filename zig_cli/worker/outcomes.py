@@ -72,6 +72,15 @@ class Outcomes:
             left = deadline - time.monotonic()
             if left <= 0:
                 running = [item for item in lanes.snapshot() if partitions is None or set(item.firsts) & partitions]
+                if partitions is not None:
+                    logger.warning(
+                        "route=%s %d handler call(s) on %s still running after the graceful timeout; their outcomes "
+                        "will be dropped, and the new owner handles those messages again",
+                        self._runtime.name,
+                        len(running),
+                        ", ".join(f"{t}[{p}]" for t, p in sorted(partitions)),
+                        extra=logs.context(self._runtime.name),
+                    )
                 return len(running)
             self.collect(consumer, min(left, LOOK_EVERY_S))
         self.collect(consumer, 0)
