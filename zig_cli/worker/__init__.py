@@ -2,11 +2,19 @@
 
 loop.py        the consumer loop: subscribe, consume, close, librdkafka's callbacks; nothing per message
 gate.py        a retry worker's gate: holds messages until due, pauses and resumes partitions
-pipeline.py    one batch through the route: build -> decide -> forward, and its account
+lanes.py       consumed messages cut into items by ordering, and which items may be in a handler at once
+dispatch.py    the loop's side of handler calls: items handed over and taken back, what is buffered
+calls.py       where handler calls run: the loop's thread, a pool of threads, or an event loop
+keeper.py      polls for the loop's thread while it is in a long handler call
+throttle.py    stops fetching while too much is buffered: waits, pauses, resumes
+pipeline.py    one item through the route: build -> decide (where calls run) -> forward (on the loop's thread)
 batch.py       raw messages -> the `Message`s a handler sees, decode failures, origins (a hot path)
 deciding.py    the handler called, its answer read into one `Verdict` per message (a hot path)
 forwarding.py  verdicts -> retry and dead-letter records, and their writing
+outcomes.py    finished items applied: forwarded, stored, counted; late ones of revoked partitions dropped
 ledger.py      the offsets ledger: the one place offsets are stored and committed
+accounting.py  finished items -> the stats table and the metrics
+watchdog.py    handler calls past handler-timeout-ms, for the log, the metrics and /health
 runtime.py     what every worker of a route shares
 """
 
