@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 # A call running this long gets the keeper polling: well short of any max-poll-interval-ms.
 KEEP_AFTER_S = 0.5
+# How often the keeper looks at the call in hand: on its own clock, so a call wakes no thread (a wake per batch
+# would cost a fast handler the interpreter-lock handoffs running calls here saves).
+LOOK_EVERY_S = 0.1
 # How long each of the keeper's polls waits.
 POLL_S = 0.1
 
@@ -47,12 +51,10 @@ class Keeper:
         self._paused_by_gate = paused_by_gate
         self._watch = watch  # the worker's handler-timeout check, which the busy loop thread cannot make
         self.lock = threading.Lock()
-        self._state = threading.Lock()  # guards `_in_call` and `kept` between the two threads
-        self._in_call = False
+        self._state = threading.Lock()  # guards `_call` and `kept` between the two threads
+        self._call: float | None = None  # when the call in hand started (monotonic), None between calls
         self.kept = False  # the keeper took over during the call in hand
-        self._started = threading.Event()
-        self._ended = threading.Event()
-        self._closed = False
+        self._closing = threading.Event()
         self._consumer: Any = None
         self._thread: threading.Thread | None = None
         self.carry: list[Any] = []  # polled during a call, for the loop, in order
@@ -65,32 +67,27 @@ class Keeper:
         self._thread.start()
 
     def stop(self) -> None:
-        self._closed = True
-        self._started.set()
+        self._closing.set()
         if self._thread is not None:
             self.lock.release()
             self._thread.join(POLL_S * 10)
 
     @property
     def active(self) -> bool:
-        return self._thread is not None and not self._closed
+        return self._thread is not None and not self._closing.is_set()
 
     def enter_call(self) -> None:
         """The loop thread is about to call the handler: the consumer is the keeper's to poll, if the call is long."""
         with self._state:
-            self._in_call, self.kept = True, False
-        self._ended.clear()
-        self._started.set()
+            self._call, self.kept = time.monotonic(), False
         self.lock.release()
 
     def end_call(self) -> bool:
         """The call returned: True when the keeper took over meanwhile (then its outcome goes where the keeper's
         callbacks can apply it). The keeper polls no more after this."""
         with self._state:
-            self._in_call = False
-            kept = self.kept
-        self._ended.set()
-        return kept
+            self._call = None
+            return self.kept
 
     def resume_loop(self) -> None:
         """The loop thread takes the consumer back, once the keeper is done with it."""
@@ -107,22 +104,17 @@ class Keeper:
             self.carry = [raw for raw in self.carry if (raw.topic(), raw.partition()) not in gone]
 
     def _serve(self) -> None:
-        while True:
-            self._started.wait()
-            self._started.clear()
-            if self._closed:
-                return
-            if self._ended.wait(KEEP_AFTER_S):
-                continue
+        while not self._closing.wait(LOOK_EVERY_S):
             with self._state:
-                if not self._in_call:
+                started = self._call
+                if started is None or time.monotonic() - started < KEEP_AFTER_S:
                     continue
                 self.kept = True
             with self.lock:
-                if not self._closed:
-                    self._keep()
+                if not self._closing.is_set():
+                    self._keep(started)
 
-    def _keep(self) -> None:
+    def _keep(self, started: float) -> None:
         consumer = self._consumer
         paused: set[Where] = set()
         logger.info(
@@ -130,7 +122,7 @@ class Keeper:
             extra=logs.context(self._route),
         )  # fmt: skip
         try:
-            while not self._ended.is_set():
+            while self._call == started:
                 room = self._limit - len(self.carry)
                 if room <= 0:
                     held = [
