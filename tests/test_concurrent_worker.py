@@ -18,6 +18,7 @@ from test_worker import make_worker
 
 from zig_cli.errors import ZigError
 from zig_cli.metrics import Metrics
+from zig_cli.runner import Runner
 from zig_cli.worker import Worker, throttle
 
 Call = tuple[bytes, int, float, float]  # key, value, start, end
@@ -242,3 +243,55 @@ def test_a_revoke_waits_for_the_calls_holding_the_partition_then_commits_their_o
     threading.Timer(0.1, release.set).start()
     worker._on_revoke(consumer, [TopicPartition("orders", 0)])
     assert consumer.stored[-1] == ("orders", 0, 2), "the revoke waited for both calls"
+
+
+def test_retries_and_dead_letters_at_concurrency_8_go_where_they_go_at_1():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+
+    def handler(m: Any) -> str:
+        return "retry" if m.value % 10 == 0 else "dead-letter" if m.value % 10 == 5 else "success"
+
+    worker = make_worker(handler, producer, stream=True, concurrency=8, ordering="key")
+    worker.handle(consumer, keyed(40, keys=8))
+    producer.poll()
+    worker.handle(consumer, [])
+    retried = sorted(int(r["value"]) for r in producer.produced if r["topic"] == "shop-orders-retry")
+    dead = sorted(int(r["value"]) for r in producer.produced if r["topic"] == "shop-orders-dead-letter")
+    assert (retried, dead) == ([0, 10, 20, 30], [5, 15, 25, 35])
+    assert consumer.stored[-1] == ("orders", 0, 40), "stored once the writes were acknowledged"
+
+
+def test_a_batch_handler_s_answer_applies_to_the_sub_batch_it_was_given():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    sizes: list[int] = []
+
+    def handler(batch: list[Any]) -> dict[str, list[Any]]:
+        sizes.append(len(batch))
+        return {"retry": [m for m in batch if m.value % 2], "skip": [m for m in batch if m.value % 4 == 0]}
+
+    worker = make_worker(handler, producer, concurrency=4, ordering="key")
+    worker.handle(consumer, keyed(40, keys=8))
+    assert 1 < len(sizes) <= 4 and sum(sizes) == 40, "at most 4 sub-batches, every message in one"
+    retried = sorted(int(r["value"]) for r in producer.produced if r["topic"] == "shop-orders-retry")
+    assert retried == list(range(1, 40, 2))
+    assert worker.runtime.stats.snapshot().skipped == 10
+
+
+def test_the_route_gauges_read_messages_in_the_handler_buffered_and_the_oldest_s_age():
+    producer = FakeProducer()
+    release = threading.Event()
+    metrics = Metrics()
+    route = metrics.route("orders", "app")
+    worker = make_worker(lambda m: release.wait(10) and "success", producer, stream=True, concurrency=2, metrics=route)
+    Runner._watch(route, [worker])
+    worker._submit(FakeConsumer(producer), keyed(10, keys=2), None)
+    labels = {"topic_name": "orders", "actor": "app"}
+    gauge = lambda name: metrics.registry.get_sample_value(name, labels)  # noqa: E731
+    wait_until(lambda: gauge("zig_handler_in_flight_messages") == 2, 5)
+    assert gauge("zig_buffered_messages") == 10
+    wait_until(lambda: gauge("zig_handler_oldest_in_flight_seconds") > 0.05, 5)
+    release.set()
+    worker._outcomes.wait_all(FakeConsumer(producer))
+    assert (gauge("zig_handler_in_flight_messages"), gauge("zig_buffered_messages")) == (0, 0)

@@ -208,6 +208,46 @@ def enrich(batch):
     assert sorted(m.value() for m in forwarded) == sorted(f'{{"n": {i}, "enriched": true}}'.encode() for i in range(20))
 
 
+def test_an_async_stream_handler_awaits_send_without_blocking_its_event_loop(bootstrap_servers: str, tmp_path: Path):
+    source = create_topic(bootstrap_servers, unique("raw"), 1)
+    target = create_topic(bootstrap_servers, unique("enriched"), 1)
+    produce(bootstrap_servers, source, ((f"k{i}".encode(), str(i).encode()) for i in range(40)))
+    (tmp_path / "h.py").write_text(
+        RECORDER
+        + f"""
+import asyncio
+import zig_cli
+
+async def enrich(message):
+    # as the README shows: the send's future, awaited on the worker's event loop
+    await asyncio.wrap_future(zig_cli.send("forward", {target!r}, message.key, {{"n": int(message.value)}}))
+    record("forward", [message])
+    return "success"
+"""
+    )
+    config = write_route_config(
+        tmp_path / "config.edn",
+        bootstrap_servers,
+        {},
+        stream_routes={
+            "forward": {
+                "handler-fn": "h/enrich",
+                "application-id": unique("fwd"),
+                "origin-topic": source,
+                "key-deserializer-class-config": "string",
+                "value-deserializer-class-config": "string",
+                "concurrency": 16,
+                "producer": {"value-serializer-class": "json"},
+            }
+        },
+    )
+    zig = Zig(config, tmp_path / "record.jsonl")
+    wait_until(lambda: zig.count() >= 40, 60, "40 forwarded messages")
+    assert zig.stop() == 0
+    forwarded = read_topic(bootstrap_servers, target, 40)
+    assert sorted(m.value() for m in forwarded) == sorted(f'{{"n": {i}}}'.encode() for i in range(40))
+
+
 def test_the_readme_send_examples_run_as_written(bootstrap_servers: str):
     create_topic(bootstrap_servers, "test-topic", 2, exist_ok=True)
     block = re.search(r"<!-- send-examples -->\n```sh\n(.*?)```", README, re.S)
