@@ -60,10 +60,17 @@ def _whole(raws: list[Any], origins: list[Any] | None) -> list[Item]:
 
 
 def _item(raws: list[Any], origins: list[Any] | None, lane: Hashable | None) -> Item:
-    # batches.spans looks at two messages for the usual batch of one partition: no work per message here
-    ends = batches.spans(raws)
-    firsts = {where: first.offset() for where, (first, _) in ends.items()}
-    return Item(raws, origins, lane, firsts, {where: last.offset() for where, (_, last) in ends.items()})
+    return Item(raws, origins, lane, *_ends(raws))
+
+
+def _ends(raws: list[Any]) -> tuple[dict[Where, int], dict[Where, int]]:
+    """The lowest and the highest offset of each partition in `raws`. batches.spans looks at two messages for the
+    usual batch of one partition: no work per message here."""
+    spans = batches.spans(raws)
+    return (
+        {where: first.offset() for where, (first, _) in spans.items()},
+        {where: last.offset() for where, (_, last) in spans.items()},
+    )
 
 
 def _chunks(raws: list[Any], origins: list[Any] | None, concurrency: int) -> list[Item]:
@@ -107,15 +114,6 @@ def _grouped(raws: list[Any], origins: list[Any] | None, lane_of: Callable[[Any]
             _item([raws[i] for i in indexes], [origins[i] for i in indexes] if origins is not None else None, lane)
         )
     return items
-
-
-def _firsts(raws: list[Any]) -> dict[Where, int]:
-    firsts: dict[Where, int] = {}
-    for raw in raws:
-        where = (raw.topic(), raw.partition())
-        if where not in firsts:
-            firsts[where] = raw.offset()
-    return firsts
 
 
 class Lanes:
@@ -185,8 +183,7 @@ class Lanes:
                     kept_origins = None if item.origins is None else [item.origins[i] for i in indexes]
                 dropped += len(item.raws) - len(kept)
                 item.raws, item.origins = kept, kept_origins
-                item.firsts = _firsts(kept)
-                item.lasts = {where: last.offset() for where, (_, last) in batches.spans(kept).items()}
+                item.firsts, item.lasts = _ends(kept)
         return dropped
 
     def running_on(self, partitions: set[Where] | None) -> bool:
