@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -122,29 +122,20 @@ def create_topic(bootstrap: str, partitions: int = PARTITIONS) -> str:
 
 def fill(bootstrap: str, topic: str, count: int) -> dict[int, int]:
     """Produce `count` 100-byte messages; returns the end offset of each partition."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 10_000})
-    ends: dict[int, int] = {}
-
-    def report(error: Any, message: Any) -> None:
-        if error is None:
-            ends[message.partition()] = max(ends.get(message.partition(), 0), message.offset() + 1)
-
-    for i in range(count):
-        while True:
-            try:
-                producer.produce(topic, VALUE, str(i).encode(), on_delivery=report)
-                break
-            except BufferError:
-                producer.poll(0.01)
-    if producer.flush(120):
-        raise RuntimeError("could not fill the benchmark topic")
-    return ends
+    return _produce_all(bootstrap, topic, ((VALUE, str(i).encode(), None) for i in range(count)))
 
 
 def fill_keyed(bootstrap: str, topic: str, count: int, keys: int) -> dict[int, int]:
     """Produce `count` messages over `keys` keys, taking turns; each message's value is its sequence number within its
     key (0, 1, 2...), which the paced handlers check. Every key goes to one partition (key number modulo PARTITIONS).
     Returns the end offset of each partition."""
+    turns = (divmod(i, keys) for i in range(count))
+    return _produce_all(bootstrap, topic, ((b"%d" % seq, b"key-%d" % key, key % PARTITIONS) for seq, key in turns))
+
+
+def _produce_all(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int | None]]) -> dict[int, int]:
+    """Produce (value, key, partition or None) records, waiting for room when the queue is full; returns the end
+    offset of each partition."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 10_000})
     ends: dict[int, int] = {}
 
@@ -152,16 +143,16 @@ def fill_keyed(bootstrap: str, topic: str, count: int, keys: int) -> dict[int, i
         if error is None:
             ends[message.partition()] = max(ends.get(message.partition(), 0), message.offset() + 1)
 
-    for i in range(count):
-        key, seq = divmod(i, keys)[::-1]
+    for value, key, partition in records:
+        where = {} if partition is None else {"partition": partition}
         while True:
             try:
-                producer.produce(topic, b"%d" % seq, b"key-%d" % key, key % PARTITIONS, on_delivery=report)
+                producer.produce(topic, value, key, on_delivery=report, **where)
                 break
             except BufferError:
                 producer.poll(0.01)
     if producer.flush(120):
-        raise RuntimeError("could not fill the keyed benchmark topic")
+        raise RuntimeError(f"could not fill the benchmark topic {topic}")
     return ends
 
 
