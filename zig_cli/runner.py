@@ -260,8 +260,9 @@ def build_worker(
     runtime: RouteRuntime, new_consumer: ConsumerFactory, stop: threading.Event, retrying: bool, name: str = "zig"
 ) -> Worker:
     """A worker of the route, its parts chosen here once: the decider of its kind of route (the whole batch, or one
-    message at a time) and of its handler (sync on threads, or async on an event loop), how it cuts what it consumes
-    into items, and a retry gate only for the worker of the retry topic."""
+    message at a time) and of its handler, where calls run (an async handler on an event loop; a sync one on the
+    loop's own thread at concurrency 1, with a keeper, else on a pool of threads), how it cuts what it consumes into
+    items, and a retry gate only for the worker of the retry topic."""
     if retrying:
         source = Source(runtime.retry_topic, "retry worker", missing_topic_is_fatal=False, observe_delay=False)
         gate: Gate = RetryGate(runtime.name, runtime.retry.max_held_bytes, runtime.clock)
@@ -278,17 +279,7 @@ def build_worker(
     keeper: Keeper | None = None
     calls: Calls
     if is_async(runtime.handler):
-        if runtime.stream:
-            times = metrics.handler_times() if metrics is not None else None  # one event loop thread: one timer
-            decide_async: DecideAsync = functools.partial(
-                decide_each_async, route=runtime.name, handler=runtime.handler, stop=stop, oldest_ms=oldest,
-                clock=runtime.clock, times=times,
-            )  # fmt: skip
-        else:
-            observe = metrics.batch_handler_time.observe if metrics is not None else None
-            decide_async = functools.partial(
-                decide_batch_async, route=runtime.name, handler=runtime.handler, observe_time=observe
-            )
+        decide_async: DecideAsync = _decider(runtime, stop, oldest, decide_each_async, decide_batch_async)
 
         def call_async(item: Item) -> Awaitable[Decided]:
             return pipeline.decide_async(item.raws, item.origins, decide_async)
@@ -297,7 +288,7 @@ def build_worker(
     else:
 
         def new_call() -> Callable[[Item], Decided]:
-            decide = _sync_decider(runtime, stop, oldest)  # per thread: a stream handler's timer is not shared
+            decide: Decide = _decider(runtime, stop, oldest, decide_each, decide_batch)  # per thread: its own timer
             return lambda item: pipeline.decide(item.raws, item.origins, decide)
 
         if runtime.concurrency == 1:
@@ -315,11 +306,19 @@ def _watching(watchdog: Watchdog | None) -> Callable[[], None]:
     return (lambda: watchdog.check(time.monotonic())) if watchdog is not None else (lambda: None)
 
 
-def _sync_decider(runtime: RouteRuntime, stop: threading.Event, oldest: int | None) -> Decide:
+def _decider(
+    runtime: RouteRuntime,
+    stop: threading.Event,
+    oldest: int | None,
+    each: Callable[..., Any],
+    batch: Callable[..., Any],
+) -> Any:
+    """The route's decider, `each` (one message at a time) or `batch`, bound to the route. Each call makes a new
+    timer of a stream handler's time: one per thread that calls the handler, as the timers take no lock."""
     metrics = runtime.metrics
     if runtime.stream:
         return functools.partial(
-            decide_each,
+            each,
             route=runtime.name,
             handler=runtime.handler,
             stop=stop,
@@ -328,7 +327,7 @@ def _sync_decider(runtime: RouteRuntime, stop: threading.Event, oldest: int | No
             times=metrics.handler_times() if metrics is not None else None,
         )
     observe = metrics.batch_handler_time.observe if metrics is not None else None
-    return functools.partial(decide_batch, route=runtime.name, handler=runtime.handler, observe_time=observe)
+    return functools.partial(batch, route=runtime.name, handler=runtime.handler, observe_time=observe)
 
 
 def handle_signals(stop: threading.Event, abort: Callable[[], None]) -> None:
