@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import handlers, raw_consumer
@@ -165,7 +165,14 @@ class Committed:
         self._ends = ends
 
     def __call__(self) -> bool:
-        return all(tp.offset >= self._ends[tp.partition] for tp in self._consumer.committed(self._partitions, 10))
+        try:
+            committed = self._consumer.committed(self._partitions, 10)
+        except KafkaException as error:
+            # Apache Kafka answers NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS while it loads the offsets topic.
+            if error.args[0].retriable():
+                return False
+            raise
+        return all(tp.offset >= self._ends[tp.partition] for tp in committed)
 
     def close(self) -> None:
         self._consumer.close()

@@ -1,5 +1,6 @@
-"""Shared fixtures: the broker (tansu through zig's embedded-broker code, or ZIG_TEST_BOOTSTRAP_SERVERS), handler
-modules. Helpers for the tests themselves live in helpers.py and kafka_helpers.py."""
+"""Shared fixtures: the broker (tansu through zig's embedded-broker code, Apache Kafka with
+ZIG_TEST_BROKER=apache-kafka, or any broker at ZIG_TEST_BOOTSTRAP_SERVERS), handler modules. Helpers for the tests
+themselves live in helpers.py and kafka_helpers.py."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import apache_kafka
 import pytest
-from helpers import FIXTURES, SAMPLES
+from helpers import BROKER, BROKERS, FIXTURES, SAMPLES
 
 from zig_cli import embedded
 from zig_cli.errors import ZigError
@@ -41,6 +43,23 @@ def _resume(broker: subprocess.Popen[bytes]) -> None:
         os.kill(broker.pid, signal.SIGCONT)
 
 
+@contextlib.contextmanager
+def broker_under_test(folder: Path, fixture: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The broker ZIG_TEST_BROKER names, its log remembered for the report of a test that fails with it."""
+    if BROKER == "apache-kafka":
+        with apache_kafka.start(folder) as kafka:
+            BROKER_LOGS[fixture] = kafka.log
+            yield kafka.bootstrap, kafka.process
+    else:
+        BROKER_LOGS[fixture] = folder  # tansu's log file is named after its port, inside this folder
+        with tansu(folder) as broker:
+            yield broker
+    BROKER_LOGS.pop(fixture, None)
+
+
+BROKER_LOGS: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Kafka-compatible broker for the whole session; never skipped for lack of one."""
@@ -48,15 +67,47 @@ def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     if external:
         yield external
         return
-    with tansu(tmp_path_factory.mktemp("tansu")) as (address, _):
+    with broker_under_test(tmp_path_factory.mktemp(BROKER), "bootstrap_servers") as (address, _):
         yield address
 
 
 @pytest.fixture
 def private_broker(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A broker of the test's own, which it may stop and resume (always tansu, even with an external broker)."""
-    with tansu(tmp_path) as broker:
+    """A broker of the test's own, which it may stop and resume (the ZIG_TEST_BROKER kind even when
+    ZIG_TEST_BOOTSTRAP_SERVERS points elsewhere: only a process of our own can be stopped)."""
+    with broker_under_test(tmp_path / "broker", "private_broker") as broker:
         yield broker
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if BROKER not in BROKERS:
+        raise pytest.UsageError(f"ZIG_TEST_BROKER must be one of {', '.join(BROKERS)}, got {BROKER!r}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of what only Apache Kafka has are broker tests, and run only when the suite is on Apache Kafka."""
+    chosen, left_out = [], []
+    for item in items:
+        if item.get_closest_marker("apache_kafka"):
+            item.add_marker(pytest.mark.kafka)
+            if BROKER != "apache-kafka":
+                left_out.append(item)
+                continue
+        chosen.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = chosen
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed broker test's report names the broker's log."""
+    report = yield
+    if report.failed:
+        for fixture in getattr(item, "fixturenames", ()):
+            if fixture in BROKER_LOGS:
+                report.sections.append(("broker log", f"{BROKER} ({fixture}): {BROKER_LOGS[fixture]}"))
+    return report
 
 
 @pytest.fixture(autouse=True)

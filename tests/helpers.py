@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,10 @@ from zig_cli import loader
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).parent.parent / "sample-configs"
+
+# Which broker the broker tests start: tansu (in memory, quick) or Apache Kafka itself (see apache_kafka.py).
+BROKERS = ("tansu", "apache-kafka")
+BROKER = os.environ.get("ZIG_TEST_BROKER") or "tansu"
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, message: str = "condition") -> None:
