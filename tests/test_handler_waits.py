@@ -3,19 +3,18 @@ polls on while handlers run; and handler-timeout-ms turns /health to 503 and bac
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
-from helpers import wait_until
+from helpers import ON_TANSU, wait_until
 from kafka_helpers import RECORDER, Zig, create_topic, http_get, produce, unique, write_route_config
 
 pytestmark = pytest.mark.kafka
 
 # librdkafka's floor for max.poll.interval.ms is the session timeout. tansu grants a 2 s session; Apache Kafka
 # refuses one under its group.min.session.timeout.ms, 6 s by default.
-INTERVAL_MS = 6000 if os.environ.get("ZIG_TEST_BOOTSTRAP_SERVERS") else 2000
+INTERVAL_MS = 2000 if ON_TANSU else 6000
 
 SLOW = """
 import os, time

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from zig_cli import defaults
 
 ROOT = Path(__file__).parent.parent
@@ -17,9 +19,10 @@ def test_readme_settings_table_matches_the_code():
     assert found[1] == defaults.markdown_table(), "regenerate with: zig config defaults --format markdown"
 
 
-def test_ci_runs_exactly_the_readme_test_command():
-    found = re.search(r"<!-- test-command -->\n```sh\n(.+?)\n```", README)
-    assert found, "README.md lost its test command block"
+@pytest.mark.parametrize("block", ["test-command", "apache-kafka-test-command"])
+def test_ci_runs_exactly_the_readme_test_commands(block: str):
+    found = re.search(rf"<!-- {block} -->\n```sh\n(.+?)\n```", README)
+    assert found, f"README.md lost its {block} block"
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert found[1] in ci_lines
 

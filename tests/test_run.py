@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import SAMPLES, wait_until
+from helpers import REJOIN_THREADS, SAMPLES, wait_until
 from kafka_helpers import (
     RECORDER,
     Zig,
@@ -188,7 +188,6 @@ def test_kill_9_then_restart_handles_everything_at_least_once(bootstrap_servers:
     delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(3000)))
     handlers(tmp_path, "import time\ndef handle(batch):\n    time.sleep(0.02)\n    record('k', batch)\n")
     group = unique("kill")
-    # One thread: tansu sometimes never completes a rejoin of two members at once (real Kafka does).
     config = write_route_config(
         tmp_path / "config.edn",
         bootstrap_servers,
@@ -198,7 +197,7 @@ def test_kill_9_then_restart_handles_everything_at_least_once(bootstrap_servers:
                 "consumer-group-id": group,
                 "origin-topic": topic,
                 "max-poll-records": 20,
-                "thread-count": 1,
+                "thread-count": REJOIN_THREADS,
             }
         },
     )
@@ -236,7 +235,7 @@ def test_a_second_process_joins_and_partitions_split(bootstrap_servers: str, tmp
                 "consumer-group-id": group,
                 "origin-topic": topic,
                 "max-poll-records": 20,
-                "thread-count": 1,
+                "thread-count": REJOIN_THREADS,
             }
         },
     )
@@ -266,11 +265,17 @@ def test_invalid_return_value_stops_zig_without_committing_the_batch(bootstrap_s
         ),
     )
     group = unique("contract")
-    # One thread: tansu sometimes never completes a rejoin of two members at once (real Kafka does).
     config = write_route_config(
         tmp_path / "config.edn",
         bootstrap_servers,
-        {"bad": {"handler-fn": "h/handle", "consumer-group-id": group, "origin-topic": topic, "thread-count": 1}},
+        {
+            "bad": {
+                "handler-fn": "h/handle",
+                "consumer-group-id": group,
+                "origin-topic": topic,
+                "thread-count": REJOIN_THREADS,
+            }
+        },
     )
     broken = Zig(config, tmp_path / "record.jsonl")
     assert broken.wait(60) == 1
@@ -439,7 +444,8 @@ def test_the_sample_config_on_a_terminal_shows_the_live_table(bootstrap_servers:
         "COLUMNS": "160",
         "ZIGGURAT_BATCH_ROUTES_ORDERS_BOOTSTRAP_SERVERS": bootstrap_servers,
         "ZIGGURAT_BATCH_ROUTES_ORDERS_ORIGIN_TOPIC": topic,
-        # tansu answers "latest" with a wrong offset, so start from the earliest of this fresh topic
+        # The earliest of this fresh topic: "latest" would race with the produce below (and tansu answers it wrongly);
+        # test_latest_offsets shows "latest" on Apache Kafka.
         "ZIGGURAT_BATCH_ROUTES_ORDERS_AUTO_OFFSET_RESET_CONFIG": "earliest",
         "ZIGGURAT_BATCH_ROUTES_ORDERS_SESSION_TIMEOUT_MS_CONFIG": "6000",
         "ZIGGURAT_BATCH_ROUTES_ORDERS_CONSUMER_GROUP_ID": unique("sample"),

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import wait_until
+from helpers import REJOIN_THREADS, wait_until
 from kafka_helpers import (
     RECORDER,
     Zig,
@@ -119,13 +119,17 @@ def test_kill_9_and_restart_of_a_stream_route_loses_nothing(bootstrap_servers: s
         RECORDER + "import time\ndef handle(m):\n    time.sleep(0.002)\n    record('k', [m])\n    return 'success'\n"
     )
     group = unique("stream-kill")
-    # One thread: tansu sometimes never completes a rejoin of two members at once (real Kafka does).
     config = write_route_config(
         tmp_path / "config.edn",
         bootstrap_servers,
         {},
         stream_routes={
-            "k": {"handler-fn": "h/handle", "application-id": group, "origin-topic": topic, "stream-threads-count": 1}
+            "k": {
+                "handler-fn": "h/handle",
+                "application-id": group,
+                "origin-topic": topic,
+                "stream-threads-count": REJOIN_THREADS,
+            }
         },
     )
     first = Zig(config, tmp_path / "record-1.jsonl")

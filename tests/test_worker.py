@@ -305,6 +305,20 @@ def test_fatal_consumer_error_stops_the_worker():
     assert worker.stop.is_set()
 
 
+def test_a_session_timeout_the_broker_refuses_stops_the_worker_naming_the_setting():
+    producer = FakeProducer()
+    worker = make_worker(lambda batch: None, producer)
+    refused = KafkaError(KafkaError.INVALID_SESSION_TIMEOUT, "JoinGroup failed: Broker: Invalid session timeout")
+    with pytest.raises(KafkaFatalError) as raised:
+        worker.handle(FakeConsumer(producer), [FakeRaw("orders", 0, 0, None, _error=refused)])
+    assert str(raised.value) == (
+        "route 'orders': JoinGroup failed: Broker: Invalid session timeout: the broker refuses the route's "
+        "session-timeout-ms-config: set it between the broker's group.min.session.timeout.ms and "
+        "group.max.session.timeout.ms (Apache Kafka's defaults: 6000 and 1800000)"
+    )
+    assert worker.stop.is_set()
+
+
 def test_stream_outcomes_each_do_what_they_say(caplog: pytest.LogCaptureFixture):
     producer = FakeProducer()
     consumer = FakeConsumer(producer)

@@ -186,6 +186,13 @@ _FATAL_CODES = {
     KafkaError._INVALID_ARG,
 }
 _MISSING_TOPIC_CODES = {KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC}
+# Refusals that retrying cannot cure, because they come from the route's own settings: what to change.
+_SETTING_REFUSED = {
+    KafkaError.INVALID_SESSION_TIMEOUT: (
+        "the broker refuses the route's session-timeout-ms-config: set it between the broker's "
+        "group.min.session.timeout.ms and group.max.session.timeout.ms (Apache Kafka's defaults: 6000 and 1800000)"
+    ),
+}
 
 
 def unwrap(exception: KafkaException) -> tuple[KafkaError, str]:
@@ -203,7 +210,13 @@ def is_fatal(error: KafkaError, plain_topic: bool) -> bool:
     if error.fatal():
         return True
     code = error.code()
-    return code in _FATAL_CODES or (plain_topic and code in _MISSING_TOPIC_CODES)
+    return code in _FATAL_CODES or code in _SETTING_REFUSED or (plain_topic and code in _MISSING_TOPIC_CODES)
+
+
+def fatal_text(error: KafkaError) -> str:
+    """What a fatal error says, and for a refused setting, which one to change."""
+    hint = _SETTING_REFUSED.get(error.code())
+    return f"{error.str()}: {hint}" if hint else str(error.str())
 
 
 def new_consumer(props: Mapping[str, str], callbacks: Mapping[str, Callable[..., None]]) -> Consumer:

@@ -243,7 +243,7 @@ class Worker:
 
     def _on_error(self, error: KafkaError) -> None:
         if kafka.is_fatal(error, self._source.missing_topic_is_fatal):
-            self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {error.str()}")
+            self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {kafka.fatal_text(error)}")
             self.stop.set()
         elif error.code() != KafkaError._PARTITION_EOF:
             logger.warning(
