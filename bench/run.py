@@ -2,12 +2,14 @@
 
 Each scenario runs `--runs` times (3 by default); the report gives the median and the spread (min..max) of each
 figure, and the ratio zig / raw of the medians. `--smoke` shrinks every size so CI can run it in seconds; its
-figures mean nothing. The broker is an embedded tansu unless `--bootstrap-servers` names a real Kafka.
+figures mean nothing. The broker is an embedded tansu, or Apache Kafka itself with `--broker apache-kafka` (the test
+suite's single-node KRaft broker, fetched with mvn), unless `--bootstrap-servers` names a running Kafka.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import json
@@ -22,7 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -278,7 +280,10 @@ def steady_rate(expected: int, marks: list[tuple[float, int]], done: float) -> R
     to the last committed offset."""
     first = handlers.state["first"]
     after_first = [mark for mark in marks if mark[0] > first]
-    started, handled = after_first[-1] if after_first else (first, 0)
+    # A rebalance once every message was handled (a member that joined after the others drained the topic) leaves
+    # nothing to time from it: such a run counts from the first message and is marked a late join.
+    before_the_end = [mark for mark in after_first if mark[1] < expected]
+    started, handled = before_the_end[-1] if before_the_end else (first, 0)
     return Rate((expected - handled) / (done - started), bool(after_first))
 
 
@@ -849,9 +854,41 @@ def markdown(figures: list[Figure], header: str) -> str:
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
+@contextlib.contextmanager
+def started_broker(kind: str, bootstrap_servers: str | None) -> Iterator[tuple[str, str]]:
+    """The broker to measure on, and how the report names it."""
+    if bootstrap_servers:
+        yield bootstrap_servers, f"Kafka at {bootstrap_servers}"
+    elif kind == "apache-kafka":
+        # The test suite's launcher, so that the bench and the tests run the same pinned broker the same way.
+        sys.path.insert(0, str(ROOT / "tests"))
+        import apache_kafka
+
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-apache-kafka-") as folder,
+            apache_kafka.start(Path(folder)) as broker,
+        ):
+            yield broker.bootstrap, f"Apache Kafka {apache_kafka.VERSION} (KRaft, one node, Java {java_version()})"
+    else:
+        with embedded.running_broker(embedded.free_port()) as address:
+            yield address, f"embedded tansu ({embedded.broker_binary().rsplit('/', 1)[-1]})"
+
+
+def java_version() -> str:
+    shown = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False).stderr
+    found = re.search(r'version "([^"]+)"', shown)
+    return found[1] if found else "unknown"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap-servers", help="a running Kafka to use instead of an embedded tansu broker")
+    parser.add_argument(
+        "--broker",
+        choices=("tansu", "apache-kafka"),
+        default="tansu",
+        help="the broker to start for the run (default tansu; apache-kafka needs java and mvn)",
+    )
+    parser.add_argument("--bootstrap-servers", help="a running Kafka to use instead of starting one")
     parser.add_argument("--runs", type=int, default=3, help="runs of each scenario (default 3)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: proves the bench runs, no more")
     parser.add_argument(
@@ -869,14 +906,8 @@ def main(argv: list[str] | None = None) -> None:
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    if args.bootstrap_servers:
-        broker_name, figures = f"Kafka at {args.bootstrap_servers}", None
-        figures = measure(args.bootstrap_servers, sizes, args.runs, log, only)
-    else:
-        port = embedded.free_port()
-        with embedded.running_broker(port) as address:
-            broker_name = f"embedded tansu ({embedded.broker_binary().rsplit('/', 1)[-1]})"
-            figures = measure(address, sizes, args.runs, log, only)
+    with started_broker(args.broker, args.bootstrap_servers) as (address, broker_name):
+        figures = measure(address, sizes, args.runs, log, only)
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     header = (
@@ -885,6 +916,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     table = markdown(figures, header)
     name = "smoke" if args.smoke else "latest" if only == SCENARIOS else "partial"
+    if args.broker == "apache-kafka" and not args.bootstrap_servers:
+        name += "-apache-kafka"  # beside the tansu report, for bench.side_by_side
     (args.out / f"{name}.md").write_text(table, encoding="utf-8")
     (args.out / f"{name}.json").write_text(
         json.dumps(

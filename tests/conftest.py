@@ -46,6 +46,7 @@ def _resume(broker: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def broker_under_test(folder: Path, fixture: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The broker ZIG_TEST_BROKER names, its log remembered for the report of a test that fails with it."""
+    folder.mkdir(parents=True, exist_ok=True)
     if BROKER == "apache-kafka":
         with apache_kafka.start(folder) as kafka:
             BROKER_LOGS[fixture] = kafka.log

@@ -22,6 +22,10 @@ BROKER = os.environ.get("ZIG_TEST_BROKER") or "tansu"
 ON_TANSU = BROKER == "tansu" and not os.environ.get("ZIG_TEST_BOOTSTRAP_SERVERS")
 # Consumer threads for tests that restart or add a member: two, as a user would run, except on tansu.
 REJOIN_THREADS = 1 if ON_TANSU else 2
+# The groups of test routes: a join on tansu takes half the session timeout, so there it is 2 s; Apache Kafka refuses
+# one under its group.min.session.timeout.ms, 6 s. Heartbeats well inside it, so a rebalance is seen soon.
+SESSION_TIMEOUT_MS = 2000 if ON_TANSU else 6000
+HEARTBEAT_MS = SESSION_TIMEOUT_MS // 5
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, message: str = "condition") -> None:

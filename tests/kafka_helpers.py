@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from helpers import wait_until
+from helpers import HEARTBEAT_MS, SESSION_TIMEOUT_MS, wait_until
 
 from zig_cli import kafka
 from zig_cli.producer import produce_when_room
@@ -79,19 +79,12 @@ def produce(
 
 
 def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 60) -> list[Any]:
-    """Read `count` messages from the start of `topic` with a fresh group."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": unique("reader"),
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": 6000,
-            "enable.auto.commit": False,
-        }
-    )
+    """Read `count` messages from the start of every partition of `topic`, assigned directly (no group to join)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"), "enable.auto.commit": False})
     found: list[Any] = []
     try:
-        consumer.subscribe([topic])
+        partitions = consumer.list_topics(topic, 30).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         deadline = time.monotonic() + timeout
         while len(found) < count and time.monotonic() < deadline:
             found += [m for m in consumer.consume(500, 0.5) if m.error() is None]
@@ -219,15 +212,20 @@ def write_route_config(
     quick = {
         "bootstrap-servers": bootstrap,
         "auto-offset-reset-config": "earliest",
-        "session-timeout-ms-config": 6000,
+        "session-timeout-ms-config": SESSION_TIMEOUT_MS,
         "commit-interval-ms": 500,
     }
+    heartbeat = {"heartbeat.interval.ms": str(HEARTBEAT_MS)}
+
+    def quicken(route: dict[str, Any]) -> dict[str, Any]:
+        return {**quick, **route, "kafka-properties": {**heartbeat, **route.get("kafka-properties", {})}}
+
     # Any free ports, so that several zig processes can run at once.
     raw: dict[str, Any] = {"app-name": app, "prometheus": {"port": 0}, "http-server": {"port": 0}}
     if routes:
-        raw["batch-routes"] = {name: {**quick, "poll-timeout-ms-config": 200, **s} for name, s in routes.items()}
+        raw["batch-routes"] = {name: quicken({"poll-timeout-ms-config": 200, **s}) for name, s in routes.items()}
     if stream_routes:
-        raw["stream-routes"] = {name: {**quick, **s} for name, s in stream_routes.items()}
+        raw["stream-routes"] = {name: quicken(s) for name, s in stream_routes.items()}
     if retry is not None:
         raw["retry"] = retry
     path.write_text(loader.dumps(raw, "edn"), encoding="utf-8")

@@ -9,32 +9,28 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import BROKER
+
+from bench import side_by_side
 
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).parent.parent
 
 
 def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp_path: Path):
+    # On Apache Kafka the bench starts its own, as `python -m bench --broker apache-kafka` does for a full run.
+    broker = ["--broker", "apache-kafka"] if BROKER == "apache-kafka" else ["--bootstrap-servers", bootstrap_servers]
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--smoke",
-            "--runs",
-            "1",
-            "--bootstrap-servers",
-            bootstrap_servers,
-            "--out",
-            str(tmp_path),
-        ],
+        [sys.executable, "-m", "bench", "--smoke", "--runs", "1", *broker, "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((tmp_path / "smoke.json").read_text())
+    name = "smoke-apache-kafka" if BROKER == "apache-kafka" else "smoke"
+    report = json.loads((tmp_path / f"{name}.json").read_text())
+    assert report["broker"].startswith("Apache Kafka 4.1.1 (KRaft" if BROKER == "apache-kafka" else "Kafka at ")
     scenarios = [figure["scenario"] for figure in report["figures"]]
     assert scenarios == [
         "batch route, no-op handler, thread-count 1",
@@ -58,4 +54,7 @@ def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp
         assert figure["ratio"] is not None and figure["ratio"] > 0
         if figure["order_violations"] is not None:
             assert figure["order_violations"] == {"zig": [0], "baseline": [0]}, figure["scenario"]
-    assert (tmp_path / "smoke.md").read_text().startswith("zig benchmark (smoke")
+    assert (tmp_path / f"{name}.md").read_text().startswith("zig benchmark (smoke")
+    combined = side_by_side.table([report, report]).splitlines()
+    assert combined[0] == combined[1] and combined[0].endswith("; 1 run(s) each")
+    assert [line.split(" | ")[0] for line in combined[4:]] == scenarios
