@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zig_cli import bulk, defaults, embedded, handlers, kafka, loader, preflight, producer, stats
+from zig_cli import access, bulk, defaults, embedded, handlers, kafka, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
 from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ZigError
@@ -569,7 +569,8 @@ def send(
     librdkafka.addHandler(last_broker_error)
     librdkafka.propagate = False
     assert checked.config is not None
-    overrides: dict[str, Any] = {"message.timeout.ms": str(max(1, int(timeout * 1000)))}
+    refusal = access.Refusal()  # credentials or a certificate refused: said at once, not after the timeout
+    overrides: dict[str, Any] = {"message.timeout.ms": str(max(1, int(timeout * 1000))), "error_cb": refusal.on_error}
     bulk_result = bulk.BulkResult()
     if file is not None:  # bulk counts failures only; see bulk.send_lines
         overrides |= {"delivery.report.only.error": True, "on_delivery": bulk_result.delivery_report}
@@ -581,13 +582,18 @@ def send(
             key = _cli_value(args[-2], chosen["producer.key-serializer-class"], "KEY")
             value = _cli_value(args[-1], chosen["producer.value-serializer-class"], "VALUE")
             future = route_producer.send(topic, key, value, partition=partition, headers=headers)
-            where = _delivered(route_producer, future, timeout, last_broker_error)
+            props = kafka.producer_properties(checked.config, chosen)
+            where = _delivered(route_producer, future, timeout, last_broker_error, lambda: refusal.check(props))
             out.print(f"delivered to {where[0]} partition {where[1]} offset {where[2]}")
             return
         json_values = chosen["producer.value-serializer-class"] == "json"
         _send_file(route_producer, topic, file, json_values, headers, timeout, bulk_result)
     finally:
-        producers.close(timeout)
+        producers.close(0 if refusal.error is not None else timeout)  # a refused message will never be delivered
+
+
+# How long each wait for the one message of `zig send` lasts before checking whether its brokers refused zig.
+DELIVERY_POLL_S = 0.1
 
 
 def _partition(args: list[str], file: str | None) -> int | None:
@@ -613,10 +619,14 @@ def _delivered(
     future: concurrent.futures.Future[tuple[str, int, int]],
     timeout: float,
     last_broker_error: _LastError,
+    check_refusal: Callable[[], None],
 ) -> tuple[str, int, int]:
     """Where the one message sent went, once its delivery report is served; KafkaFatalError with librdkafka's last
-    complaint otherwise."""
-    route_producer.flush(timeout + 10)  # serves the delivery report, which settles the future
+    complaint otherwise, or at once when the brokers refuse the credentials or zig cannot trust their certificate."""
+    deadline = time.monotonic() + timeout + 10
+    while not future.done() and time.monotonic() < deadline:
+        route_producer.flush(DELIVERY_POLL_S)  # serves the delivery report, which settles the future, and error_cb
+        check_refusal()
     try:
         return future.result(0)
     except concurrent.futures.TimeoutError:

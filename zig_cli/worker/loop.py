@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, TopicPartition
 
-from zig_cli import envelope, kafka
+from zig_cli import access, envelope, kafka
 from zig_cli.errors import KafkaFatalError, ZigError
 from zig_cli.worker import logs
 from zig_cli.worker.dispatch import Dispatch
@@ -243,7 +243,8 @@ class Worker:
 
     def _on_error(self, error: KafkaError) -> None:
         if kafka.is_fatal(error, self._source.missing_topic_is_fatal):
-            self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {error.str()}")
+            reason = access.runtime_denial(error, self._source.topic, "READ") or error.str()
+            self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {reason}")
             self.stop.set()
         elif error.code() != KafkaError._PARTITION_EOF:
             logger.warning(
