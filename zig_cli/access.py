@@ -80,9 +80,6 @@ class Need:
     operation: str  # an AclOperation's name: "READ", "WRITE"
     role: str  # what it is to the route: "origin topic", "dead-letter topic", ...
 
-    def text(self) -> str:
-        return f"not allowed to {self.operation} {self.kind} {self.name!r} ({self.role})"
-
 
 def route_needs(
     origin_topic: str | None, dead_letter_topic: str, retry_topic: str | None, group: str, retry_group: str | None
@@ -123,8 +120,14 @@ def unmet(needs: Sequence[Need], answers: Mapping[tuple[str, str], Any]) -> list
 def denied_message(route: str, servers: str, refused: Sequence[Need]) -> str:
     """One line naming every refused operation, and what grants it."""
     where = f"route {route!r}: " if route else ""
+    operations: dict[tuple[str, str, str], list[str]] = {}  # one phrase per resource: "WRITE and READ topic 'x'"
+    for need in refused:
+        operations.setdefault((need.kind, need.name, need.role), []).append(need.operation)
+    phrases = [
+        f"not allowed to {' and '.join(ops)} {kind} {name!r} ({role})" for (kind, name, role), ops in operations.items()
+    ]
     return (
-        f"{where}broker(s) {servers} refuse: {'; '.join(need.text() for need in refused)}. Add ACLs allowing these "
+        f"{where}broker(s) {servers} refuse: {'; '.join(phrases)}. Add ACLs allowing these "
         "to the principal zig connects as (the :jaas username, or the subject of the TLS client certificate)"
     )
 
