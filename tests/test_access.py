@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AclOperation
 
-from zig_cli import access, kafka
+from zig_cli import access, kafka, producer
 from zig_cli.errors import KafkaFatalError
 
 BROKERS = {"bootstrap.servers": "b1:9093,b2:9093"}
@@ -212,3 +212,21 @@ def test_needs_are_checked_only_when_given(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(GuardedAdmin, "asks", [])
     kafka.prepare_topics({"bootstrap.servers": "b:9092"}, "orders", ["orders-dead"], 10, False)
     assert GuardedAdmin.asks == []
+
+
+class Written:
+    def __init__(self, topic: str) -> None:
+        self._topic = topic
+
+    def topic(self) -> str:
+        return self._topic
+
+
+def test_a_write_the_broker_refuses_names_the_topic_and_the_operation():
+    delivery = producer.Delivery(2)
+    delivery.report(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED), Written("orders-dead"))
+    delivery.report(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), Written("orders-retry"))
+    assert delivery.errors == [
+        "not allowed to WRITE topic 'orders-dead' (Broker: Topic authorization failed); add an ACL allowing it",
+        "orders-retry: Broker: Message size too large",
+    ]

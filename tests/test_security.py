@@ -161,6 +161,21 @@ def test_a_wrong_password_ends_run_and_send_at_once_without_showing_it(
         assert "Traceback" not in text
 
 
+def test_a_bulk_send_with_a_wrong_password_says_so_instead_of_every_message_timing_out(
+    secure: SecureKafka, tmp_path: Path
+):
+    batch, _, topics = routes(secure, tmp_path)
+    write_config(tmp_path, secure.sasl, sasl((PLAIN_USER[0], "wrong-password"), "PLAIN"), batch)
+    (tmp_path / "lines.txt").write_text("k\tv1\nk\tv2\n", encoding="utf-8")
+    command = ["send", "b", topics[0], "--file", "lines.txt", "--timeout", "3"]
+    sent = subprocess.run(
+        [sys.executable, "-m", "zig_cli", *command], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert sent.returncode == 1, sent.stdout + sent.stderr
+    assert sent.stderr.startswith(f"authentication failed at broker(s) {secure.sasl}: "), sent.stderr
+    assert "wrong-password" not in sent.stdout + sent.stderr
+
+
 def test_an_untrusted_broker_certificate_ends_run_and_send_naming_ssl_ca_location(secure: SecureKafka, tmp_path: Path):
     batch, _, topics = routes(secure, tmp_path)
     write_config(tmp_path, secure.tls, tls(secure, ca=secure.certs.other_ca), batch)

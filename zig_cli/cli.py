@@ -578,16 +578,16 @@ def send(
     try:
         route_producer = producers.get(route)
         chosen = checked.config.route(route)
+        check_refusal = functools.partial(refusal.check, kafka.producer_properties(checked.config, chosen))
         if file is None:
             key = _cli_value(args[-2], chosen["producer.key-serializer-class"], "KEY")
             value = _cli_value(args[-1], chosen["producer.value-serializer-class"], "VALUE")
             future = route_producer.send(topic, key, value, partition=partition, headers=headers)
-            props = kafka.producer_properties(checked.config, chosen)
-            where = _delivered(route_producer, future, timeout, last_broker_error, lambda: refusal.check(props))
+            where = _delivered(route_producer, future, timeout, last_broker_error, check_refusal)
             out.print(f"delivered to {where[0]} partition {where[1]} offset {where[2]}")
             return
         json_values = chosen["producer.value-serializer-class"] == "json"
-        _send_file(route_producer, topic, file, json_values, headers, timeout, bulk_result)
+        _send_file(route_producer, topic, file, json_values, headers, timeout, bulk_result, check_refusal)
     finally:
         producers.close(0 if refusal.error is not None else timeout)  # a refused message will never be delivered
 
@@ -643,6 +643,7 @@ def _send_file(
     headers: list[tuple[str, str | bytes | None]],
     timeout: float,
     result: bulk.BulkResult,
+    check_refusal: Callable[[], None],
 ) -> None:
     try:
         stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115  # bytes: see zig_cli.bulk
@@ -668,6 +669,7 @@ def _send_file(
                 progress.update(task, description=f"{queued:,} queued, {rate:,.0f} msg/s")
 
         bulk.send_lines(route_producer, topic, stream, json_values, headers, timeout, progress_update, result)
+    check_refusal()  # one line for the cause, rather than every message timing out
     blank = f", {result.blank:,} blank line(s) skipped" if result.blank else ""
     out.print(f"sent {result.sent:,}, failed {result.failed:,}, {result.rate:,.0f} msgs/s{blank}")
     if result.failed:
