@@ -300,9 +300,8 @@ def test_fatal_consumer_error_stops_the_worker():
     producer = FakeProducer()
     worker = make_worker(lambda batch: None, producer)
     denied = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "Not authorized to access topics: [orders]")
-    with pytest.raises(KafkaFatalError) as caught:
+    with pytest.raises(KafkaFatalError, match="Not authorized"):
         worker.handle(FakeConsumer(producer), [FakeRaw("orders", 0, 0, None, _error=denied)])
-    assert str(caught.value).startswith("route 'orders': not allowed to READ topic 'orders' (Not authorized to access")
     assert worker.stop.is_set()
 
 
