@@ -141,3 +141,9 @@ def runtime_denial(error: KafkaError, topic: str, operation: str) -> str | None:
     if code == KafkaError.GROUP_AUTHORIZATION_FAILED:
         return f"not allowed to READ its consumer group ({error.str()}); add an ACL allowing it"
     return None
+
+
+def explained(error: KafkaError, topic: str, operation: str) -> KafkaError:
+    """`error` with runtime_denial's words when it is an authorization error, else `error` itself."""
+    denied = runtime_denial(error, topic, operation)
+    return error if denied is None else KafkaError(error.code(), denied, fatal=error.fatal())

@@ -242,9 +242,9 @@ class Worker:
         self.gate.drop(partitions)
 
     def _on_error(self, error: KafkaError) -> None:
+        error = access.explained(error, self._source.topic, "READ")  # a refused topic or group: what to grant
         if kafka.is_fatal(error, self._source.missing_topic_is_fatal):
-            reason = access.runtime_denial(error, self._source.topic, "READ") or error.str()
-            self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {reason}")
+            self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {error.str()}")
             self.stop.set()
         elif error.code() != KafkaError._PARTITION_EOF:
             logger.warning(
