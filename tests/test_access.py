@@ -230,3 +230,14 @@ def test_a_write_the_broker_refuses_names_the_topic_and_the_operation():
         "not allowed to WRITE topic 'orders-dead' (Broker: Topic authorization failed); add an ACL allowing it",
         "orders-retry: Broker: Message size too large",
     ]
+
+
+def test_a_consumer_error_is_explained_keeping_its_code_and_only_when_it_is_a_refusal():
+    denied = KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED, "FindCoordinator: denied")
+    refused = access.explained(denied, "t", "READ")
+    assert (refused.code(), refused.str()) == (
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        "not allowed to READ its consumer group (FindCoordinator: denied); add an ACL allowing it",
+    )
+    other = KafkaError(KafkaError._TRANSPORT, "Connection refused")
+    assert access.explained(other, "t", "READ") is other
