@@ -19,6 +19,7 @@ from apache_kafka import Listener
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import (
     AclBinding,
+    AclBindingFilter,
     AclOperation,
     AclPermissionType,
     AdminClient,
@@ -161,6 +162,15 @@ class SecureKafka:
         admin = self.admin()  # kept until the futures are done: a client that is gone fails them
         for future in admin.create_acls(bindings, request_timeout=30).values():
             future.result(30)
+
+    def revoke(self, principal: str, kind: ResourceType, name: str, operation: AclOperation) -> None:
+        """Delete the ACL that `grant` made for this (resource type, name, operation)."""
+        pattern = AclBindingFilter(
+            kind, name, ResourcePatternType.LITERAL, principal, "*", operation, AclPermissionType.ALLOW
+        )
+        admin = self.admin()
+        for future in admin.delete_acls([pattern], request_timeout=30).values():
+            assert future.result(30), f"no ACL to revoke: {pattern}"
 
     def create_topics(self, *names: str, partitions: int = 1) -> None:
         admin = self.admin()

@@ -253,3 +253,16 @@ def test_the_full_grants_let_the_limited_principal_run(secure: SecureKafka, tmp_
     wait_until(lambda: zig.count() >= 3 or zig.process.poll() is not None, 60, "three messages handled")
     wait_until(lambda: secure.committed(names["group"], names["origin"]) == 3, 30, "offset 3 committed")
     assert zig.stop() == 0, zig.output()
+
+
+def test_an_acl_revoked_while_running_stops_zig_naming_it(secure: SecureKafka, tmp_path: Path):
+    names = limited_route(secure, tmp_path)
+    zig = Zig(tmp_path / "config.edn", tmp_path / "record.jsonl")
+    wait_until(lambda: zig.count() >= 3 or zig.process.poll() is not None, 60, "three messages handled")
+    secure.revoke(f"User:{LIMITED_USER[0]}", ResourceType.TOPIC, names["origin"], AclOperation.READ)
+    secure.produce(names["origin"], 1)
+    code = zig.wait(60)
+    output = zig.output()
+    assert code == 1, output
+    assert f"route 'b': not allowed to READ topic '{names['origin']}' (" in output
+    assert max(record["offset"] for record in zig.records()) == 2  # the message written after it is not handled
