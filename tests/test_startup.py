@@ -97,7 +97,10 @@ def test_an_error_no_wait_can_fix_ends_start_up_at_once(monkeypatch: pytest.Monk
     monkeypatch.setattr(UnreachableAdmin, "error", KafkaError(KafkaError._AUTHENTICATION, "SASL handshake failed"))
     with pytest.raises(KafkaFatalError) as caught:
         kafka.prepare_topics({"bootstrap.servers": "b:9092"}, "orders", [], 60, False, "orders", threading.Event())
-    assert str(caught.value) == "cannot read topics from b:9092: SASL handshake failed"
+    assert str(caught.value) == (
+        "authentication failed at broker(s) b:9092: SASL handshake failed (check the :jaas username, password and "
+        "mechanism of :sasl or :ssl)"
+    )
     assert UnreachableAdmin.calls == 1
 
 

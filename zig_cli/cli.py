@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zig_cli import bulk, defaults, embedded, handlers, kafka, loader, preflight, producer, stats
+from zig_cli import access, bulk, defaults, embedded, handlers, kafka, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
 from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ZigError
@@ -569,7 +569,8 @@ def send(
     librdkafka.addHandler(last_broker_error)
     librdkafka.propagate = False
     assert checked.config is not None
-    overrides: dict[str, Any] = {"message.timeout.ms": str(max(1, int(timeout * 1000)))}
+    refusal = access.Refusal()  # credentials or a certificate refused: said at once, not after the timeout
+    overrides: dict[str, Any] = {"message.timeout.ms": str(max(1, int(timeout * 1000))), "error_cb": refusal.on_error}
     bulk_result = bulk.BulkResult()
     if file is not None:  # bulk counts failures only; see bulk.send_lines
         overrides |= {"delivery.report.only.error": True, "on_delivery": bulk_result.delivery_report}
@@ -577,17 +578,22 @@ def send(
     try:
         route_producer = producers.get(route)
         chosen = checked.config.route(route)
+        check_refusal = functools.partial(refusal.check, kafka.producer_properties(checked.config, chosen))
         if file is None:
             key = _cli_value(args[-2], chosen["producer.key-serializer-class"], "KEY")
             value = _cli_value(args[-1], chosen["producer.value-serializer-class"], "VALUE")
             future = route_producer.send(topic, key, value, partition=partition, headers=headers)
-            where = _delivered(route_producer, future, timeout, last_broker_error)
+            where = _delivered(route_producer, future, timeout, last_broker_error, check_refusal)
             out.print(f"delivered to {where[0]} partition {where[1]} offset {where[2]}")
             return
         json_values = chosen["producer.value-serializer-class"] == "json"
-        _send_file(route_producer, topic, file, json_values, headers, timeout, bulk_result)
+        _send_file(route_producer, topic, file, json_values, headers, timeout, bulk_result, check_refusal)
     finally:
-        producers.close(timeout)
+        producers.close(0 if refusal.error is not None else timeout)  # a refused message will never be delivered
+
+
+# How long each wait for the one message of `zig send` lasts before checking whether its brokers refused zig.
+DELIVERY_POLL_S = 0.1
 
 
 def _partition(args: list[str], file: str | None) -> int | None:
@@ -613,10 +619,14 @@ def _delivered(
     future: concurrent.futures.Future[tuple[str, int, int]],
     timeout: float,
     last_broker_error: _LastError,
+    check_refusal: Callable[[], None],
 ) -> tuple[str, int, int]:
     """Where the one message sent went, once its delivery report is served; KafkaFatalError with librdkafka's last
-    complaint otherwise."""
-    route_producer.flush(timeout + 10)  # serves the delivery report, which settles the future
+    complaint otherwise, or at once when the brokers refuse the credentials or zig cannot trust their certificate."""
+    deadline = time.monotonic() + timeout + 10
+    while not future.done() and time.monotonic() < deadline:
+        route_producer.flush(DELIVERY_POLL_S)  # serves the delivery report, which settles the future, and error_cb
+        check_refusal()
     try:
         return future.result(0)
     except concurrent.futures.TimeoutError:
@@ -633,6 +643,7 @@ def _send_file(
     headers: list[tuple[str, str | bytes | None]],
     timeout: float,
     result: bulk.BulkResult,
+    check_refusal: Callable[[], None],
 ) -> None:
     try:
         stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115  # bytes: see zig_cli.bulk
@@ -658,6 +669,7 @@ def _send_file(
                 progress.update(task, description=f"{queued:,} queued, {rate:,.0f} msg/s")
 
         bulk.send_lines(route_producer, topic, stream, json_values, headers, timeout, progress_update, result)
+    check_refusal()  # one line for the cause, rather than every message timing out
     blank = f", {result.blank:,} blank line(s) skipped" if result.blank else ""
     out.print(f"sent {result.sent:,}, failed {result.failed:,}, {result.rate:,.0f} msgs/s{blank}")
     if result.failed:

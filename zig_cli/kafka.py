@@ -11,14 +11,14 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicCollection
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from zig_cli import defaults
+from zig_cli import access, defaults
 from zig_cli.config import Config, Route, Value
 from zig_cli.config import is_plain_topic as is_plain_topic  # config validates origin topics by the same rule
 from zig_cli.config import subscription as subscription
@@ -348,16 +348,20 @@ def prepare_topics(
     may_create_origin: bool,
     route: str = "",
     stop: threading.Event | None = None,
+    needs: Sequence[access.Need] = (),
 ) -> None:
-    """Check the origin topic exists and create the retry and dead-letter topics that are missing.
+    """Check the origin topic exists, create the retry and dead-letter topics that are missing, and check that the
+    brokers allow what the route does (`needs`, see access.route_needs) to the principal zig connects as.
 
-    Run before anything is consumed, so a broker that refuses (ACLs, policies) stops zig with the reason up front.
-    Brokers that do not answer are waited for up to `timeout_s`, in short steps that honour `stop`.
+    Run before anything is consumed, so a broker that refuses (credentials, certificates, ACLs, policies) stops zig
+    with the reason up front. Brokers that do not answer are waited for up to `timeout_s`, in short steps that honour
+    `stop`.
     """
     complaints = logging.getLogger("zig_cli.kafka.startup")
     complaints.propagate = False  # kept for the waiting lines, not logged one by one (several a second)
     last = _LastComplaint()
-    conf: dict[str, Any] = dict(admin_props) | {"logger": complaints}
+    refusal = access.Refusal()
+    conf: dict[str, Any] = dict(admin_props) | {"logger": complaints, "error_cb": refusal.on_error}
     admin = AdminClient(conf)
     servers = admin_props.get("bootstrap.servers", "")
     wait = _StartupWait(route, servers, timeout_s, stop)
@@ -370,11 +374,16 @@ def prepare_topics(
             except KafkaException as exception:
                 error, text = unwrap(exception)
                 if not _retriable(error):
-                    raise KafkaFatalError(f"cannot read topics from {servers}: {text}") from None
-                admin.poll(0)  # serves librdkafka's log lines to `last`
+                    refused = access.connection_refusal(error, admin_props)
+                    raise KafkaFatalError(refused or f"cannot read topics from {servers}: {text}") from None
+                admin.poll(0)  # serves librdkafka's log lines to `last`, its errors to `refusal`
+                refusal.check(admin_props)
                 wait.not_yet(last.text or text)
     finally:
         complaints.removeHandler(last)
+    denied = access.unmet(needs, _described(admin, needs, wait))
+    if denied:
+        raise KafkaFatalError(access.denied_message(route, servers, denied))
     topics = metadata.topics
     partitions = 1
     if is_plain_topic(origin_topic):
@@ -389,6 +398,52 @@ def prepare_topics(
             partitions = max(1, len(found.partitions))
     missing = [name for name in needed if name not in topics or topics[name].error is not None]
     _create(admin, missing, partitions, wait)
+
+
+# A group's coordinator that is still loading, or moved: asked again, as a consumer would.
+_COORDINATOR_NOT_READY = {
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+}
+
+
+def _described(admin: AdminClient, needs: Sequence[access.Need], wait: _StartupWait) -> dict[tuple[str, str], Any]:
+    """Each topic and group of `needs`, described with the operations the principal may perform on it (KIP-430):
+    (kind, name) -> its description, or the KafkaError describing it failed with."""
+    answers: dict[tuple[str, str], Any] = {}
+    topics = list(dict.fromkeys(need.name for need in needs if need.kind == "topic"))
+    groups = list(dict.fromkeys(need.name for need in needs if need.kind == "group"))
+    if topics:
+        futures = admin.describe_topics(
+            TopicCollection(topics), include_authorized_operations=True, request_timeout=wait.timeout_s
+        )
+        answers |= {("topic", name): _settled(future, wait, f"topic {name!r}") for name, future in futures.items()}
+    while groups:
+        futures = admin.describe_consumer_groups(
+            groups, include_authorized_operations=True, request_timeout=wait.timeout_s
+        )
+        answers |= {("group", name): _settled(future, wait, f"group {name!r}") for name, future in futures.items()}
+        groups = [name for name in groups if _code(answers["group", name]) in _COORDINATOR_NOT_READY]
+        if groups:
+            wait.not_yet(f"the coordinator of group {groups[0]!r} is not ready yet")
+            wait.stop.wait(wait.step())
+    return answers
+
+
+def _code(answer: Any) -> int | None:
+    return answer.code() if isinstance(answer, KafkaError) else None
+
+
+def _settled(future: concurrent.futures.Future[Any], wait: _StartupWait, what: str) -> Any:
+    """A description future's result, or the KafkaError it failed with; waits in steps that honour the stop event."""
+    while True:
+        try:
+            return future.result(wait.step())
+        except concurrent.futures.TimeoutError:
+            wait.not_yet(f"no answer yet to describing {what}")
+        except KafkaException as exception:
+            return unwrap(exception)[0]
 
 
 def create_topics(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException
 
-from zig_cli import codecs, kafka
+from zig_cli import access, codecs, kafka
 from zig_cli.codecs import Encoder
 from zig_cli.config import Config
 from zig_cli.envelope import Record
@@ -49,7 +49,8 @@ class Delivery:
 
     def report(self, error: Any, message: Any) -> None:
         if error is not None:
-            self.errors.append(f"{message.topic()}: {error.str() if hasattr(error, 'str') else error}")
+            denied = access.runtime_denial(error, message.topic(), "WRITE") if isinstance(error, KafkaError) else None
+            self.errors.append(denied or f"{message.topic()}: {error.str() if hasattr(error, 'str') else error}")
         if next(self._reported) >= self._expected:
             self.done.set()
 
@@ -165,7 +166,8 @@ class RouteProducer:
             if self._metrics is not None:
                 self._metrics.delivered("send", error is None)
             if error is not None:
-                future.set_exception(KafkaFatalError(f"{topic}: {error.str()}"))
+                denied = access.runtime_denial(error, topic, "WRITE")
+                future.set_exception(KafkaFatalError(denied or f"{topic}: {error.str()}"))
             else:
                 future.set_result((message.topic(), message.partition(), message.offset()))
 

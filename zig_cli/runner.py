@@ -20,7 +20,7 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
-from zig_cli import codecs, kafka
+from zig_cli import access, codecs, kafka
 from zig_cli.config import Config, Route
 from zig_cli.deadset import endpoints as deadset_endpoints
 from zig_cli.errors import ZigError
@@ -162,6 +162,7 @@ class Runner:
             consumer_props.get("allow.auto.create.topics") == "true",
             route.name,
             self.stop,  # a stop signal ends the wait for brokers that do not answer
+            _needs(route, consumer_props),
         )
         stream = route.kind == "stream"
         forwarding = kafka.forwarding_producer_properties(self.config, route)
@@ -254,6 +255,18 @@ class Runner:
                 server.stop()
             else:
                 server.shutdown()
+
+
+def _needs(route: Route, consumer_props: Mapping[str, str]) -> list[access.Need]:
+    """What the route's principal must be allowed, checked at start-up before anything is consumed."""
+    retrying = route.retry.enabled
+    return access.route_needs(
+        route["origin-topic"] if kafka.is_plain_topic(route["origin-topic"]) else None,
+        route["dead-letter-topic"],
+        route["retry-topic"] if retrying else None,
+        consumer_props["group.id"],
+        kafka.retry_consumer_properties(consumer_props)["group.id"] if retrying else None,
+    )
 
 
 def build_worker(

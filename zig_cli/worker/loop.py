@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, TopicPartition
 
-from zig_cli import envelope, kafka
+from zig_cli import access, envelope, kafka
 from zig_cli.errors import KafkaFatalError, ZigError
 from zig_cli.worker import logs
 from zig_cli.worker.dispatch import Dispatch
@@ -242,6 +242,7 @@ class Worker:
         self.gate.drop(partitions)
 
     def _on_error(self, error: KafkaError) -> None:
+        error = access.explained(error, self._source.topic, "READ")  # a refused topic or group: what to grant
         if kafka.is_fatal(error, self._source.missing_topic_is_fatal):
             self._fatal = KafkaFatalError(f"route {self.runtime.name!r}: {kafka.fatal_text(error)}")
             self.stop.set()
