@@ -57,4 +57,4 @@ def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp
     assert (tmp_path / f"{name}.md").read_text().startswith("zig benchmark (smoke")
     combined = side_by_side.table([report, report]).splitlines()
     assert combined[0] == combined[1] and combined[0].endswith("; 1 run(s) each")
-    assert [line.split(" | ")[0] for line in combined[4:]] == scenarios
+    assert [line.split(" | ")[0] for line in combined[5:]] == scenarios
