@@ -17,6 +17,10 @@ SAMPLES = Path(__file__).parent.parent / "sample-configs"
 # Which broker the broker tests start: tansu (in memory, quick) or Apache Kafka itself (see apache_kafka.py).
 BROKERS = ("tansu", "apache-kafka")
 BROKER = os.environ.get("ZIG_TEST_BROKER") or "tansu"
+# How the routes of the broker tests' `zig run`s join their groups: classic, or KIP-848's consumer protocol, which
+# only Apache Kafka speaks (kafka_helpers.write_route_config applies it).
+GROUP_PROTOCOLS = ("classic", "consumer")
+GROUP_PROTOCOL = os.environ.get("ZIG_TEST_GROUP_PROTOCOL") or "classic"
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, message: str = "condition") -> None:

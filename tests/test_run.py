@@ -21,6 +21,7 @@ from kafka_helpers import (
     Zig,
     committed,
     create_topic,
+    group_env,
     http_get,
     next_offsets,
     produce,
@@ -441,7 +442,7 @@ def test_the_sample_config_on_a_terminal_shows_the_live_table(bootstrap_servers:
         "ZIGGURAT_BATCH_ROUTES_ORDERS_ORIGIN_TOPIC": topic,
         # tansu answers "latest" with a wrong offset, so start from the earliest of this fresh topic
         "ZIGGURAT_BATCH_ROUTES_ORDERS_AUTO_OFFSET_RESET_CONFIG": "earliest",
-        "ZIGGURAT_BATCH_ROUTES_ORDERS_SESSION_TIMEOUT_MS_CONFIG": "6000",
+        **group_env("ZIGGURAT_BATCH_ROUTES_ORDERS_"),
         "ZIGGURAT_BATCH_ROUTES_ORDERS_CONSUMER_GROUP_ID": unique("sample"),
         "ZIGGURAT_PROMETHEUS_PORT": "0",
         "ZIGGURAT_HTTP_SERVER_PORT": "0",
