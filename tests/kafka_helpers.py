@@ -247,11 +247,3 @@ def with_group_protocol(route: dict[str, Any], protocol: str = GROUP_PROTOCOL) -
     if isinstance(raw, dict):
         adapted["kafka-properties"] = {k: v for k, v in raw.items() if k not in kafka.BROKER_SIDE}
     return adapted
-
-
-def group_env(prefix: str, protocol: str = GROUP_PROTOCOL) -> dict[str, str]:
-    """The ZIGGURAT_* variables (under `prefix`, a route's) that set what write_route_config sets for joining a group:
-    a short session with `classic`, the consumer protocol with `consumer` (the broker sets its session)."""
-    if protocol == "classic":
-        return {f"{prefix}SESSION_TIMEOUT_MS_CONFIG": "6000"}
-    return {f"{prefix}GROUP_PROTOCOL": protocol}
