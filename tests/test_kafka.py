@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
-from helpers import batch_route, flat_config
+from helpers import batch_route, flat_config, stream_route
 
 from zig_cli import config, defaults, kafka
 
@@ -143,10 +143,13 @@ def _problems(route_raw: dict[str, Any], environ: dict[str, str] | None = None) 
 
 def test_the_consumer_protocol_leaves_the_session_timeout_to_the_broker():
     route_raw = batch_route(**{"group-protocol": "consumer"})
-    cfg = config.validate(flat_config(**{"batch-routes": {"orders": route_raw}}), "c.edn", {})
-    props = kafka.consumer_properties(cfg, cfg.route("orders"))
-    assert props["group.protocol"] == "consumer"
-    assert "session.timeout.ms" not in props, "zig's default session timeout is not sent: librdkafka refuses it"
+    stream_raw = stream_route(**{"group-protocol": "consumer"})
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": route_raw}, "stream-router": {"s": stream_raw}}))
+    for route in cfg.routes:
+        props = kafka.consumer_properties(cfg, route)
+        assert props["group.protocol"] == "consumer"
+        assert "session.timeout.ms" not in props, "zig's default session timeout is not sent: librdkafka refuses it"
+        assert "session-timeout-ms-config" not in route.values, "nor shown by zig validate"
     assert _problems(route_raw) == [], "librdkafka accepts the config zig builds"
 
 

@@ -1,4 +1,9 @@
-"""Static group membership: the `group-instance-id` template and the id it gives each consumer.
+"""How a route's consumers are members of their group: the group protocol's settings, and static membership's
+`group-instance-id` template with the id it gives each consumer.
+
+With `group-protocol consumer` (KIP-848) the broker sets the session timeout: the table's default for
+`session-timeout-ms-config` is dropped, so it is neither sent nor shown (a value the user sets is refused, by
+`kafka.property_problems`, with the reason).
 
 The template names a consumer, not a process: `{thread}` is the consumer thread's index (`retry` for the retry
 worker, whose group is the route's group plus `-retry`), `{route}` the route's name, and `$NAME` or `${NAME}` an
@@ -21,13 +26,19 @@ KEY = "group-instance-id"
 THREAD = "{thread}"
 ROUTE = "{route}"
 RETRY_THREAD = "retry"
+SESSION_TIMEOUT = "session-timeout-ms-config"  # the classic protocol's alone
 _PLACEHOLDERS = (THREAD, ROUTE)
 _ENV = re.compile(r"\$(?:\$|\{([^}]+)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 def resolve(findings: Findings, path: str, values: dict[str, Value], environ: Mapping[str, str]) -> None:
-    """Fill the environment variables of a route's template into its value, reporting what cannot be used."""
+    """Settle a route's membership settings: drop the defaults its group protocol does not use, and fill the
+    environment variables of its id template into its value, reporting what cannot be used."""
+    protocol = values.get("group-protocol")
+    session = values.get(SESSION_TIMEOUT)
+    if protocol is not None and protocol.value == "consumer" and session is not None and session.origin == "default":
+        del values[SESSION_TIMEOUT]
     value = values.get(KEY)
     if value is None:
         return
