@@ -139,6 +139,13 @@ def server_properties(
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # Groups of the consumer protocol (KIP-848) take their session and heartbeats from the broker: as quick as
+        # the classic groups of the tests (whose session timeout is 6 s), and heartbeats often enough that an
+        # assignment, which travels with them, moves within a second.
+        "group.consumer.min.session.timeout.ms": "6000",
+        "group.consumer.session.timeout.ms": "6000",
+        "group.consumer.min.heartbeat.interval.ms": "500",
+        "group.consumer.heartbeat.interval.ms": "500",
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
         **extra,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import apache_kafka
 import pytest
-from helpers import BROKER, BROKERS, FIXTURES, SAMPLES
+from helpers import BROKER, BROKERS, FIXTURES, GROUP_PROTOCOL, GROUP_PROTOCOLS, SAMPLES
 
 from zig_cli import embedded
 from zig_cli.errors import ZigError
@@ -83,6 +83,14 @@ def private_broker(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes
 def pytest_configure(config: pytest.Config) -> None:
     if BROKER not in BROKERS:
         raise pytest.UsageError(f"ZIG_TEST_BROKER must be one of {', '.join(BROKERS)}, got {BROKER!r}")
+    if GROUP_PROTOCOL not in GROUP_PROTOCOLS:
+        choices = ", ".join(GROUP_PROTOCOLS)
+        raise pytest.UsageError(f"ZIG_TEST_GROUP_PROTOCOL must be one of {choices}, got {GROUP_PROTOCOL!r}")
+    if GROUP_PROTOCOL == "consumer" and BROKER != "apache-kafka":
+        raise pytest.UsageError(
+            f"ZIG_TEST_GROUP_PROTOCOL=consumer needs ZIG_TEST_BROKER=apache-kafka: {BROKER} does not speak the "
+            "consumer group protocol (KIP-848)"
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

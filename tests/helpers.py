@@ -26,6 +26,10 @@ REJOIN_THREADS = 1 if ON_TANSU else 2
 # one under its group.min.session.timeout.ms, 6 s. Heartbeats well inside it, so a rebalance is seen soon.
 SESSION_TIMEOUT_MS = 2000 if ON_TANSU else 6000
 HEARTBEAT_MS = SESSION_TIMEOUT_MS // 5
+# How the routes of the broker tests' `zig run`s join their groups: classic, or KIP-848's consumer protocol, which
+# only Apache Kafka speaks (kafka_helpers.write_route_config applies it).
+GROUP_PROTOCOLS = ("classic", "consumer")
+GROUP_PROTOCOL = os.environ.get("ZIG_TEST_GROUP_PROTOCOL") or "classic"
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, message: str = "condition") -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from helpers import HEARTBEAT_MS, SESSION_TIMEOUT_MS, wait_until
+from helpers import GROUP_PROTOCOL, HEARTBEAT_MS, SESSION_TIMEOUT_MS, wait_until
 
 from zig_cli import kafka
 from zig_cli.producer import produce_when_room
@@ -223,10 +223,25 @@ def write_route_config(
     # Any free ports, so that several zig processes can run at once.
     raw: dict[str, Any] = {"app-name": app, "prometheus": {"port": 0}, "http-server": {"port": 0}}
     if routes:
-        raw["batch-routes"] = {name: quicken({"poll-timeout-ms-config": 200, **s}) for name, s in routes.items()}
+        raw["batch-routes"] = {
+            name: with_group_protocol(quicken({"poll-timeout-ms-config": 200, **s})) for name, s in routes.items()
+        }
     if stream_routes:
-        raw["stream-routes"] = {name: quicken(s) for name, s in stream_routes.items()}
+        raw["stream-routes"] = {name: with_group_protocol(quicken(s)) for name, s in stream_routes.items()}
     if retry is not None:
         raw["retry"] = retry
     path.write_text(loader.dumps(raw, "edn"), encoding="utf-8")
     return path
+
+
+def with_group_protocol(route: dict[str, Any], protocol: str = GROUP_PROTOCOL) -> dict[str, Any]:
+    """A route as the test run's group protocol has it (ZIG_TEST_GROUP_PROTOCOL): with `consumer`, without the
+    settings the broker decides then. A route that names its protocol keeps it."""
+    protocol = route.get("group-protocol", protocol)
+    if protocol == "classic":
+        return route
+    adapted = {k: v for k, v in route.items() if k != "session-timeout-ms-config"} | {"group-protocol": protocol}
+    raw = route.get("kafka-properties")
+    if isinstance(raw, dict):
+        adapted["kafka-properties"] = {k: v for k, v in raw.items() if k not in kafka.BROKER_SIDE}
+    return adapted

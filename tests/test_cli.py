@@ -135,6 +135,26 @@ def test_librdkafka_rejects_inconsistent_settings(tmp_path: Path):
     assert "`max.poll.interval.ms`must be >= `session.timeout.ms`" in err.splitlines()[0]
 
 
+def test_validate_refuses_what_the_consumer_protocol_leaves_to_the_broker(tmp_path: Path):
+    route = batch_route(
+        **{
+            "group-protocol": "consumer",
+            "session-timeout-ms-config": 10_000,
+            "kafka-properties": {"partition.assignment.strategy": "range"},
+        }
+    )
+    path = write(tmp_path, flat_config(**{"batch-routes": {"orders": route}}))
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert err.splitlines()[:2] == [
+        f"{path}: batch-routes.orders.kafka-properties.partition.assignment.strategy: not used with group-protocol "
+        "consumer: the broker assigns partitions (choose its assignor with group.remote.assignor)",
+        f"{path}: batch-routes.orders.session-timeout-ms-config: not used with group-protocol consumer: the broker "
+        "sets the session timeout (group.consumer.session.timeout.ms)",
+    ]
+    assert "librdkafka refuses" not in err, "zig's reason, not librdkafka's as well"
+
+
 def test_secrets_are_masked_in_text_and_json(tmp_path: Path):
     raw = flat_config(
         ssl={"enabled": True, "ssl-keystore-password": "hunter2", "jaas": {"username": "svc", "password": "s3cr3t"}},

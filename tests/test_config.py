@@ -722,3 +722,97 @@ SERVER_PORTS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
 )
 def test_prometheus_and_http_need_their_own_ports(raw: dict[str, Any], environ: dict[str, str], expected: list[str]):
     assert messages(raw, environ) == expected
+
+
+def _instance_ids(template: str, threads: int = 1, route: str = "orders") -> dict[str, Any]:
+    return batch_route(**{"group-instance-id": template, "thread-count": threads, "origin-topic": route})
+
+
+INSTANCE_IDS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
+    (
+        "an environment variable and the thread",
+        flat_config(**{"batch-routes": {"orders": _instance_ids("orders-$HOST-${ZONE}-{thread}", 3)}}),
+        {"HOST": "web1", "ZONE": "a"},
+        [],
+    ),
+    (
+        "an unset environment variable",
+        flat_config(**{"batch-routes": {"orders": _instance_ids("orders-$HOSTNAME-{thread}", 2)}}),
+        {},
+        [
+            "c.edn: batch-routes.orders.group-instance-id: environment variable HOSTNAME is not set (export it, "
+            "or leave it out of the id)"
+        ],
+    ),
+    (
+        "several threads without {thread}",
+        flat_config(**{"batch-routes": {"orders": _instance_ids("orders-$HOST", 2)}}),
+        {"HOST": "web1"},
+        [
+            "c.edn: batch-routes.orders.group-instance-id: has no {thread}, so the route's 2 consumer threads would "
+            "share one id and fence each other out; add {thread}"
+        ],
+    ),
+    (
+        "one thread needs no {thread}",
+        flat_config(**{"batch-routes": {"orders": _instance_ids("orders-$$1")}}),
+        {},
+        [],
+    ),
+    (
+        "an unknown placeholder",
+        flat_config(**{"batch-routes": {"orders": _instance_ids("orders-{host}-{thread}", 2)}}),
+        {},
+        [
+            "c.edn: batch-routes.orders.group-instance-id: unknown placeholder {host}; use {thread} (the thread's "
+            "index) or {route}"
+        ],
+    ),
+    (
+        "empty",
+        flat_config(**{"batch-routes": {"orders": _instance_ids("$EMPTY")}}),
+        {"EMPTY": ""},
+        ["c.edn: batch-routes.orders.group-instance-id: is empty; leave it out for dynamic members"],
+    ),
+    (
+        "two routes giving one id",
+        flat_config(
+            **{
+                "batch-routes": {
+                    "a": _instance_ids("app-{thread}", 2, "t1"),
+                    "b": _instance_ids("app-{thread}", 3, "t2"),
+                }
+            }
+        ),
+        {},
+        [
+            "c.edn: batch-routes.b.group-instance-id: gives 'app-0', as batch-routes.a.group-instance-id does; each "
+            "consumer needs its own id (add {route})"
+        ],
+    ),
+    (
+        "two routes told apart by {route}",
+        flat_config(
+            **{
+                "batch-routes": {"a": _instance_ids("app-{route}-{thread}", 2, "t1")},
+                "stream-router": {"b": stream_route(**{"group-instance-id": "app-{route}-{thread}"})},
+            }
+        ),
+        {},
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "environ", "expected"), [c[1:] for c in INSTANCE_IDS], ids=[c[0] for c in INSTANCE_IDS]
+)
+def test_group_instance_id_templates(raw: dict[str, Any], environ: dict[str, str], expected: list[str]):
+    assert messages(raw, environ) == expected
+
+
+def test_group_instance_id_is_kept_with_its_environment_filled_in():
+    raw = flat_config(**{"batch-routes": {"orders": _instance_ids("orders-${HOST}-$$-{thread}", 2)}})
+    route = config.validate(raw, "c.edn", {"HOST": "web1"}).route("orders")
+    assert route["group-instance-id"] == "orders-web1-$-{thread}"
+    assert route.values["group-instance-id"].origin == "file"

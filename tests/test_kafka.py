@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from confluent_kafka import KafkaError, KafkaException
-from helpers import batch_route, flat_config
+from helpers import batch_route, flat_config, stream_route
 
 from zig_cli import config, defaults, kafka
 
@@ -17,6 +19,7 @@ def test_consumer_properties_map_zig_keys_and_pin_at_least_once():
         "bootstrap.servers": "localhost:9092",
         "group.id": "orders-group",
         "session.timeout.ms": "6000",
+        "group.protocol": "classic",
         "max.poll.interval.ms": "300000",
         "auto.offset.reset": "latest",
         "auto.commit.interval.ms": "5000",
@@ -131,6 +134,78 @@ def test_zig_managed_properties_cannot_be_overridden():
         "c.edn: batch-routes.orders.kafka-properties.enable.auto.commit: "
         "zig sets it to commit only what has been handled (at-least-once)"
     ]
+
+
+def _problems(route_raw: dict[str, Any], environ: dict[str, str] | None = None) -> list[str]:
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": route_raw}}), "c.edn", environ or {})
+    return [str(p) for p in kafka.property_problems(cfg)[0]]
+
+
+def test_the_consumer_protocol_leaves_the_session_timeout_to_the_broker():
+    route_raw = batch_route(**{"group-protocol": "consumer"})
+    stream_raw = stream_route(**{"group-protocol": "consumer"})
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": route_raw}, "stream-router": {"s": stream_raw}}))
+    for route in cfg.routes:
+        props = kafka.consumer_properties(cfg, route)
+        assert props["group.protocol"] == "consumer"
+        assert "session.timeout.ms" not in props, "zig's default session timeout is not sent: librdkafka refuses it"
+        assert "session-timeout-ms-config" not in route.values, "nor shown by zig validate"
+    assert _problems(route_raw) == [], "librdkafka accepts the config zig builds"
+
+
+_CONSUMER = "not used with group-protocol consumer: "
+
+
+@pytest.mark.parametrize(
+    ("route", "problem"),
+    [
+        (
+            {"session-timeout-ms-config": 10_000},
+            "c.edn: batch-routes.orders.session-timeout-ms-config: "
+            + _CONSUMER
+            + "the broker sets the session timeout (group.consumer.session.timeout.ms)",
+        ),
+        (
+            {"kafka-properties": {"heartbeat.interval.ms": 1000}},
+            "c.edn: batch-routes.orders.kafka-properties.heartbeat.interval.ms: "
+            + _CONSUMER
+            + "the broker sets the heartbeat interval (group.consumer.heartbeat.interval.ms)",
+        ),
+        (
+            {"kafka-properties": {"partition.assignment.strategy": "cooperative-sticky"}},
+            "c.edn: batch-routes.orders.kafka-properties.partition.assignment.strategy: "
+            + _CONSUMER
+            + "the broker assigns partitions (choose its assignor with group.remote.assignor)",
+        ),
+        (
+            {"kafka-properties": {"group.protocol.type": "consumer"}},
+            "c.edn: batch-routes.orders.kafka-properties.group.protocol.type: "
+            + _CONSUMER
+            + "only the classic protocol has protocol types",
+        ),
+    ],
+    ids=["session timeout", "heartbeat interval", "assignment strategy", "protocol type"],
+)
+def test_the_consumer_protocol_refuses_what_the_broker_decides(route: dict[str, Any], problem: str):
+    assert _problems(batch_route(**route, **{"group-protocol": "consumer"})) == [problem]
+    assert _problems(batch_route(**route)) == [], "the classic protocol takes them"
+
+
+def test_the_session_timeout_set_in_the_environment_is_refused_with_the_consumer_protocol():
+    env = {"ZIGGURAT_BATCH_ROUTES_ORDERS_SESSION_TIMEOUT_MS_CONFIG": "10000"}
+    assert _problems(batch_route(**{"group-protocol": "consumer"}), env) == [
+        "c.edn: batch-routes.orders.session-timeout-ms-config: "
+        + _CONSUMER
+        + "the broker sets the session timeout (group.consumer.session.timeout.ms)"
+    ]
+
+
+def test_each_consumer_thread_gets_its_own_instance_id():
+    route_raw = batch_route(**{"group-instance-id": "orders-$HOST-{route}-{thread}", "thread-count": 2})
+    cfg = config.validate(flat_config(**{"batch-routes": {"orders": route_raw}}), "c.edn", {"HOST": "web1"})
+    route = cfg.route("orders")
+    ids = [kafka.consumer_properties(cfg, route, thread)["group.instance.id"] for thread in (0, 1, "retry")]
+    assert ids == ["orders-web1-orders-0", "orders-web1-orders-1", "orders-web1-orders-retry"]
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,7 @@ def test_a_session_timeout_under_the_brokers_minimum_stops_zig_naming_the_settin
         "consumer-group-id": unique("session"),
         "origin-topic": topic,
         "session-timeout-ms-config": 3000,  # Apache Kafka's group.min.session.timeout.ms is 6000
+        "group-protocol": "classic",  # the consumer protocol leaves the session timeout to the broker
     }
     zig = Zig(write_route_config(tmp_path / "config.edn", bootstrap_servers, {"s": route}), tmp_path / "rec.jsonl")
     assert zig.wait(60) == 1

@@ -125,3 +125,29 @@ def test_a_contract_error_in_one_worker_stops_them_all_and_is_kept():
     assert len(runner.workers) == 4  # three consumers and the retry worker
     assert all(c.stored == [] for c in consumers)
     assert "route 'orders': a worker has stopped" in runner.health()
+
+
+def test_each_consumer_joins_with_its_own_static_id():
+    route = batch_route(**{"thread-count": 2, "group-instance-id": "orders-$HOST-{thread}"})
+    servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
+    raw = flat_config(**{"batch-routes": {"orders": route}}, **servers_off)
+    cfg = config.validate(raw, "c.edn", {"HOST": "web1"})
+    producer = FakeProducer()
+    joined: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def new_consumer(props: Any, callbacks: Any) -> FakeConsumer:
+        joined.append((props["group.id"], props["group.instance.id"]))
+        stop.set()
+        return FakeConsumer(producer)
+
+    clients = Clients(consumer=new_consumer, producer=lambda props: producer, prepare_topics=lambda *a: None)
+    runner = Runner(cfg, {"orders": lambda batch: None}, clients=clients)
+    runner.stop = stop  # the workers end as soon as they have their consumers
+    runner.start()
+    assert runner.wait(10)
+    assert sorted(joined) == [
+        ("orders-group", "orders-web1-0"),
+        ("orders-group", "orders-web1-1"),
+        ("orders-group-retry", "orders-web1-retry"),
+    ]

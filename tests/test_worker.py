@@ -226,6 +226,45 @@ def test_held_retry_messages_are_handled_in_order_once_due_then_the_partition_re
     assert seen == [0, 1, 2]  # a revoked partition's held messages are left for its next owner
 
 
+def test_a_cooperative_revoke_takes_only_the_partitions_that_move():
+    """The consumer protocol (and cooperative-sticky) revokes only what moves: the rest goes on, held retries too."""
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[tuple[int, int]] = []
+    clock = {"ms": 1_000_000}
+    worker = make_worker(
+        lambda batch: seen.extend((m.partition, m.offset) for m in batch),
+        producer,
+        delayed=True,
+        clock=lambda: clock["ms"],
+    )
+    due = clock["ms"] + 100
+
+    def retried(partition: int, offset: int) -> FakeRaw:
+        headers = [("zig-origin-topic", b"orders"), ("zig-origin-partition", str(partition).encode())]
+        headers += [("zig-origin-offset", str(offset).encode()), ("zig-retry-count", b"1")]
+        headers += [("zig-due-ms", str(due).encode())]
+        return FakeRaw("shop-orders-retry", partition, offset, b"1", b"k", headers)
+
+    def retry_partitions(*numbers: int) -> list[TopicPartition]:
+        return [TopicPartition("shop-orders-retry", n) for n in numbers]
+
+    worker._on_assign(consumer, retry_partitions(0, 1, 2, 3))
+    worker.handle(consumer, [retried(0, 5), retried(2, 7)])
+    assert seen == []  # both held until due
+    worker._on_revoke(consumer, retry_partitions(2, 3))
+    assert worker.assignment.unready is None, "it still consumes partitions 0 and 1"
+    clock["ms"] = due + 1
+    worker.handle_due(consumer)
+    assert seen == [(0, 5)], "partition 0's held retry stays; partition 2's is left to its next owner"
+    assert consumer.stored[-1] == ("shop-orders-retry", 0, 6)
+    worker._on_assign(consumer, retry_partitions(4))  # only the partition added
+    worker._on_revoke(consumer, retry_partitions(0, 1))
+    assert worker.assignment.unready is None, "it still consumes partition 4"
+    worker._on_revoke(consumer, retry_partitions(4))
+    assert worker.assignment.unready == "was revoked and is rejoining its group"
+
+
 def test_a_partition_holding_too_many_messages_is_paused_until_they_are_out():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
@@ -511,13 +550,13 @@ def test_readiness_follows_the_assignment():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
     worker = make_worker(lambda batch: None, producer)
-    assert worker.unready == "has not joined its group yet"
+    assert worker.assignment.unready == "has not joined its group yet"
     partitions = [TopicPartition("orders", 0)]
     worker._on_assign(consumer, partitions)
-    assert worker.unready is None
+    assert worker.assignment.unready is None
     worker._on_lost(consumer, partitions)
-    assert worker.unready == "lost its partitions and is rejoining its group"
+    assert worker.assignment.unready == "lost its partitions and is rejoining its group"
     worker._on_assign(consumer, [])  # assigned nothing (more members than partitions) is still in the group
-    assert worker.unready is None
+    assert worker.assignment.unready is None
     worker._on_revoke(consumer, partitions)
-    assert worker.unready == "was revoked and is rejoining its group"
+    assert worker.assignment.unready == "was revoked and is rejoining its group"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from zig_cli import defaults
+from zig_cli import defaults, membership
 from zig_cli.checks import Environment, Findings, SectionCheck, describe, env_name, join
 from zig_cli.defaults import RouteKind, Section
 from zig_cli.errors import ConfigError, Problem
@@ -87,6 +87,7 @@ class _Walk:
     def __init__(self, file: str, environ: Mapping[str, str]) -> None:
         self.findings = Findings(file)
         self.env = Environment(environ)
+        self.environ = environ
         self.sections = SectionCheck(self.findings, self.env)
         self.handler_specs: dict[str, str] = {}
 
@@ -104,6 +105,7 @@ class _Walk:
         if not routes and not self.findings.problems:
             self.findings.error(root_path or "batch-routes", "no routes: add :batch-routes or :stream-router")
         check_routes_apart(self.findings, routes)
+        membership.check_apart(self.findings, routes)
         for message in self.env.unknown():
             self.findings.warn("", message)
         warnings = tuple(self.findings.warnings)
@@ -160,6 +162,7 @@ class _Walk:
                 self.findings.error(path, f"expected a map of route settings, got {describe(data)}")
                 continue
             values = self.walk(shape, data, path, (section_key, str(name)))
+            membership.resolve(self.findings, path, values, self.environ)
             routes.append(Route(kind, str(name), path, _derive(values, str(name), scoped["routes"], app_name)))
             check_topics(self.findings, path, routes[-1].values)
             if "handler-fn" in values:

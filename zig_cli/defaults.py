@@ -299,6 +299,32 @@ _FETCH_QUEUE_BACKOFF = Setting(
     maximum=300_000,
 )
 
+# The consumer group protocol (KIP-848's `consumer` moves the session, heartbeats and assignment to the broker)
+# and static membership: what a route's consumers tell the group coordinator about themselves.
+_GROUP_PROTOCOL = Setting(
+    "group-protocol",
+    "choice",
+    "classic",
+    "Consumer group protocol: classic, or consumer (KIP-848, Kafka 4.0+: the broker assigns partitions "
+    "incrementally and sets the session timeout and heartbeats, so session-timeout-ms-config and "
+    "partition.assignment.strategy are refused with it)",
+    kafka="group.protocol",
+    choices=("classic", "consumer"),
+)
+_GROUP_INSTANCE_ID = Setting(
+    "group-instance-id",
+    "str",
+    None,
+    "Static membership: each consumer's id in its group, a template where {thread} is the consumer thread's index "
+    "(required with more than one thread; the retry worker's is `retry`), {route} the route's name, and $NAME or "
+    '${NAME} an environment variable, e.g. "orders-$HOSTNAME-{thread}"; a consumer restarted with the same id '
+    "within the session timeout gets its partitions back without a rebalance",
+    kafka="group.instance.id",
+    default_text="none (dynamic members)",
+)
+# The session timeout's description: the classic protocol's alone.
+_SESSION_TIMEOUT_TEXT = "Consumer session timeout (group-protocol classic; with consumer the broker sets it)"
+
 # More handler calls at once than this costs a consumer thread more in its pool or event loop than it gains.
 _CONCURRENCY_MAX = 10_000
 _ORDERING_CHOICES = ("key", "partition", "none")
@@ -388,11 +414,13 @@ BATCH_ROUTE = Section(
             "session-timeout-ms-config",
             "int",
             60_000,
-            "Consumer session timeout",
+            _SESSION_TIMEOUT_TEXT,
             kafka="session.timeout.ms",
             minimum=1,
             maximum=_SESSION_TIMEOUT_MAX_MS,
         ),
+        _GROUP_PROTOCOL,
+        _GROUP_INSTANCE_ID,
         Setting(
             "key-deserializer-class-config",
             "deserializer",
@@ -509,11 +537,13 @@ STREAM_ROUTE = Section(
             "session-timeout-ms-config",
             "int",
             60_000,
-            "Consumer session timeout",
+            _SESSION_TIMEOUT_TEXT,
             kafka="session.timeout.ms",
             minimum=1,
             maximum=_SESSION_TIMEOUT_MAX_MS,
         ),
+        _GROUP_PROTOCOL,
+        _GROUP_INSTANCE_ID,
         Setting(
             "default-api-timeout-ms-config",
             "int",

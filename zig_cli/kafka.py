@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from zig_cli import access, defaults
+from zig_cli import access, defaults, membership
 from zig_cli.config import Config, Route, Value
 from zig_cli.config import is_plain_topic as is_plain_topic  # config validates origin topics by the same rule
 from zig_cli.config import subscription as subscription
@@ -78,13 +78,49 @@ def security_properties(config: Config) -> dict[str, str]:
     return props
 
 
-def consumer_properties(config: Config, route: Route) -> dict[str, str]:
-    """The full librdkafka consumer config of a route."""
+# What the consumer group protocol (KIP-848) moves to the broker: librdkafka refuses these with group.protocol=consumer.
+BROKER_SIDE: Mapping[str, str] = {
+    "session.timeout.ms": "the broker sets the session timeout (group.consumer.session.timeout.ms)",
+    "heartbeat.interval.ms": "the broker sets the heartbeat interval (group.consumer.heartbeat.interval.ms)",
+    "partition.assignment.strategy": "the broker assigns partitions (choose its assignor with group.remote.assignor)",
+    "group.protocol.type": "only the classic protocol has protocol types",
+}
+
+
+def uses_consumer_protocol(route: Route) -> bool:
+    """True when the route's consumers join their group with the consumer protocol (KIP-848)."""
+    return "group-protocol" in route.values and route["group-protocol"] == "consumer"
+
+
+def consumer_properties(config: Config, route: Route, thread: int | str = 0) -> dict[str, str]:
+    """The full librdkafka consumer config of one of a route's consumers: `thread` fills its group-instance-id.
+    With the consumer protocol, what the broker decides is left out (a value set anyway is a config problem)."""
     props = security_properties(config)
     props.update(_mapped(route.table, route.own()))
     props.update(route["kafka-properties"] if "kafka-properties" in route.values else {})
     props.update(CONSUMER_FIXED)
+    if uses_consumer_protocol(route):
+        props = {k: v for k, v in props.items() if k not in BROKER_SIDE}
+    if membership.KEY in route.values:
+        props["group.instance.id"] = membership.instance_id(route[membership.KEY], route.name, thread)
     return props
+
+
+def _route_problems(route: Route) -> list[tuple[str, str]]:
+    """(key path, reason) for raw properties zig sets itself, and for settings the route's group protocol does not
+    use."""
+    own = route["kafka-properties"] if "kafka-properties" in route.values else {}
+    raw = f"{route.path}.kafka-properties"
+    found = [(f"{raw}.{prop}", _FIXED_REASON) for prop in sorted(set(own) & set(CONSUMER_FIXED))]
+    if uses_consumer_protocol(route):
+        unused = "not used with group-protocol consumer: "
+        for setting in route.table.settings:
+            value = route.values.get(setting.key)
+            reason = BROKER_SIDE.get(setting.kafka or "")
+            if reason and value is not None and value.origin != "default":
+                found.append((f"{route.path}.{setting.key}", unused + reason))
+        found += [(f"{raw}.{prop}", unused + BROKER_SIDE[prop]) for prop in sorted(set(own) & set(BROKER_SIDE))]
+    return found
 
 
 # How long the broker may hold a retry consumer's fetch when it has nothing new. librdkafka keeps one fetch in
@@ -126,9 +162,7 @@ def property_problems(config: Config) -> tuple[list[Problem], list[Problem]]:
         checks: list[tuple[str, str, dict[str, str]]] = [
             ("consumer", f"{route.path}.kafka-properties", consumer_properties(config, route))
         ]
-        own = route["kafka-properties"] if "kafka-properties" in route.values else {}
-        for prop in sorted(set(own) & set(CONSUMER_FIXED)):
-            problems.append(Problem(config.file, f"{route.path}.kafka-properties.{prop}", _FIXED_REASON))
+        problems.extend(Problem(config.file, path, reason) for path, reason in _route_problems(route))
         if route.has_producer:
             checks.append(("producer", f"{route.path}.producer.kafka-properties", producer_properties(config, route)))
         for role, path, props in checks:

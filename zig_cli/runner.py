@@ -20,7 +20,7 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
-from zig_cli import access, codecs, kafka
+from zig_cli import access, codecs, kafka, membership
 from zig_cli.config import Config, Route
 from zig_cli.deadset import endpoints as deadset_endpoints
 from zig_cli.errors import ZigError
@@ -133,7 +133,7 @@ class Runner:
         problems = []
         for worker, thread in zip(self.workers, self._threads, strict=True):
             kind = worker.kind
-            unready = worker.unready
+            unready = worker.assignment.unready
             if not thread.is_alive():
                 problems.append(f"route {worker.runtime.name!r}: a {kind} has stopped")
             elif unready is not None:
@@ -193,9 +193,11 @@ class Runner:
             handler_timeout_s=route["handler-timeout-ms"] / 1000,
             graceful_timeout_s=self.graceful_timeout_s,
         )
-        retry_props = kafka.retry_consumer_properties(consumer_props)
-        threads = route.threads
-        plans = [(consumer_props, False)] * threads + ([(retry_props, True)] if retry.enabled else [])
+        # Each consumer its own config: a static member's group-instance-id names its thread.
+        plans = [(kafka.consumer_properties(self.config, route, index), False) for index in range(route.threads)]
+        if retry.enabled:
+            retry_member = kafka.consumer_properties(self.config, route, membership.RETRY_THREAD)
+            plans.append((kafka.retry_consumer_properties(retry_member), True))
         for index, (props, retrying) in enumerate(plans):
             name = f"zig-{route.name}-{'retry' if retrying else index}"
             worker = build_worker(runtime, self._factory(props), self.stop, retrying=retrying, name=name)

@@ -1,6 +1,7 @@
 """A route's workers, made of parts with one job each (the runner puts them together, choosing each once):
 
 loop.py        the consumer loop: subscribe, consume, close, librdkafka's callbacks; nothing per message
+assignment.py  the partitions a consumer holds through eager and cooperative rebalances; its readiness
 gate.py        a retry worker's gate: holds messages until due, pauses and resumes partitions
 lanes.py       consumed messages cut into items by ordering, and which items may be in a handler at once
 dispatch.py    the loop's side of handler calls: items handed over and taken back, what is buffered

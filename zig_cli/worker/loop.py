@@ -19,6 +19,7 @@ from confluent_kafka import KafkaError, TopicPartition
 from zig_cli import access, envelope, kafka
 from zig_cli.errors import KafkaFatalError, ZigError
 from zig_cli.worker import logs
+from zig_cli.worker.assignment import Assignment
 from zig_cli.worker.dispatch import Dispatch
 from zig_cli.worker.gate import Gate
 from zig_cli.worker.keeper import Keeper
@@ -94,9 +95,7 @@ class Worker:
         self._throttle = Throttle(runtime.name, dispatch, stop)
         self._watchdog = watchdog
         self._keeper = keeper  # an inline worker's: polls while the loop thread is in a long call
-        # Why this worker is not ready to consume, or None while it holds an assignment. Written by the worker's
-        # own callbacks, read by /health: a plain attribute, replaced whole.
-        self.unready: str | None = "has not joined its group yet"
+        self.assignment = Assignment()  # /health reads its `unready`
 
     @property
     def overdue(self) -> str | None:
@@ -203,10 +202,10 @@ class Worker:
                         raise self._fatal
         return usable
 
-    # --- librdkafka's callbacks ---
+    # --- librdkafka's callbacks: the partitions that move (see assignment.py) ---
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        self.unready = None
+        self.assignment.assigned(partitions)
         self._ledger.forget(partitions)
         logger.info(
             "route=%s assigned %s", self.runtime.name, _partitions(partitions), extra=logs.context(self.runtime.name)
@@ -219,8 +218,7 @@ class Worker:
             _partitions(partitions),
             extra=logs.context(self.runtime.name),
         )
-        self.unready = "was revoked and is rejoining its group"
-        revoked = {(p.topic, p.partition) for p in partitions}
+        revoked = self.assignment.revoked(partitions)
         self.dispatch.drop(revoked)
         self._outcomes.drain(consumer, revoked)
         self._ledger.revoke(consumer, partitions)
@@ -231,7 +229,7 @@ class Worker:
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         # librdkafka calls this when the group coordinator has not answered within the session timeout, too
-        self.unready = "lost its partitions and is rejoining its group"
+        lost = self.assignment.lost(partitions)
         logger.warning(
             "route=%s lost %s; uncommitted messages will be delivered again",
             self.runtime.name,
@@ -240,6 +238,9 @@ class Worker:
         )
         self._ledger.forget(partitions)
         self.gate.drop(partitions)
+        if self._keeper is not None:
+            self._keeper.drop(lost)
+        self._throttle.forget(lost)
 
     def _on_error(self, error: KafkaError) -> None:
         error = access.explained(error, self._source.topic, "READ")  # a refused topic or group: what to grant
