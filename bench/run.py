@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench import handlers, raw_consumer
@@ -158,13 +158,6 @@ def _produce_all(bootstrap: str, topic: str, records: Iterable[tuple[bytes, byte
     return ends
 
 
-_COORDINATOR_BUSY = {
-    KafkaError.NOT_COORDINATOR,
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    KafkaError.COORDINATOR_NOT_AVAILABLE,
-}
-
-
 class Committed:
     """Whether a group's committed offsets have reached the end of every partition."""
 
@@ -175,11 +168,10 @@ class Committed:
 
     def __call__(self) -> bool:
         try:
-            committed = self._consumer.committed(self._partitions, 10)
+            committed = kafka.committed(self._consumer, self._partitions, 10)
         except KafkaException as error:
-            # Apache Kafka answers so while the group's coordinator moves or loads the offsets topic: ask again.
-            if error.args[0].code() in _COORDINATOR_BUSY:
-                return False
+            if kafka.unwrap(error)[0].code() in kafka.COORDINATOR_BUSY:
+                return False  # asked again on the next look
             raise
         return all(tp.offset >= self._ends[tp.partition] for tp in committed)
 

@@ -97,7 +97,7 @@ def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 60) -> l
 def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
     try:
-        offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)
+        offsets = kafka.committed(consumer, [TopicPartition(topic, p) for p in range(partitions)], 30)
     finally:
         consumer.close()
     return {tp.partition: tp.offset for tp in offsets}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from helpers import batch_route, flat_config, stream_route
 
 from zig_cli import config, defaults, kafka
@@ -262,3 +262,31 @@ def test_forwarding_producer_takes_the_route_producer_settings_on_the_route_clus
 def test_unwrap_gives_the_kafka_error_and_its_text(exception: KafkaException, code: int, text: str):
     error, said = kafka.unwrap(exception)
     assert (error.code(), said) == (code, text)
+
+
+class _BusyCoordinator:
+    """committed() answers NOT_COORDINATOR `busy` times, then the offsets."""
+
+    def __init__(self, busy: int, code: int = KafkaError.NOT_COORDINATOR) -> None:
+        self.busy, self.code, self.calls = busy, code, 0
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise KafkaException(KafkaError(self.code, "Failed to get committed offsets: Broker: Not coordinator"))
+        return [TopicPartition(tp.topic, tp.partition, 7) for tp in partitions]
+
+
+def test_committed_asks_again_while_the_coordinator_is_busy():
+    consumer = _BusyCoordinator(busy=2)
+    assert kafka.committed(consumer, [TopicPartition("t", 0)], 5) == [TopicPartition("t", 0, 7)]
+    assert consumer.calls == 3
+
+
+def test_committed_gives_up_at_its_timeout_and_raises_other_errors_at_once():
+    with pytest.raises(KafkaException, match="Not coordinator"):
+        kafka.committed(_BusyCoordinator(busy=10**6), [TopicPartition("t", 0)], 0.3)
+    denied = _BusyCoordinator(busy=1, code=KafkaError.GROUP_AUTHORIZATION_FAILED)
+    with pytest.raises(KafkaException):
+        kafka.committed(denied, [TopicPartition("t", 0)], 5)
+    assert denied.calls == 1

@@ -144,7 +144,7 @@ class DeadSet:
         consumer, watch = self._consumer(self._props())
         try:
             partitions = [TopicPartition(self.topic, p) for p in self._partitions(consumer, watch)]
-            starts = consumer.committed(partitions, timeout=READ_TIMEOUT_S)
+            starts = kafka.committed(consumer, partitions, READ_TIMEOUT_S)
             consumer.assign(
                 [
                     TopicPartition(self.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
@@ -360,7 +360,7 @@ class Committer(Protocol):
 def commit_forward(consumer: Committer, topic: str, partition: int, start: int, end: int) -> None:
     """Commit `end` for a partition read from `start`, unless the group's offset is already past `start`: then
     another replay or delete has moved it, and committing would move it back (409)."""
-    [current] = consumer.committed([TopicPartition(topic, partition)], timeout=READ_TIMEOUT_S)
+    [current] = kafka.committed(consumer, [TopicPartition(topic, partition)], READ_TIMEOUT_S)
     if current.offset > start:
         raise DeadSetError(
             409,

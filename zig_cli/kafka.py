@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicCollection
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -227,6 +227,30 @@ _SETTING_REFUSED = {
         "group.min.session.timeout.ms and group.max.session.timeout.ms (Apache Kafka's defaults: 6000 and 1800000)"
     ),
 }
+
+
+# What a group's coordinator answers while it moves or loads the offsets topic (a fresh Apache Kafka does, for seconds):
+# librdkafka hands these back from committed() instead of asking again.
+COORDINATOR_BUSY = frozenset(
+    {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE}
+)
+COORDINATOR_RETRY_S = 0.1
+
+
+def committed(consumer: Any, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+    """The group's committed offsets of these partitions, asking again while the coordinator is busy, for up to
+    `timeout` seconds in all; other errors (and a coordinator still busy at the end) raise KafkaException."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            offsets: list[TopicPartition] = consumer.committed(
+                partitions, timeout=max(deadline - time.monotonic(), 0.1)
+            )
+            return offsets
+        except KafkaException as error:
+            if unwrap(error)[0].code() not in COORDINATOR_BUSY or time.monotonic() + COORDINATOR_RETRY_S >= deadline:
+                raise
+        time.sleep(COORDINATOR_RETRY_S)
 
 
 def unwrap(exception: KafkaException) -> tuple[KafkaError, str]:
