@@ -255,10 +255,13 @@ class Assignments(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
         self.marks: list[tuple[float, int]] = []
+        self.warnings: list[str] = []  # said when the run fails, so a failed run shows what zig saw
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg.startswith("route=%s assigned"):
             self.marks.append(handlers.mark())
+        elif record.levelno >= logging.WARNING:
+            self.warnings.append(record.getMessage())
 
 
 class Rate(NamedTuple):
@@ -305,9 +308,12 @@ def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[in
     worker_log.propagate = False  # only noted, not printed
     try:
         _run_until_handled(zig, expected)
+        done = watch.wait(60)
+    except RuntimeError as error:
+        raise RuntimeError(f"{error}; zig warned: {assignments.warnings[-5:] or 'nothing'}") from error
     finally:
         worker_log.removeHandler(assignments)
-    return steady_rate(expected, assignments.marks, watch.wait(60))
+    return steady_rate(expected, assignments.marks, done)
 
 
 def _run_until_handled(zig: runner.Runner, expected: int) -> None:
