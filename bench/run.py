@@ -307,7 +307,9 @@ def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[in
     worker_log.setLevel(logging.INFO)
     worker_log.propagate = False  # only noted, not printed
     try:
-        _run_until_handled(zig, expected)
+        # Until the group has committed the end of every partition, not until the handlers counted `expected`: a
+        # rebalance hands the messages in hand to another member again, and those count twice.
+        _run_until_handled(zig, expected, finished=lambda: watch.done_at is not None)
         done = watch.wait(60)
     except RuntimeError as error:
         raise RuntimeError(f"{error}; zig warned: {assignments.warnings[-5:] or 'nothing'}") from error
@@ -316,15 +318,13 @@ def run_zig(cfg: config_module.Config, bootstrap: str, topic: str, ends: dict[in
     return steady_rate(expected, assignments.marks, done)
 
 
-def _run_until_handled(zig: runner.Runner, expected: int) -> None:
-    """Start zig, wait until the bench handlers have seen `expected` messages, stop it; raises when a worker failed."""
+def _run_until_handled(zig: runner.Runner, expected: int, finished: Callable[[], bool] | None = None) -> None:
+    """Start zig, wait until the bench handlers have seen `expected` messages (or until `finished`), stop it; raises
+    when a worker failed."""
+    done = finished or (lambda: handlers.state["count"] >= expected)
     zig.start()
     try:
-        _wait(
-            lambda: handlers.state["count"] >= expected or zig.stop.is_set(),
-            600,
-            f"zig to handle {expected:,} messages",
-        )
+        _wait(lambda: done() or zig.stop.is_set(), 600, f"zig to handle {expected:,} messages")
     finally:
         zig.stop.set()
         zig.wait(60)
