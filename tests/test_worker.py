@@ -265,6 +265,22 @@ def test_a_cooperative_revoke_takes_only_the_partitions_that_move():
     assert worker.assignment.unready == "was revoked and is rejoining its group"
 
 
+def test_a_paused_partition_that_leaves_is_resumed_so_it_fetches_again_if_it_comes_back():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    clock = {"ms": 1_000_000}
+    worker = make_worker(lambda batch: None, producer, delayed=True, clock=lambda: clock["ms"])
+    worker.gate = RetryGate("orders", RETRY.max_held_bytes, worker.runtime.clock, hold_limit=1)
+    headers = [("zig-origin-topic", b"orders"), ("zig-retry-count", b"1"), ("zig-due-ms", str(clock["ms"] + 200))]
+    held = [FakeRaw("shop-orders-retry", p, 0, b"1", b"k", [(k, str(v).encode()) for k, v in headers]) for p in (0, 1)]
+    worker.handle(consumer, held)
+    assert sorted(consumer.paused) == [("shop-orders-retry", 0), ("shop-orders-retry", 1)]
+    worker._on_revoke(consumer, [TopicPartition("shop-orders-retry", 0)])
+    assert consumer.resumed == [("shop-orders-retry", 0)], "librdkafka would keep it paused if it came back"
+    worker._on_lost(consumer, [TopicPartition("shop-orders-retry", 1)])
+    assert consumer.resumed == [("shop-orders-retry", 0), ("shop-orders-retry", 1)]
+
+
 def test_a_partition_holding_too_many_messages_is_paused_until_they_are_out():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
