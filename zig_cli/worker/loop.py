@@ -222,7 +222,7 @@ class Worker:
         self.dispatch.drop(revoked)
         self._outcomes.drain(consumer, revoked)
         self._ledger.revoke(consumer, partitions)
-        self._unpause(consumer, partitions)
+        _unpause(consumer, partitions)
         self.gate.drop(partitions)
         if self._keeper is not None:
             self._keeper.drop(revoked)
@@ -238,19 +238,11 @@ class Worker:
             extra=logs.context(self.runtime.name),
         )
         self._ledger.forget(partitions)
-        self._unpause(consumer, partitions)
+        _unpause(consumer, partitions)
         self.gate.drop(partitions)
         if self._keeper is not None:
             self._keeper.drop(lost)
         self._throttle.forget(lost)
-
-    @staticmethod
-    def _unpause(consumer: Any, partitions: list[TopicPartition]) -> None:
-        """Resume partitions leaving this consumer: librdkafka keeps a partition's pause through a rebalance, so one
-        paused by the gate, the keeper or the throttle and given back to this consumer later would never fetch again,
-        while they forget it here."""
-        if partitions:
-            consumer.resume(partitions)
 
     def _on_error(self, error: KafkaError) -> None:
         error = access.explained(error, self._source.topic, "READ")  # a refused topic or group: what to grant
@@ -274,6 +266,14 @@ class Worker:
             logger.warning(
                 "route=%s commit failed: %s", self.runtime.name, error.str(), extra=logs.context(self.runtime.name)
             )
+
+
+def _unpause(consumer: Any, partitions: list[TopicPartition]) -> None:
+    """Resume partitions leaving a consumer: librdkafka keeps a partition's pause through a rebalance, so one paused
+    by the gate, the keeper or the throttle and given back to this consumer later would never fetch again, while they
+    forget it when it leaves."""
+    if partitions:
+        consumer.resume(partitions)
 
 
 def _partitions(partitions: list[TopicPartition]) -> str:
