@@ -230,7 +230,7 @@ _SETTING_REFUSED = {
 
 
 # What a group's coordinator answers while it moves or loads the offsets topic (a fresh Apache Kafka does, for seconds):
-# librdkafka hands these back from committed() instead of asking again.
+# librdkafka hands these back from committed() and from describing a group instead of asking again; zig asks again.
 COORDINATOR_BUSY = frozenset(
     {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE}
 )
@@ -243,9 +243,8 @@ def committed(consumer: Any, partitions: list[TopicPartition], timeout: float) -
     deadline = time.monotonic() + timeout
     while True:
         try:
-            offsets: list[TopicPartition] = consumer.committed(
-                partitions, timeout=max(deadline - time.monotonic(), 0.1)
-            )
+            left = max(deadline - time.monotonic(), COORDINATOR_RETRY_S)
+            offsets: list[TopicPartition] = consumer.committed(partitions, timeout=left)
             return offsets
         except KafkaException as error:
             if unwrap(error)[0].code() not in COORDINATOR_BUSY or time.monotonic() + COORDINATOR_RETRY_S >= deadline:
@@ -458,14 +457,6 @@ def prepare_topics(
     _create(admin, missing, partitions, wait)
 
 
-# A group's coordinator that is still loading, or moved: asked again, as a consumer would.
-_COORDINATOR_NOT_READY = {
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    KafkaError.COORDINATOR_NOT_AVAILABLE,
-    KafkaError.NOT_COORDINATOR,
-}
-
-
 def _described(admin: AdminClient, needs: Sequence[access.Need], wait: _StartupWait) -> dict[tuple[str, str], Any]:
     """Each topic and group of `needs`, described with the operations the principal may perform on it (KIP-430):
     (kind, name) -> its description, or the KafkaError describing it failed with."""
@@ -482,7 +473,7 @@ def _described(admin: AdminClient, needs: Sequence[access.Need], wait: _StartupW
             groups, include_authorized_operations=True, request_timeout=wait.timeout_s
         )
         answers |= {("group", name): _settled(future, wait, f"group {name!r}") for name, future in futures.items()}
-        groups = [name for name in groups if _code(answers["group", name]) in _COORDINATOR_NOT_READY]
+        groups = [name for name in groups if _code(answers["group", name]) in COORDINATOR_BUSY]
         if groups:
             wait.not_yet(f"the coordinator of group {groups[0]!r} is not ready yet")
             wait.stop.wait(wait.step())
