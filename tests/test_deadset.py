@@ -29,10 +29,12 @@ pytestmark = pytest.mark.kafka
 
 
 def dead_letters(bootstrap: str, topic: str, origin_topic: str, count: int) -> None:
-    """Write `count` dead letters as zig writes them (key k<i>, value v<i>, retried twice, error boom <i>)."""
+    """Write `count` dead letters as zig writes them (key k<i>, value v<i>, retried twice, error boom <i>), of
+    messages that came with headers of their own, one named like zig's."""
     producer = Producer({"bootstrap.servers": bootstrap})
     for i in range(count):
-        origin = envelope.read(origin_topic, 0, 100 + i, 1_700_000_000_000, [("trace", b"t")])
+        own = (("trace", b"t"), ("zig-error", b"forged"))
+        origin = envelope.Origin(origin_topic, 0, 100 + i, 1_700_000_000_000, 0, None, own)
         record = envelope.forward(topic, origin, f"k{i}".encode(), f"v{i}".encode(), "r", 2, f"boom {i}")
         producer.produce(record.topic, record.value, record.key, headers=record.headers)
     assert producer.flush(30) == 0

@@ -58,9 +58,27 @@ def test_a_forwarded_message_with_only_zigs_headers_has_no_own_headers():
     assert (origin.topic, origin.partition, origin.offset, origin.timestamp) == ("orders", 0, 1, 77)
 
 
-def test_headers_named_like_zigs_are_not_handed_back_as_the_messages_own():
-    origin = envelope.read("orders", 0, 1, None, [("zig-something-new", b"x"), ("trace", b"t")])
-    assert origin.headers == (("trace", b"t"),) and origin.retry_count == 0
+def test_headers_zig_writes_that_this_zig_does_not_know_are_not_handed_back_as_the_messages_own():
+    record = envelope.forward("r", envelope.read("orders", 0, 1, None, [("trace", b"t")]), b"k", b"v", "o", 1, "e")
+    origin = envelope.read("r", 2, 9, 77, [*record.headers, ("zig-something-new", b"x")])
+    assert origin.headers == (("trace", b"t"),) and origin.retry_count == 1
+
+
+def test_a_messages_own_headers_named_like_zigs_are_kept_through_a_retry_and_never_read_as_zigs():
+    forged = (("zig-origin-topic", b"evil"), ("zig-retry-count", b"7"), ("trace", b"t"))
+    first = envelope.Origin("orders", 3, 42, 1_000, 0, None, forged)  # as the origin topic's message has them
+    record = envelope.forward("r", first, b"k", b"v", "orders", 1, "e", due_ms=5)
+    again = envelope.read("r", 0, 7, 5, record.headers)
+    assert (again.topic, again.partition, again.offset, again.retry_count) == ("orders", 3, 42, 1)
+    assert again.headers == forged
+    twice = envelope.read("r", 0, 8, 6, envelope.forward("r", again, b"k", b"v", "orders", 2, "e").headers)
+    assert (twice.topic, twice.retry_count, twice.headers) == ("orders", 2, forged)
+
+
+def test_a_record_zig_did_not_forward_keeps_every_header_as_its_own():
+    headers = [("zig-error", b"mine"), ("trace", b"t")]
+    origin = envelope.read("r", 0, 1, None, headers)
+    assert (origin.topic, origin.retry_count, origin.headers) == ("r", 0, tuple(headers))
 
 
 @pytest.mark.parametrize(

@@ -138,6 +138,21 @@ def test_message_that_does_not_decode_goes_to_the_dead_letter_topic():
     assert consumer.stored == [("orders", 0, 13)]
 
 
+def test_headers_named_like_zigs_on_the_origin_topic_are_the_messages_own():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[Message] = []
+    forged = [("zig-origin-topic", b"evil"), ("zig-retry-count", b"7"), ("zig-origin-offset", b"1")]
+    worker = make_worker(lambda batch: seen.extend(batch) or {"retry": batch}, producer)
+    worker.handle(consumer, [FakeRaw("orders", 0, 10, b"1", b"k", forged)])
+    [message] = seen
+    assert (message.topic, message.offset, message.retry_count) == ("orders", 10, 0)
+    assert message.headers == tuple(forged)
+    [record] = producer.produced  # its headers as a dict: zig's, written last, win
+    assert record["headers"]["zig-origin-topic"] == b"orders"
+    assert (record["headers"]["zig-origin-offset"], record["headers"]["zig-retry-count"]) == (b"10", b"1")
+
+
 def test_retries_exhausted_go_to_the_dead_letter_topic():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)

@@ -90,10 +90,11 @@ class Message:
 
 
 class ConsumedMessage(Message):
-    """A first delivery without headers, read from the consumed message itself when asked.
+    """A first delivery, read from the consumed message itself when asked.
 
-    One is built for every consumed message, so it writes three slots and leaves the other five to the consumed
-    message.
+    One is built for every message of an origin topic, so it writes three slots and leaves the other five to the
+    consumed message. Its headers are all its own, those named like zig's included: zig's count only on the topics
+    zig writes (see envelope).
     """
 
     __slots__ = ("_raw",)
@@ -122,7 +123,7 @@ class ConsumedMessage(Message):
 
     @property
     def headers(self) -> Headers:
-        return ()
+        return tuple(self._raw.headers() or ())
 
     @property
     def retry_count(self) -> int:

@@ -374,7 +374,8 @@ def _letter(raw: Any) -> DeadLetter:
     kind, timestamp = raw.timestamp()
     headers = raw.headers() or []
     origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
-    error = next((envelope.decoded(data) or "" for name, data in headers if name == envelope.ERROR), "")
+    # zig's error header is its last: one of the message's own may carry the same name.
+    error = next((envelope.decoded(data) or "" for name, data in reversed(headers) if name == envelope.ERROR), "")
     return DeadLetter(raw.partition(), raw.offset(), raw.key(), raw.value(), origin, error, origin.timestamp)
 
 

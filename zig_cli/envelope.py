@@ -1,8 +1,12 @@
 """Retry and dead-letter records: the original message plus zig's metadata headers, and how to read them back.
 
 A message handed to a retry or dead-letter topic keeps its key, value and headers byte for byte; zig adds headers
-named `zig-*` saying where it came from, how often it was retried, when it is due and the last error. Reading a
-record back strips them again, so the handler sees the original message.
+named `zig-*` saying where it came from, how often it was retried, when it is due and the last error, after the
+message's own headers. Reading a record back strips them again, so the handler sees the original message.
+
+Those headers are trusted only where zig wrote them: on a route's retry topic, its dead-letter topic and in replays.
+A message on an origin topic never reaches `read`: headers it carries under zig's names are its own, kept as they
+came, and say nothing about where it came from.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ RETRY_COUNT = "zig-retry-count"
 DUE_MS = "zig-due-ms"
 ERROR = "zig-error"
 ROUTE = "zig-route"
-_PREFIX = "zig-"
 _NAMES = frozenset((ORIGIN_TOPIC, ORIGIN_PARTITION, ORIGIN_OFFSET, ORIGIN_TIMESTAMP, RETRY_COUNT, DUE_MS, ERROR, ROUTE))
 _MAX_ERROR = 2000
 
@@ -52,14 +55,15 @@ class Record(NamedTuple):
 
 
 def read(topic: str, partition: int, offset: int, timestamp: int | None, headers: RawHeaders | None) -> Origin:
-    """The origin of a consumed message: its own coordinates, unless zig's headers say it was forwarded."""
+    """The origin of a message read from a topic zig writes (retry or dead-letter): its own coordinates, unless
+    zig's headers say it was forwarded."""
     if not headers:
         return Origin(topic, partition, offset, timestamp, 0, None, ())
     named = dict(headers)  # one pass in C; zig writes each of its headers once
     # Only zig's headers (the usual retry message): nothing of the message's own to keep, found without a loop.
     own = () if len(_NAMES.intersection(named)) == len(headers) else _own(headers)
-    if ORIGIN_TOPIC not in named:
-        return Origin(topic, partition, offset, timestamp, 0, None, own)
+    if ORIGIN_TOPIC not in named:  # not forwarded by zig: every header is the message's own
+        return Origin(topic, partition, offset, timestamp, 0, None, tuple(headers))
     try:  # what zig wrote, read at full speed: this runs for every message of a retry topic
         return Origin(
             named[ORIGIN_TOPIC].decode() or topic,  # type: ignore[union-attr]  # None is caught below
@@ -84,8 +88,13 @@ def read(topic: str, partition: int, offset: int, timestamp: int | None, headers
 
 
 def _own(headers: RawHeaders) -> tuple[tuple[str, bytes | None], ...]:
-    """The message's own headers: all but zig's."""
-    return tuple((name, data) for name, data in headers if not name.startswith(_PREFIX))
+    """The message's own headers: those before zig's, which `forward` writes last, starting with ORIGIN_TOPIC. The
+    message's own may use zig's names too (they came with it on the origin topic), so the last ORIGIN_TOPIC starts
+    zig's."""
+    for index in range(len(headers) - 1, -1, -1):
+        if headers[index][0] == ORIGIN_TOPIC:
+            return tuple(headers[:index])
+    return tuple(headers)
 
 
 def forward(

@@ -28,7 +28,7 @@ class Batch:
     raws: list[Any]
     messages: list[Message | None]
     reasons: dict[int, str]  # index -> why it did not decode
-    origins: dict[int, envelope.Origin]  # index -> origin, for messages that arrived with headers
+    origins: dict[int, envelope.Origin]  # index -> origin, for messages of a retry topic
 
     def origin(self, index: int) -> envelope.Origin:
         """Where message `index` first came from (computed on demand: only retries and dead letters need it)."""
@@ -37,7 +37,9 @@ class Batch:
             raw = self.raws[index]
             kind, timestamp = raw.timestamp()
             stamp = timestamp if kind else None
-            found = envelope.Origin(raw.topic(), raw.partition(), raw.offset(), stamp, 0, None, ())
+            headers = raw.headers()
+            own = tuple(headers) if headers else ()
+            found = envelope.Origin(raw.topic(), raw.partition(), raw.offset(), stamp, 0, None, own)
         return found
 
 
@@ -49,8 +51,8 @@ class Builder:
         self._decode_value = None if value_decoder is _PASSTHROUGH else value_decoder
 
     def build(self, raws: list[Any], known: list[envelope.Origin] | None = None) -> Batch:
-        """What the handler sees for each raw message, given the origins if they are `known` already (a retry
-        topic's)."""
+        """What the handler sees for each raw message, given the origins if they are `known` (a retry topic's, read
+        from zig's headers); without them, each message is a first delivery, whatever headers it carries."""
         decode_key = self._decode_key
         decode_value = self._decode_value
         messages: list[Message | None] = []
@@ -70,16 +72,10 @@ class Builder:
                 reasons[index] = undecodable("value", error)
                 append(None)
                 continue
-            if known is not None:
-                origin = origins[index] = known[index]
-            else:
-                headers = raw.headers()
-                if headers is None:
-                    append(ConsumedMessage(raw, key, value))
-                    continue
-                kind, timestamp = raw.timestamp()
-                origin = envelope.read(raw.topic(), raw.partition(), raw.offset(), timestamp if kind else None, headers)
-                origins[index] = origin
+            if known is None:
+                append(ConsumedMessage(raw, key, value))
+                continue
+            origin = origins[index] = known[index]
             append(
                 Message(
                     origin.topic,
