@@ -11,7 +11,7 @@ JAAS, so :jaas becomes sasl.username and sasl.password, and its login-module say
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from zig_cli import defaults
@@ -40,7 +40,7 @@ class Resolved:
 
     properties: dict[str, str]
     explained: tuple[str, ...] = ()
-    notes: tuple[Note, ...] = field(default=())
+    notes: tuple[Note, ...] = ()
 
 
 def _text(value: object) -> str:
@@ -135,14 +135,14 @@ class _Resolution:
                 chosen = name
         if chosen is None:
             return None
-        for key in ("username", "password"):
-            value = self.values.get(f"{chosen}.jaas.{key}")
-            if value is not None:
-                self.props[f"sasl.{key}"] = str(value.value)
-        self.explained.append(
-            f":{chosen} :jaas: username and password become sasl.username and sasl.password (librdkafka has no "
-            "sasl.jaas.config)"
-        )
+        given = [key for key in ("username", "password") if f"{chosen}.jaas.{key}" in self.values]
+        for key in given:
+            self.props[f"sasl.{key}"] = str(self.values[f"{chosen}.jaas.{key}"].value)
+        if given:
+            self.explained.append(
+                f":{chosen} :jaas: {' and '.join(given)} become{'s' if len(given) == 1 else ''} "
+                f"{' and '.join('sasl.' + key for key in given)} (librdkafka has no sasl.jaas.config)"
+            )
         return chosen
 
     def _mechanism(self, credentials: str | None) -> str | None:
