@@ -457,8 +457,10 @@ SECRET_INPUTS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
         ),
         {},
         [
+            "warning: {path}: sasl.enabled: SASL PLAIN over SASL_PLAINTEXT sends the password in clear text: use "
+            "SASL_SSL, or a SCRAM mechanism",
             "{path}: batch-routes.orders.kafka-properties: librdkafka refuses the consumer config: Invalid value "
-            '"***" for configuration property "debug"'
+            '"***" for configuration property "debug"',
         ],
     ),
     (
@@ -471,7 +473,10 @@ SECRET_INPUTS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
         "a SASL mechanism zig does not know",
         flat_config(sasl={"jaas": {"mechanism": SECRET}}),
         {},
-        ["{path}: sasl.jaas.mechanism: must be one of 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', got '***'"],
+        [
+            "{path}: sasl.jaas.mechanism: must be one of 'GSSAPI', 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', "
+            "'OAUTHBEARER', got '***'"
+        ],
     ),
     (
         "a secret from the environment beside a broken setting",
@@ -480,7 +485,11 @@ SECRET_INPUTS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
             **{"batch-routes": {"orders": batch_route(**{"thread-count": 0})}},
         ),
         {"ZIGGURAT_SASL_JAAS_PASSWORD": SECRET},
-        ["{path}: batch-routes.orders.thread-count: must be at least 1, got 0"],
+        [
+            "warning: {path}: sasl.enabled: SASL PLAIN over SASL_PLAINTEXT sends the password in clear text: use "
+            "SASL_SSL, or a SCRAM mechanism",
+            "{path}: batch-routes.orders.thread-count: must be at least 1, got 0",
+        ],
     ),
     (
         "a secret from the environment in a valid config",

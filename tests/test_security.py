@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import secure_kafka
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AclOperation, ResourceType
 from conftest import BROKER_LOGS
 from helpers import wait_until
@@ -33,6 +34,10 @@ def on_batch(batch):
 def on_message(message):
     record("stream", [message])
     return "success"
+
+def on_batch_retry(batch):
+    record("batch", batch)
+    return {"retry": batch}
 """
 )
 # Apache Kafka's shortest session timeout; zig's start-up wait for brokers, kept short for the failures.
@@ -130,6 +135,44 @@ def test_sasl_runs_a_batch_and_a_stream_route_and_sends(
 
 def test_tls_with_a_client_certificate_runs_a_batch_and_a_stream_route_and_sends(secure: SecureKafka, tmp_path: Path):
     sends_and_handles(secure, tmp_path, secure.tls, tls(secure))
+
+
+def test_a_ziggurat_shaped_sasl_config_consumes_retries_dead_letters_and_sends(secure: SecureKafka, tmp_path: Path):
+    """Ziggurat's own shape (:protocol and :mechanism beside :jaas, a ScramLoginModule) and a route key that is a
+    librdkafka property reach every client: `zig send`, the consumers, the retry consumer, the retry and dead-letter
+    producer, and the admin client that creates those topics."""
+    login_module = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    credentials = {"username": SCRAM_USER[0], "password": SCRAM_USER[1], "login-module": login_module}
+    ziggurat = {
+        "sasl": {"enabled": True, "protocol": "SASL_PLAINTEXT", "mechanism": "SCRAM-SHA-512", "jaas": credentials},
+        "retry": {"enabled": True, "count": 1, "backoff-ms": 100},
+    }
+    batch, _, topics = routes(secure, tmp_path)
+    route = batch | {"handler-fn": "h/on-batch-retry", "isolation-level": "read_committed", "thread-count": 1}
+    write_config(tmp_path, secure.sasl, ziggurat, route)
+    sent = zig_send(tmp_path, topics[0], "k", "ziggurat")
+    assert sent.returncode == 0, sent.stderr
+    zig = Zig(tmp_path / "config.edn", tmp_path / "record.jsonl")
+    wait_until(lambda: zig.count() >= 2 or zig.process.poll() is not None, 60, "the message and its one retry")
+    dead_letter = read_as_admin(secure, f"{loader.load(tmp_path / 'config.edn')['app-name']}-b-dead-letter")
+    assert zig.stop() == 0, zig.output()
+    assert sorted(r["retry_count"] for r in zig.records())[:2] == [0, 1]
+    assert (dead_letter.key(), dead_letter.value()) == (b"k", b"ziggurat")
+
+
+def read_as_admin(secure: SecureKafka, topic: str, timeout: float = 30) -> Any:
+    """The first message of partition 0 of `topic`, read as the super user."""
+    consumer = Consumer({**secure.admin_config(), "group.id": unique("reader"), "enable.auto.commit": False})
+    try:
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                return message
+    finally:
+        consumer.close()
+    raise AssertionError(f"nothing on {topic} within {timeout} s")
 
 
 def refused(folder: Path, topic: str) -> tuple[subprocess.CompletedProcess[str], float, str, int]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from zig_cli import defaults
+from zig_cli import defaults, librdkafka
 from zig_cli.defaults import Section, Setting
 from zig_cli.errors import Problem, shortened
 from zig_cli.model import Value
@@ -261,6 +261,31 @@ def not_utf8(text: str) -> str:
     return ""
 
 
+# --- keys that are librdkafka properties ---
+
+
+def _owner(section: Section, key: str) -> Setting | None:
+    """The setting a kebab-case librdkafka property key means in a section that passes keys through: Ziggurat's
+    `:auto-offset-reset` reached the client as auto.offset.reset, which zig sets from auto-offset-reset-config."""
+    if not section.passes_through:
+        return None
+    name = librdkafka.property_name(key)
+    return next((s for s in section.settings if s.kafka == name), None)
+
+
+def _passed(key: str, raw: Any) -> Any:
+    """A key passed on to librdkafka as its property: the value as text, or Bad."""
+    if isinstance(raw, bool):
+        text = "true" if raw else "false"
+    elif isinstance(raw, str | int | float):
+        text = str(raw)
+    else:
+        return Bad(
+            f"expected a string, number or boolean for librdkafka's {key.replace('-', '.')}, got {_kind_only(raw)}"
+        )
+    return Value(text, "file", passed=librdkafka.property_name(key))
+
+
 # --- one map ---
 
 
@@ -303,7 +328,7 @@ class SectionCheck:
         spelled: dict[str, str] = {}
         for key, raw in data.items():
             key_path = join(path, key)
-            setting = section.setting(key)
+            setting = section.setting(key) or _owner(section, key)
             if setting is not None:
                 if setting.key in spelled:
                     self.findings.error(key_path, f"set twice, also as {spelled[setting.key]!r}")
@@ -318,6 +343,16 @@ class SectionCheck:
                     self.findings.error(key_path, f"expected a map, got {shown}")
             elif key in section.ignored:
                 self.findings.warn(key_path, f"ignored: {section.ignored[key]}")
+            elif section.passes_through and key in defaults.JAVA_ONLY_SECURITY:
+                java = defaults.JAVA_ONLY_SECURITY[key]
+                if java.works_without:
+                    self.findings.warn(key_path, f"ignored, a Java client property: {java.instead}")
+                else:
+                    self.findings.error(key_path, f"a Java client property librdkafka does not have: {java.instead}")
+            elif section.passes_through and librdkafka.knows(librdkafka.property_name(key)):
+                passed = self._reported(_passed(key, raw), key_path)
+                if not isinstance(passed, Bad):
+                    values[key] = passed
             else:
                 self._unknown(key_path, key, section)
         return spelled
@@ -344,8 +379,12 @@ class SectionCheck:
         if props is None:
             return
         kept: dict[str, str] = {}
+        passed = {value.passed: key for key, value in values.items() if value.passed}
         for prop, text in props.value.items():
             prop_path = join(join(path, spelled.get("kafka-properties", "kafka-properties")), prop)
+            if prop in passed:
+                self.findings.error(prop_path, f"set twice, also as {passed[prop]!r}")
+                continue
             if prop in JAVA_ONLY:
                 setting = section.setting(JAVA_ONLY[prop])
                 if setting is None:
@@ -376,4 +415,7 @@ class SectionCheck:
             if close or "kafka-properties" not in candidates
             else " (raw librdkafka properties go in kafka-properties)"
         )
+        if section.passes_through and not close:
+            name = quoted(librdkafka.property_name(key))
+            hint = f": neither a setting of {section.title} nor a librdkafka property ({name})"
         self.findings.error(key_path, f"unknown key {key!r}{hint}{extra}")

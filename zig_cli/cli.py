@@ -100,10 +100,16 @@ def _print_problems(problems: tuple[Problem, ...] | list[Problem], console: Cons
             console.print(escape(problem.detail), style="dim")
 
 
+def _is_secret(route: Route, key: str) -> bool:
+    """A zig setting that is secret, or a key passed to a librdkafka property that is."""
+    value = route.values.get(key)
+    return route.is_secret(key) or (value is not None and bool(value.passed) and kafka.is_secret(value.passed))
+
+
 def _shown(route: Route, key: str, value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in kafka.mask(value).items()) or "{}"
-    if route.is_secret(key):
+    if _is_secret(route, key):
         return kafka.MASK
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -154,12 +160,15 @@ def _summary_tables(config: Config, by_route: Mapping[str, handlers.Handler]) ->
         table.add_column("origin")
         for key, value in sorted(route.values.items()):
             origin_style = {"env": "cyan", "file": "green", "derived": "magenta"}.get(value.origin, "dim")
-            table.add_row(key, escape(_shown(route, key, value.value)), f"[{origin_style}]{value.origin}[/]")
+            passed = f", passed to librdkafka as {value.passed}" if value.passed else ""
+            table.add_row(key, escape(_shown(route, key, value.value)), f"[{origin_style}]{value.origin}[/]{passed}")
         out.print(table)
         out.print(f"  {escape(_how_handled(route, by_route[route.name]))}")
         out.print(f"  {escape(_where_failures_go(route))}")
     if security:
         out.print("security (every client): " + escape(", ".join(f"{k}={v}" for k, v in kafka.mask(security).items())))
+        for line in kafka.security_explained(config):
+            out.print(f"  {escape(line)}")
 
 
 def _problem_json(problem: Problem) -> dict[str, Any]:
@@ -180,15 +189,22 @@ def _route_json(route: Route, handler: handlers.Handler) -> dict[str, Any]:
         "name": route.name,
         "path": route.path,
         "handler": _handling(route, handler),
-        "settings": {k: {"value": _json_value(route, k, v.value), "origin": v.origin} for k, v in route.values.items()},
+        "settings": {k: _setting_json(route, k, v) for k, v in route.values.items()},
         "failures": _where_failures_go(route),
     }
+
+
+def _setting_json(route: Route, key: str, value: config_module.Value) -> dict[str, Any]:
+    shown: dict[str, Any] = {"value": _json_value(route, key, value.value), "origin": value.origin}
+    if value.passed:
+        shown["librdkafka"] = value.passed  # a key that is no zig setting, passed on as this property
+    return shown
 
 
 def _json_value(route: Route, key: str, value: Any) -> Any:
     if isinstance(value, dict):
         return kafka.mask(value)
-    if route.is_secret(key):
+    if _is_secret(route, key):
         return kafka.MASK
     return value
 
@@ -212,6 +228,11 @@ def validate(
             "warnings": [_problem_json(p) for p in checked.warnings],
             "routes": [_route_json(r, checked.handlers[r.name]) for r in routes],
         }
+        if checked.config is not None:
+            document["security"] = {
+                "properties": kafka.mask(kafka.security_properties(checked.config)),
+                "explained": list(kafka.security_explained(checked.config)),
+            }
         out.print_json(json.dumps(document))
     else:
         _print_problems(checked.warnings)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from zig_cli import defaults, membership
+from zig_cli import defaults, membership, security
 from zig_cli.checks import Environment, Findings, SectionCheck, describe, env_name, join
 from zig_cli.defaults import RouteKind, Section
 from zig_cli.errors import ConfigError, Problem
@@ -96,6 +96,9 @@ class _Walk:
         values = self.walk(defaults.ROOT, root, root_path, ())
         app_name = values.get("app-name", Value("", "default")).value
         scoped = _by_scope(values)
+        for note in security.resolve(scoped["clients"]).notes:
+            report = self.findings.error if note.severity == "error" else self.findings.warn
+            report(join(root_path, note.path), note.message)
         _check_server_ports(self.findings, scoped["process"], root_path)
         routes: list[Route] = []
         for key, held in defaults.ROOT.children.items():

@@ -65,6 +65,9 @@ class Section:
     ignored: Mapping[str, str] = field(default_factory=dict)
     routes: RouteKind | None = None  # a map of user-named routes of this kind, each shaped like the child "*"
     optional: bool = False  # checked only when the file has it: a route without :producer has no producer
+    # Ziggurat passed any other key of this map to the Kafka client: a kebab-case key that librdkafka knows as a
+    # property (`isolation-level` is isolation.level) is passed on to it.
+    passes_through: bool = False
     # Where a root section's values go: the zig process's own settings (Config.operations), every Kafka client's
     # (Config.security), or every route's, filling what the route's section of the same name leaves unset.
     scope: Literal["process", "clients", "routes"] = "process"
@@ -248,6 +251,7 @@ PRODUCER = Section(
         ),
     ),
     optional=True,
+    passes_through=True,
 )
 
 _HANDLER_TEXT = 'Dotted path of the handler, "module/function" or "module:function"'
@@ -494,6 +498,7 @@ BATCH_ROUTE = Section(
         ),
     ),
     children={"producer": PRODUCER, "retry": ROUTE_RETRY},
+    passes_through=True,
 )
 
 STREAM_ROUTE = Section(
@@ -585,7 +590,38 @@ STREAM_ROUTE = Section(
     ),
     children={"producer": PRODUCER, "retry": ROUTE_RETRY},
     ignored=_STREAM_IGNORED,
+    passes_through=True,
 )
+
+# The SASL mechanisms librdkafka implements (sasl.mechanism).
+SASL_MECHANISMS = ("GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+
+# The JAAS login modules Ziggurat configs name, and the SASL mechanism each implies (None: the module serves more than
+# one, so :mechanism must say which). librdkafka has no JAAS: zig keeps only what the module says about the mechanism.
+LOGIN_MODULES: Mapping[str, str | None] = {
+    "org.apache.kafka.common.security.plain.PlainLoginModule": "PLAIN",
+    "org.apache.kafka.common.security.scram.ScramLoginModule": None,
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule": "OAUTHBEARER",
+    "com.sun.security.auth.module.Krb5LoginModule": "GSSAPI",
+}
+
+_MECHANISM_TEXT = "SASL mechanism: " + ", ".join(SASL_MECHANISMS)
+_MECHANISM_DEFAULT = "from jaas's login-module, else PLAIN with a username"
+
+
+def _mechanism(description: str) -> Setting:
+    return Setting(
+        "mechanism",
+        "choice",
+        None,
+        description,
+        kafka="sasl.mechanism",
+        choices=SASL_MECHANISMS,
+        secret=True,  # as every SASL property: it says which credentials to try
+        aliases=("sasl-mechanism",),
+        default_text=_MECHANISM_DEFAULT,
+    )
+
 
 JAAS = Section(
     "jaas",
@@ -593,17 +629,28 @@ JAAS = Section(
     (
         Setting("username", "str", None, "SASL user name", kafka="sasl.username", secret=True),
         Setting("password", "str", None, "SASL password", kafka="sasl.password", secret=True),
+        _mechanism(_MECHANISM_TEXT + " (zig's spelling; Ziggurat reads :mechanism beside :jaas)"),
         Setting(
-            "mechanism",
-            "choice",
-            "PLAIN",
-            "SASL mechanism",
-            kafka="sasl.mechanism",
-            choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"),
-            secret=True,  # as every SASL property: it says which credentials to try
+            "login-module",
+            "str",
+            None,
+            "Java JAAS login module (Ziggurat built sasl.jaas.config from it); librdkafka has no JAAS, so zig reads "
+            "the mechanism it implies: PlainLoginModule PLAIN, OAuthBearerLoginModule OAUTHBEARER, Krb5LoginModule "
+            "GSSAPI; ScramLoginModule needs :mechanism SCRAM-SHA-256 or SCRAM-SHA-512",
         ),
     ),
 )
+
+_LOGIN_CALLBACK_HANDLER = Setting(
+    "login-callback-handler",
+    "str",
+    None,
+    "Java class that fetched OAUTHBEARER tokens for Ziggurat; librdkafka cannot load it: set "
+    'sasl-oauthbearer-method "oidc" with sasl-oauthbearer-client-id, sasl-oauthbearer-client-secret and '
+    "sasl-oauthbearer-token-endpoint-url instead",
+)
+_PROTOCOL_TEXT = "Protocol when enabled; the first one set wins, :ssl's before :sasl's (as in Ziggurat)"
+_PROTOCOL_DEFAULT = "SSL (SASL_SSL with SASL credentials); SASL_PLAINTEXT for :sasl alone"
 
 _TRUSTSTORE = "librdkafka cannot read a Java truststore; convert it to PEM and set ssl-ca-location"
 SSL = Section(
@@ -614,11 +661,15 @@ SSL = Section(
         Setting(
             "security-protocol",
             "choice",
-            "SSL",
-            "Protocol when enabled",
+            None,
+            _PROTOCOL_TEXT,
             kafka="security.protocol",
             choices=("SSL", "SASL_SSL"),
+            aliases=("protocol",),
+            default_text=_PROTOCOL_DEFAULT,
         ),
+        _mechanism(_MECHANISM_TEXT + "; the first one set wins, :ssl's before :sasl's"),
+        _LOGIN_CALLBACK_HANDLER,
         Setting("ssl-ca-location", "str", None, "PEM file of the CA certificates to trust", kafka="ssl.ca.location"),
         Setting(
             "ssl-certificate-location",
@@ -645,6 +696,12 @@ SSL = Section(
             "ssl-keystore-password", "str", None, "Password of the keystore", kafka="ssl.keystore.password", secret=True
         ),
         Setting(
+            "ssl-keystore-type",
+            "str",
+            None,
+            "Java keystore type: librdkafka reads PKCS12 keystores only, so JKS (or any other) is refused",
+        ),
+        Setting(
             "ssl-endpoint-identification-algorithm",
             "choice",
             "https",
@@ -655,8 +712,8 @@ SSL = Section(
         ),
     ),
     children={"jaas": JAAS},
-    ignored={"ssl-truststore-location": _TRUSTSTORE, "ssl-truststore-password": _TRUSTSTORE},
     scope="clients",
+    passes_through=True,
 )
 
 SASL = Section(
@@ -667,15 +724,47 @@ SASL = Section(
         Setting(
             "protocol",
             "choice",
-            "SASL_PLAINTEXT",
-            "Protocol when enabled",
+            None,
+            _PROTOCOL_TEXT,
             kafka="security.protocol",
             choices=("SASL_PLAINTEXT", "SASL_SSL"),
+            aliases=("security-protocol",),
+            default_text=_PROTOCOL_DEFAULT,
         ),
+        _mechanism(_MECHANISM_TEXT + "; the first one set wins, :ssl's before :sasl's"),
+        _LOGIN_CALLBACK_HANDLER,
     ),
     children={"jaas": JAAS},
     scope="clients",
+    passes_through=True,
 )
+
+
+@dataclass(frozen=True)
+class JavaOnly:
+    """A Java client property with no librdkafka counterpart: what librdkafka needs instead, and whether a config
+    that sets it can still work without it (a warning) or cannot (an error)."""
+
+    instead: str
+    works_without: bool
+
+
+# Java client properties a Ziggurat config may carry under :ssl, :sasl or a route, by their kebab-case keys.
+JAVA_ONLY_SECURITY: Mapping[str, JavaOnly] = {
+    "sasl-jaas-config": JavaOnly(
+        "librdkafka has no JAAS; write :jaas {:username :password :login-module} (or sasl-username and sasl-password)",
+        works_without=False,
+    ),
+    "sasl-login-callback-handler-class": JavaOnly(_LOGIN_CALLBACK_HANDLER.description, works_without=False),
+    "sasl-client-callback-handler-class": JavaOnly(
+        "librdkafka cannot load Java classes; give the credentials in :jaas", works_without=False
+    ),
+    "ssl-truststore-location": JavaOnly(_TRUSTSTORE, works_without=True),
+    "ssl-truststore-password": JavaOnly(_TRUSTSTORE, works_without=True),
+    "ssl-truststore-type": JavaOnly(_TRUSTSTORE, works_without=True),
+    "ssl-protocol": JavaOnly("librdkafka negotiates the TLS version itself", works_without=True),
+    "ssl-enabled-protocols": JavaOnly("librdkafka negotiates the TLS version itself", works_without=True),
+}
 
 BATCH_ROUTES = Section("batch-routes", "Batch routes", (), {"*": BATCH_ROUTE}, routes="batch")
 STREAM_ROUTES = Section("stream-router", "Stream routes", (), {"*": STREAM_ROUTE}, routes="stream")

@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from zig_cli import access, defaults, membership
+from zig_cli import access, defaults, membership, security
 from zig_cli.config import Config, Route, Value
 from zig_cli.config import is_plain_topic as is_plain_topic  # config validates origin topics by the same rule
 from zig_cli.config import subscription as subscription
@@ -64,18 +64,52 @@ def _mapped(section: Section, values: Mapping[str, Value]) -> dict[str, str]:
 
 
 def security_properties(config: Config) -> dict[str, str]:
-    """librdkafka's security settings from the enabled :ssl and :sasl sections, applied to every client."""
-    props: dict[str, str] = {}
-    for name in ("ssl", "sasl"):
-        section_values = {k[len(name) + 1 :]: v for k, v in config.security.items() if k.startswith(name + ".")}
-        if not section_values.get("enabled", Value(False, "default")).value:
-            continue
-        own = {k: v for k, v in section_values.items() if "." not in k}
-        props.update(_mapped(getattr(defaults, name.upper()), own))
-        jaas = {k[len("jaas.") :]: v for k, v in section_values.items() if k.startswith("jaas.")}
-        if "username" in jaas:
-            props.update(_mapped(defaults.JAAS, jaas))
-    return props
+    """librdkafka's security settings from the enabled :ssl and :sasl sections, as Ziggurat resolves them."""
+    return security.resolve(config.security).properties
+
+
+def security_explained(config: Config) -> tuple[str, ...]:
+    """How the security properties were made from the :ssl and :sasl sections, for `zig validate`."""
+    return security.resolve(config.security).explained
+
+
+def _passed(values: Mapping[str, Value]) -> dict[str, str]:
+    """The keys of a section that are librdkafka properties in kebab case, by their property names."""
+    return {value.passed: str(value.value) for value in values.values() if value.passed}
+
+
+def route_raw_properties(route: Route) -> dict[str, str]:
+    """The librdkafka properties a route names itself: its kebab-case keys passed through, then kafka-properties."""
+    return _passed(route.own()) | (route["kafka-properties"] if "kafka-properties" in route.values else {})
+
+
+# What a client needs to reach and authenticate to a cluster. Of a route's own properties only these reach the clients
+# that are not its consumers (admin, retry and dead-letter producer, dead set): a consumer property there would only
+# make librdkafka warn.
+_CONNECTION_PREFIXES = (
+    "security.protocol",
+    "ssl.",
+    "sasl.",
+    "enable.ssl.",
+    "enable.sasl.",
+    "https.",
+    "socket.",
+    "broker.address.",
+    "client.dns.",
+)
+
+
+def connects(name: str) -> bool:
+    """True for a property that says how a client reaches and authenticates to its cluster."""
+    return name.startswith(_CONNECTION_PREFIXES)
+
+
+def connection_properties(config: Config, route: Route) -> dict[str, str]:
+    """How every client on a route's cluster reaches and authenticates to it: the global :ssl and :sasl, then the
+    route's own connection properties (a route's keys win over the global sections, as in Ziggurat), and its brokers.
+    Every client zig makes on that cluster starts from this."""
+    own = {name: value for name, value in route_raw_properties(route).items() if connects(name)}
+    return security_properties(config) | own | {"bootstrap.servers": str(route["bootstrap-servers"])}
 
 
 # What the consumer group protocol (KIP-848) moves to the broker: librdkafka refuses these with group.protocol=consumer.
@@ -95,9 +129,9 @@ def uses_consumer_protocol(route: Route) -> bool:
 def consumer_properties(config: Config, route: Route, thread: int | str = 0) -> dict[str, str]:
     """The full librdkafka consumer config of one of a route's consumers: `thread` fills its group-instance-id.
     With the consumer protocol, what the broker decides is left out (a value set anyway is a config problem)."""
-    props = security_properties(config)
+    props = connection_properties(config, route)
     props.update(_mapped(route.table, route.own()))
-    props.update(route["kafka-properties"] if "kafka-properties" in route.values else {})
+    props.update(route_raw_properties(route))
     props.update(CONSUMER_FIXED)
     if uses_consumer_protocol(route):
         props = {k: v for k, v in props.items() if k not in BROKER_SIDE}
@@ -112,6 +146,9 @@ def _route_problems(route: Route) -> list[tuple[str, str]]:
     own = route["kafka-properties"] if "kafka-properties" in route.values else {}
     raw = f"{route.path}.kafka-properties"
     found = [(f"{raw}.{prop}", _FIXED_REASON) for prop in sorted(set(own) & set(CONSUMER_FIXED))]
+    found += [
+        (f"{route.path}.{key}", _FIXED_REASON) for key, value in route.own().items() if value.passed in CONSUMER_FIXED
+    ]
     if uses_consumer_protocol(route):
         unused = "not used with group-protocol consumer: "
         for setting in route.table.settings:
@@ -120,6 +157,11 @@ def _route_problems(route: Route) -> list[tuple[str, str]]:
             if reason and value is not None and value.origin != "default":
                 found.append((f"{route.path}.{setting.key}", unused + reason))
         found += [(f"{raw}.{prop}", unused + BROKER_SIDE[prop]) for prop in sorted(set(own) & set(BROKER_SIDE))]
+        found += [
+            (f"{route.path}.{key}", unused + BROKER_SIDE[value.passed])
+            for key, value in route.own().items()
+            if value.passed in BROKER_SIDE
+        ]
     return found
 
 
@@ -137,10 +179,14 @@ def retry_consumer_properties(consumer: Mapping[str, str]) -> dict[str, str]:
 
 
 def producer_properties(config: Config, route: Route) -> dict[str, str]:
-    """The full librdkafka producer config of a route's :producer block."""
+    """The full librdkafka producer config of a route's :producer block: on the route's own cluster it connects as the
+    route's consumers do; its own keys win."""
     producer = route.section("producer")
-    props = security_properties(config)
+    servers = producer.get("bootstrap-servers")
+    on_route_cluster = servers is None or servers.value == route["bootstrap-servers"]
+    props = connection_properties(config, route) if on_route_cluster else security_properties(config)
     props.update(_mapped(defaults.PRODUCER, producer))
+    props.update(_passed(producer))
     props.update(producer["kafka-properties"].value if "kafka-properties" in producer else {})
     return props
 
@@ -319,22 +365,22 @@ def produce_refusal(
 
 
 def admin_properties(config: Config, route: Route) -> dict[str, str]:
-    """Enough to reach the route's cluster: its brokers and the security settings."""
-    return security_properties(config) | {"bootstrap.servers": str(route["bootstrap-servers"])}
+    """Enough to reach the route's cluster: its brokers and how to connect (the admin client, the dead set)."""
+    return connection_properties(config, route)
 
 
 def forwarding_producer_properties(config: Config, route: Route) -> dict[str, str]:
     """The producer for a route's retry and dead-letter writes: the route's :producer settings (so a larger
-    message.max.bytes or a compression applies to forwarded copies too), on the route's own cluster, with every
-    write acknowledged by all in-sync replicas.
+    message.max.bytes or a compression applies to forwarded copies too), on the route's own cluster and connecting
+    as its consumers do, with every write acknowledged by all in-sync replicas.
 
     Workers do not wait for these writes batch by batch, so a 5 ms linger costs no handling time, and it lets the few
     records of many batches share a request instead of each batch sending one of its own.
     """
-    props = admin_properties(config, route) | {"linger.ms": "5"}
+    props = {"linger.ms": "5"}
     if route.has_producer:
-        props |= producer_properties(config, route)
-    return props | {"bootstrap.servers": str(route["bootstrap-servers"]), "acks": "all"}
+        props |= {k: v for k, v in producer_properties(config, route).items() if not connects(k)}
+    return props | connection_properties(config, route) | {"acks": "all"}
 
 
 # While start-up waits for the brokers, it asks in steps this short: librdkafka's calls hold the main thread, and a

@@ -22,6 +22,9 @@ class Value:
 
     value: Any
     origin: Origin
+    # For a key that is no zig setting but a librdkafka property in kebab case (Ziggurat passed any key to Kafka):
+    # the property its value is passed to, as text.
+    passed: str = ""
 
 
 @dataclass(frozen=True)

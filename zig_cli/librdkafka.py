@@ -1,0 +1,38 @@
+"""Ask librdkafka itself whether it has a configuration property, without building a client.
+
+Ziggurat passed any kebab-case key of a route, :ssl or :sasl to the Java client (`isolation-level` became
+isolation.level); zig passes on such a key when librdkafka knows the property it names.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from confluent_kafka import KafkaException, Producer
+
+# A property librdkafka knows, with a value it refuses: setting it fails after the probed one is set, so the probe
+# never builds a client (nothing connects, no plugin or file is loaded).
+_REFUSED = ("batch.num.messages", "zig-probe")
+_UNKNOWN = "No such configuration property"
+# Dotted lower-case words: kebab-case keys of one word ("logger") would name the Python client's own settings.
+_NAME = re.compile(r"[a-z][a-z0-9]*(\.[a-z0-9]+)+")
+
+
+def property_name(key: str) -> str:
+    """The librdkafka property a kebab-case key names: `fetch-max-bytes` is fetch.max.bytes."""
+    return key.replace("-", ".")
+
+
+@functools.cache
+def knows(name: str) -> bool:
+    """True when librdkafka has a configuration property of this name (of any client kind or topic)."""
+    if not _NAME.fullmatch(name) or name == _REFUSED[0]:
+        return name == _REFUSED[0]
+    try:
+        Producer({name: "", _REFUSED[0]: _REFUSED[1]})
+    except KafkaException as error:
+        return _UNKNOWN not in str(error)
+    except (TypeError, ValueError, AttributeError):  # a setting of the Python client itself, not librdkafka's
+        return False
+    return True  # not reached: librdkafka refuses the probe's value
