@@ -49,7 +49,6 @@ def test_ziggurat_config_warns_once_per_unsupported_section():
     sections = [
         "alpha-features",
         "metrics",
-        "env",
         "jobs",
         "new-relic",
         "nrepl-server",

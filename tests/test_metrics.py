@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from zig_cli.metrics import LABELS, SECONDS, Metrics
+from zig_cli.stats import BatchReport
+from zig_cli.ziggurat_metrics import ZigguratNames
 
 
 def _lines(registry: CollectorRegistry, name: str) -> list[str]:
@@ -36,3 +40,55 @@ def test_a_route_without_stream_workers_shows_no_handler_time_series():
     metrics = Metrics()
     metrics.route("orders", "app")
     assert _lines(metrics.registry, "ziggurat_handler_fn_execution_time") == []
+
+
+def _report(**counts: int) -> BatchReport:
+    fields = dict.fromkeys(
+        ("consumed", "succeeded", "retried", "skipped", "too_old", "failed", "dead_lettered", "decode_failures"), 0
+    )
+    return BatchReport(**(fields | counts), handler_errors=0, duration_ms=1.0)
+
+
+def test_ziggurat_names_serve_zigs_counts_under_ziggurat_412s_series_labels_and_units():
+    metrics = Metrics()
+    stream, batch = metrics.route("payments", "shop"), metrics.route("orders", "shop")
+    stream.add(_report(consumed=10, succeeded=6, retried=2, skipped=1, dead_lettered=1, failed=1))
+    times = stream.handler_times()
+    for seconds in (0.004, 0.02, 0.02):
+        times.observe(seconds)
+    batch.add(_report(consumed=7, succeeded=4, retried=3, failed=3))
+    batch.batch_handler_time.observe(0.25)
+    batch.commit(True)
+    batch.commit(False)
+    names = ZigguratNames(metrics, {"payments": "stream", "orders": "batch", "idle": "batch"}, "shop", "production")
+    metrics.registry.register(names)
+    found = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for sample in family.samples
+    }
+
+    def value(name: str, route: str, label: str = "topic_name", **more: str) -> float:
+        labels = {label: route, "actor": "shop", "env": "production", **more}
+        return found[(name, tuple(sorted(labels.items())))]
+
+    assert value("message_read", "payments") == 10
+    expected = {"success": 6, "retry": 2, "skip": 1, "failure": 1, "dead_letter": 1}
+    for outcome, count in expected.items():
+        assert value(f"message_processing_{outcome}", "payments") == count, outcome
+    assert value("handler_fn_execution_time_all_count", "payments") == 3
+    assert value("handler_fn_execution_time_all_sum", "payments") == pytest.approx(44.0)  # milliseconds
+    assert value("handler_fn_execution_time_all_bucket", "payments", le="5.0") == 1
+    assert value("handler_fn_execution_time_all_bucket", "payments", le="25.0") == 3
+
+    entity = "topic_entity"
+    assert value("ziggurat_batch_consumption_message_processed_total", "orders", entity) == 7
+    assert value("ziggurat_batch_consumption_message_processed_success", "orders", entity) == 4
+    assert value("ziggurat_batch_consumption_message_processed_retry", "orders", entity) == 3
+    assert value("ziggurat_batch_consumption_message_processed_exception", "orders", entity) == 3
+    assert value("ziggurat_batch_consumption_message_processed_skip", "idle", entity) == 0  # a route not yet busy
+    assert value("ziggurat_batch_consumption_message_processed_execution_time_all_sum", "orders", entity) == 250
+    assert value("ziggurat_batch_consumption_offset_commit_success", "orders", entity) == 1
+    assert value("ziggurat_batch_consumption_offset_commit_failure", "orders", entity) == 1
+    assert found[("ziggurat_msg_read_count_total", (("actor", "shop"), ("topic_name", "orders")))] == 7  # zig's own
+    assert not any(name == "message_read" and ("topic_name", "orders") in labels for name, labels in found)

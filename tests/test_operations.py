@@ -74,7 +74,9 @@ def test_metrics_count_known_outcomes_and_health_follows_the_group(bootstrap_ser
         },
     )
     this_host_only = {"ZIGGURAT_HTTP_SERVER_HOST": "127.0.0.1", "ZIGGURAT_PROMETHEUS_HOST": "127.0.0.1"}
-    zig = Zig(config, tmp_path / "record.jsonl", env={**this_host_only, "ZIGGURAT_HTTP_SERVER_AUTH_TOKEN": "t"})
+    ziggurat_names = {"ZIGGURAT_PROMETHEUS_ZIGGURAT_NAMES": "true", "ZIGGURAT_ENV": "test"}
+    env = {**this_host_only, **ziggurat_names, "ZIGGURAT_HTTP_SERVER_AUTH_TOKEN": "t"}
+    zig = Zig(config, tmp_path / "record.jsonl", env=env)
     http = port_of(zig, "HTTP endpoints at ")
     assert http_get(f"http://127.0.0.1:{http}/ping") == (200, "pong"), "open without the token"
     with pytest.raises(ConnectionRefusedError):  # another loopback address: the server listens on 127.0.0.1 only
@@ -114,6 +116,12 @@ def test_metrics_count_known_outcomes_and_health_follows_the_group(bootstrap_ser
     assert value(found, "ziggurat_handler_fn_execution_time_count", **labels) == 120
     assert value(found, "ziggurat_kafka_delay_time_count", **labels) >= 1
     assert value(found, "zig_batch_size_sum", **labels) == 120
+    ziggurats = {**labels, "env": "test"}  # the same counts under Ziggurat 4.12's names, beside zig's
+    assert value(found, "message_read", **ziggurats) == 120
+    for outcome, expected in {"success": 92, "retry": 20, "skip": 5, "dead_letter": 3, "failure": 0}.items():
+        assert value(found, f"message_processing_{outcome}", **ziggurats) == expected, outcome
+    assert value(found, "handler_fn_execution_time_all_count", **ziggurats) == 120
+    assert value(found, "message_received_delay_histogram_all_count", **ziggurats) >= 1
     assert value(found, "zig_producer_deliveries_total", **labels, kind="retry", result="ok") == 20
     assert value(found, "zig_producer_deliveries_total", **labels, kind="dead_letter", result="ok") == 3
     assert value(found, "zig_producer_deliveries_total", **labels, kind="send", result="ok") == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zig_cli import defaults
+from zig_cli import defaults, ziggurat_metrics
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -17,6 +17,12 @@ def test_readme_settings_table_matches_the_code():
     found = re.search(r"<!-- settings-table:start -->\n(.*?)<!-- settings-table:end -->", README, re.S)
     assert found, "README.md lost its settings-table markers"
     assert found[1] == defaults.markdown_table(), "regenerate with: zig config defaults --format markdown"
+
+
+def test_readme_ziggurat_names_table_matches_the_code():
+    found = re.search(r"<!-- ziggurat-names:start -->\n(.*?)<!-- ziggurat-names:end -->", README, re.S)
+    assert found, "README.md lost its ziggurat-names markers"
+    assert found[1] == ziggurat_metrics.markdown_table()
 
 
 @pytest.mark.parametrize("block", ["test-command", "apache-kafka-test-command", "consumer-protocol-test-command"])

@@ -791,7 +791,6 @@ UNSUPPORTED_SECTIONS: Mapping[str, str] = {
     "new-relic": "zig logs handler errors; forward them to New Relic from your log shipper",
     "tracer": "zig does no tracing",
     "alpha-features": "zig has no alpha features",
-    "env": "zig has no environment profiles; override settings with ZIGGURAT_* variables",
     "enable-stream-joins": "stream joins are not supported",
 }
 
@@ -804,6 +803,12 @@ PROMETHEUS = Section(
             "port", "int", 8002, "Port of the metrics endpoint (0: any free port, logged)", minimum=0, maximum=65535
         ),
         Setting("host", "str", "0.0.0.0", "Address the metrics endpoint listens on (127.0.0.1: this host only)"),
+        Setting(
+            "ziggurat-names",
+            "bool",
+            False,
+            "Also serve Ziggurat 4.12's metric names, labels and milliseconds, for its dashboards",
+        ),
     ),
 )
 
@@ -833,6 +838,12 @@ ROOT = Section(
     "Application",
     (
         Setting("app-name", "str", None, "Name of the application; prefixes derived topic names", mandatory=True),
+        Setting(
+            "env",
+            "str",
+            None,
+            "Environment name: the env label of Ziggurat-named metrics (zig has no profiles: use ZIGGURAT_* variables)",
+        ),
         Setting(
             "log-format",
             "choice",

@@ -1,7 +1,7 @@
-"""Prometheus metrics, named after Ziggurat's catalogue where it has one, so existing dashboards map over.
+"""zig's Prometheus metrics, labelled `topic_name` (the route) and `actor` (the app-name).
 
-Ziggurat's names keep their `ziggurat_` prefix and their `topic_name` (the route) and `actor` (the app-name)
-labels; what Ziggurat did not measure is named `zig_*`. Every update is per batch, except a stream handler's time
+Ziggurat 4.12's own series are computed from these at scrape time when asked for (ziggurat_metrics). Every update
+is per batch, except a stream handler's time
 per message, which each worker keeps in plain lists of its own (HandlerTimes): prometheus_client's observe() takes
 a lock per call, which a stream worker would take for every message.
 """

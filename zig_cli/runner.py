@@ -46,6 +46,7 @@ from zig_cli.worker.lanes import Item, Lanes, splitter
 from zig_cli.worker.loop import Source
 from zig_cli.worker.pipeline import Decided, Pipeline
 from zig_cli.worker.watchdog import Watchdog
+from zig_cli.ziggurat_metrics import ZigguratNames
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,10 @@ class Runner:
     def _serve(self) -> None:
         config = self.config
         if config.setting("prometheus.enabled"):
+            if config.setting("prometheus.ziggurat-names"):
+                routes = {route.name: route.kind for route in self.routes}
+                env = config.setting("env") or ""
+                self.metrics.registry.register(ZigguratNames(self.metrics, routes, config.app_name, env))
             host, port = config.setting("prometheus.host"), config.setting("prometheus.port")
             try:
                 server, _ = start_http_server(port, addr=host, registry=self.metrics.registry)
