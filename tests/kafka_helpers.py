@@ -228,8 +228,8 @@ def write_route_config(
         }
     if stream_routes:
         raw["stream-routes"] = {name: with_group_protocol(quicken(s)) for name, s in stream_routes.items()}
-    if retry is not None:
-        raw["retry"] = retry
+    # Retries on unless a test says otherwise: most broker tests follow a message through the retry topic.
+    raw["retry"] = {"enabled": True, **(retry or {})}
     path.write_text(loader.dumps(raw, "edn"), encoding="utf-8")
     return path
 

@@ -108,8 +108,9 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
         Setting(
             "enabled",
             "bool",
-            None if route_override else True,
-            "Retry failed messages through the retry topic; when false a retry goes to the dead-letter topic",
+            None if route_override else False,  # Ziggurat's default; a failed message is dead-lettered, never lost
+            "Retry failed messages through the retry topic; when false a message to retry (or whose handler raised) "
+            "goes to the dead-letter topic",
             default_text=text(""),
         ),
         Setting(
