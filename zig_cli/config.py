@@ -96,6 +96,7 @@ class _Walk:
         values = self.walk(defaults.ROOT, root, root_path, ())
         app_name = values.get("app-name", Value("", "default")).value
         scoped = _by_scope(values)
+        _ziggurat_backoff(self.findings, scoped, "rabbit-mq" in root, root_path)
         _check_server_ports(self.findings, scoped["process"], root_path)
         routes: list[Route] = []
         for key, held in defaults.ROOT.children.items():
@@ -200,6 +201,29 @@ def _derive(walked: Mapping[str, Value], name: str, inherited: Mapping[str, Valu
         if topic not in values:
             values[topic] = Value(f"{app_name}-{name}-{suffix}", "derived")
     return values
+
+
+def _ziggurat_backoff(
+    findings: Findings, scoped: dict[str, dict[str, Value]], has_rabbit_mq: bool, root_path: str
+) -> None:
+    """A Ziggurat config's retry delay, :rabbit-mq :delay :queue-timeout-ms (5000 ms when its :rabbit-mq leaves it
+    out), is every route's retry backoff-ms unless backoff-ms is set: Ziggurat waited that long before a retry, and
+    used it as exponential's base too."""
+    timeout = scoped["process"].pop("rabbit-mq.delay.queue-timeout-ms", None)
+    if timeout is None and not has_rabbit_mq:
+        return
+    backoff = scoped["routes"].get("retry.backoff-ms")
+    if backoff is not None and backoff.origin != "default":
+        if timeout is not None:
+            findings.warn(
+                join(root_path, "rabbit-mq.delay.queue-timeout-ms"),
+                f"not used: retry.backoff-ms ({backoff.value}) is the retry backoff",
+            )
+        return
+    if timeout is None:
+        scoped["routes"]["retry.backoff-ms"] = Value(defaults.ZIGGURAT_QUEUE_TIMEOUT_MS, "derived")
+    else:
+        scoped["routes"]["retry.backoff-ms"] = Value(timeout.value, "env" if timeout.origin == "env" else "derived")
 
 
 def _check_server_ports(findings: Findings, operations: Mapping[str, Value], root_path: str) -> None:
