@@ -709,7 +709,7 @@ def _dead_set(config: Path, route: str, count: str) -> tuple[deadset.DeadSet, in
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
     try:
-        return deadset.DeadSet(checked.config, route), deadset.parse_count(count)
+        return deadset.DeadSet(checked.config, route), deadset.parse_count(count, minimum=1)
     except deadset.DeadSetError as error:
         raise typer.BadParameter(str(error)) from None
 
