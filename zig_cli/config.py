@@ -49,6 +49,7 @@ class Report:
     problems: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
     handler_specs: Mapping[str, str] = field(default_factory=dict)  # key path -> handler spec, for importing
+    hook_specs: Mapping[str, str] = field(default_factory=dict)  # key path -> start-fn or stop-fn spec
 
 
 def validate(raw: Mapping[str, Any], file: str = "<config>", environ: Mapping[str, str] | None = None) -> Config:
@@ -68,6 +69,7 @@ def check(raw: Mapping[str, Any], file: str = "<config>", environ: Mapping[str, 
         problems=tuple(sorted(found.problems, key=Problem.sort_key)),
         warnings=tuple(sorted(found.warnings, key=Problem.sort_key)),
         handler_specs=dict(walk.handler_specs),
+        hook_specs=dict(walk.hook_specs),
     )
 
 
@@ -90,10 +92,14 @@ class _Walk:
         self.environ = environ
         self.sections = SectionCheck(self.findings, self.env)
         self.handler_specs: dict[str, str] = {}
+        self.hook_specs: dict[str, str] = {}
 
     def run(self, raw: Mapping[str, Any]) -> Config:
         root_path, root = self._root(raw)
         values = self.walk(defaults.ROOT, root, root_path, ())
+        for key in ("start-fn", "stop-fn"):
+            if key in values:
+                self.hook_specs[join(root_path, key)] = values[key].value
         app_name = values.get("app-name", Value("", "default")).value
         scoped = _by_scope(values)
         _ziggurat_backoff(self.findings, scoped, "rabbit-mq" in root, root_path)

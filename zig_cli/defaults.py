@@ -789,6 +789,20 @@ ROOT = Section(
             "Log lines as text, or one JSON object per line (--log-format wins)",
             choices=("text", "json"),
         ),
+        Setting(
+            "start-fn",
+            "str",
+            None,
+            "Dotted path of a function zig run calls with no arguments once before anything starts (Ziggurat's "
+            "start-fn); if it raises, zig exits 1 having consumed nothing",
+        ),
+        Setting(
+            "stop-fn",
+            "str",
+            None,
+            "Dotted path of a function zig run calls with no arguments once after the workers have stopped and "
+            "committed (Ziggurat's stop-fn); if it raises, zig logs it and exits 1",
+        ),
     ),
     children={
         "prometheus": PROMETHEUS,
