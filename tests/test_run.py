@@ -316,7 +316,7 @@ def test_start_fn_runs_before_the_first_message_and_stop_fn_after_the_last(boots
 
     def run(start_fn: str) -> Zig:
         hooks = {"start-fn": start_fn, "stop-fn": "h/stop"}
-        config = write_route_config(tmp_path / "config.edn", bootstrap_servers, {"r": route}, root=hooks)
+        config = write_route_config(tmp_path / "config.edn", bootstrap_servers, {"r": route}, app=group, root=hooks)
         return Zig(config, tmp_path / "record.jsonl")
 
     failing = run("h/failing-start")
