@@ -205,8 +205,10 @@ def write_route_config(
     app: str = "zt",
     retry: dict[str, Any] | None = None,
     stream_routes: dict[str, dict[str, Any]] | None = None,
+    root: dict[str, Any] | None = None,
 ) -> Path:
-    """A flat EDN config whose routes start from the earliest offset and join their group quickly."""
+    """A flat EDN config whose routes start from the earliest offset and join their group quickly; `root` adds
+    settings of the root (start-fn, ...)."""
     from zig_cli import loader
 
     quick = {
@@ -228,8 +230,9 @@ def write_route_config(
         }
     if stream_routes:
         raw["stream-routes"] = {name: with_group_protocol(quicken(s)) for name, s in stream_routes.items()}
-    if retry is not None:
-        raw["retry"] = retry
+    # Retries on unless a test says otherwise: most broker tests follow a message through the retry topic.
+    raw["retry"] = {"enabled": True, **(retry or {})}
+    raw.update(root or {})
     path.write_text(loader.dumps(raw, "edn"), encoding="utf-8")
     return path
 

@@ -42,6 +42,9 @@ def test_every_sample_config_validates(sample: Path):
     assert code == 0, err
 
 
+RABBIT_MQ_TEXT = "zig keeps retries in the route's Kafka retry topic and dead letters in its dead-letter topic"
+
+
 def test_ziggurat_config_warns_once_per_unsupported_section():
     code, out, err = zig("validate", str(SAMPLES / "ziggurat-legacy.edn"))
     assert code == 0, err
@@ -52,7 +55,6 @@ def test_ziggurat_config_warns_once_per_unsupported_section():
         "jobs",
         "new-relic",
         "nrepl-server",
-        "rabbit-mq",
         "rabbit-mq-connection",
         "sentry",
         "statsd",
@@ -70,7 +72,14 @@ def test_ziggurat_config_warns_once_per_unsupported_section():
         assert sum(f"ziggurat.stream-router.booking.{key}: ignored: " in line for line in warned) == 1, key
     for key in ("middlewares", "thread-count"):
         assert sum(f"ziggurat.http-server.{key}: ignored: " in line for line in warned) == 1, key
-    assert len(warned) == len(sections) + len(streams_only) + 2
+    rabbit_mq = [line for line in warned if "ziggurat.rabbit-mq" in line and "rabbit-mq-connection" not in line]
+    assert [line.split(": ", 2)[2] for line in rabbit_mq] == [
+        "ziggurat.rabbit-mq: ignored 'instant', 'dead-letter': " + RABBIT_MQ_TEXT,
+        "ziggurat.rabbit-mq.delay: ignored 'queue-name', 'exchange-name': " + RABBIT_MQ_TEXT,
+    ]
+    assert len(warned) == len(sections) + len(streams_only) + 2 + len(rabbit_mq)
+    # Its :rabbit-mq has no :queue-timeout-ms: Ziggurat's default delay of 5000 ms is the retry backoff.
+    assert "(linear backoff of 5000 ms, up to 5 times)" in out
 
 
 def test_invalid_config_prints_every_problem_and_exits_2(tmp_path: Path):

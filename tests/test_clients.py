@@ -27,6 +27,7 @@ GLOBAL = {
     }
 }
 SERVERS_OFF = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
+RETRY_ON = {"retry": {"enabled": True}}  # so that a route has its retry consumer too
 # The route's own keys: a kebab-case key and a raw property override the global credentials; a consumer property is
 # the consumers' alone.
 OWN = {
@@ -46,7 +47,7 @@ CONSUMER_ONLY = ("isolation.level", "fetch.min.bytes")
 
 
 def route_config(**route: Any) -> config.Config:
-    raw = flat_config(**GLOBAL, **SERVERS_OFF, **{"batch-routes": {"orders": batch_route(**OWN, **route)}})
+    raw = flat_config(**GLOBAL, **SERVERS_OFF, **RETRY_ON, **{"batch-routes": {"orders": batch_route(**OWN, **route)}})
     return config.validate(raw, "c.edn", {})
 
 

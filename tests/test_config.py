@@ -384,13 +384,13 @@ def test_route_retry_overrides_the_global_retry():
 
 
 def test_unsupported_ziggurat_sections_warn_once_each_and_are_not_errors():
-    raw = {"ziggurat": flat_config(**{"rabbit-mq": {"delay": {}}, "statsd": {"port": 8125}, "nrepl-server": {}})}
+    raw = {"ziggurat": flat_config(**{"jobs": {"instant": {}}, "statsd": {"port": 8125}, "nrepl-server": {}})}
     report = config.check(raw, "c.edn", {})
     assert report.problems == ()
     assert [str(w) for w in report.warnings] == [
+        "c.edn: ziggurat.jobs: ignored: zig has no RabbitMQ jobs; a retry consumer per route reads the route's "
+        "retry topic",
         "c.edn: ziggurat.nrepl-server: ignored: zig is a Python process and starts no nREPL server",
-        "c.edn: ziggurat.rabbit-mq: ignored: zig keeps retries and dead letters in Kafka topics "
-        "(retry-topic, dead-letter-topic)",
         "c.edn: ziggurat.statsd: ignored: zig sends no StatsD metrics",
     ]
 
@@ -621,7 +621,9 @@ def test_every_setting_the_table_declares_has_its_environment_variable():
     assert len(names) == len(set(names)) > 90
     report = config.check({"app-name": "shop", **_every_map(defaults.ROOT, {})}, "c.edn", dict.fromkeys(names, "1"))
     # "1" as every value makes sense of no security section (a login-callback-handler "1" is ignored, with a warning)
-    assert [str(w) for w in report.warnings if "login-callback-handler" not in w.path] == []
+    assert [str(w) for w in report.warnings if "login-callback-handler" not in w.path] == [
+        "c.edn: rabbit-mq.delay.queue-timeout-ms: not used: retry.backoff-ms (1) is the retry backoff"
+    ]
     assert not any("matches no setting" in str(p) for p in report.problems)
 
 

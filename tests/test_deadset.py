@@ -95,7 +95,7 @@ def test_view_delete_and_replay_from_the_cli(bootstrap_servers: str, tmp_path: P
     assert (headers["zig-retry-count"], headers["zig-due-ms"], headers["zig-origin-offset"]) == (b"0", b"0", b"102")
 
     bad = zig("dead-set", "view", str(config), "r", "--count", "0", cwd=tmp_path)
-    assert bad.returncode == 2 and "count must be a positive integer, got 0" in bad.stderr
+    assert bad.returncode == 2 and "count must be an integer from 1 to 2147483647, got 0" in bad.stderr
     unknown = zig("dead-set", "view", str(config), "nope", cwd=tmp_path)
     assert unknown.returncode == 2 and "no route named 'nope'; routes: 'r', 'idle'" in unknown.stderr
 
@@ -129,9 +129,11 @@ def test_the_http_api_answers_like_ziggurat_to_the_token_holder(bootstrap_server
     port = int(zig_run.output().split("HTTP endpoints at http://0.0.0.0:")[1].split(" ")[0])
     base = f"http://127.0.0.1:{port}/v1/dead_set"
 
-    def call(method: str, url: str, body: dict | None = None, token: str = TOKEN) -> tuple[int, dict]:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    def call(method: str, url: str, body: dict | str | None = None, token: str = TOKEN) -> tuple[int, dict]:
+        """A call as Ziggurat's docs make it: a JSON body (a dict here), or a form as `curl -d` sends it."""
+        data = json.dumps(body).encode() if isinstance(body, dict) else body.encode() if body else None
+        kind = "application/json" if isinstance(body, dict) else "application/x-www-form-urlencoded"
+        headers = {"Content-Type": kind, "Authorization": f"Bearer {token}"}
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -142,15 +144,24 @@ def test_the_http_api_answers_like_ziggurat_to_the_token_holder(bootstrap_server
     assert call("DELETE", f"{base}?topic-entity=r&count=3", token="guess")[0] == 401
     status, body = call("GET", f"{base}?topic-entity=r&count=2")
     assert status == 200 and [m["key"] for m in body["messages"]] == ["k0", "k1"], "the refused delete removed nothing"
-    assert call("DELETE", f"{base}?topic-entity=r&count=1") == (200, {"deleted": 1})
-    assert call("POST", f"{base}/replay", {"topic-entity": "r", "count": 2}) == (200, {"replayed": 2})
+    # Ziggurat's fields beside zig's: its message payload's message, topic-entity and retry-count.
+    first = body["messages"][0]
+    assert (first["message"], first["topic-entity"], first["retry-count"]) == ("v0", "r", 2)
+    assert (first["value"], first["retry_count"]) == ("v0", 2)
+    deleted = "Deleted 1 message(s) from the dead set of route 'r'"
+    assert call("DELETE", base, "count=1&topic_entity=r") == (200, {"deleted": 1, "message": deleted})
+    replayed = f"Replayed 2 message(s) to '{app}-r-retry'; they will be handled again shortly"
+    assert call("POST", f"{base}/replay", {"count": "2", "topic_entity": "r"}) == (
+        200,
+        {"replayed": 2, "message": replayed},
+    )
     wait_until(lambda: zig_run.count() >= 2, 60, "the replayed messages to be handled again")
     assert sorted(r["key"] for r in zig_run.records()) == ["k1", "k2"]
     status, body = call("GET", f"{base}?topic-entity=r&count=10")
     assert [m["key"] for m in body["messages"]] == ["k3", "k4", "k5"]
     assert call("GET", f"{base}?topic-entity=r&count=zero") == (
         400,
-        {"error": "count must be a positive integer, got 'zero'"},
+        {"error": "count must be an integer from 0 to 2147483647, got 'zero'"},
     )
     assert call("GET", f"{base}?topic-entity=nope&count=1")[0] == 400
     status, body = call("GET", f"{base}?topic-entity=idle&count=1")
@@ -193,7 +204,7 @@ def test_concurrent_http_replays_move_each_dead_letter_once(bootstrap_servers: s
 
     with ThreadPoolExecutor(4) as pool:
         answers = sorted(pool.map(replay, range(4)), key=lambda answer: answer[0])
-    assert answers[0] == (200, {"replayed": 10}), answers
+    assert (answers[0][0], answers[0][1]["replayed"]) == (200, 10), answers
     assert [status for status, _ in answers[1:]] == [409, 409, 409], answers
     assert all("a replay or delete of route 'r' is running" in body["error"] for _, body in answers[1:])
     assert end_offset(bootstrap_servers, f"{app}-r-retry") == 10, "the retry topic grew by what was replayed"

@@ -290,6 +290,55 @@ def test_invalid_return_value_stops_zig_without_committing_the_batch(bootstrap_s
     assert distinct(fixed.records()) == set(delivered)
 
 
+HOOKS = """
+import pathlib
+HERE = pathlib.Path(__file__).parent
+
+def start():
+    (HERE / "started").write_text(repr(time.time()))
+
+def failing_start():
+    raise RuntimeError("no database")
+
+def stop():
+    (HERE / "stopped").write_text(repr(time.time()))
+
+def handle(batch):
+    if not (HERE / "started").exists():
+        (HERE / "early").write_text("a batch before start-fn")
+    record('r', batch)
+"""
+
+
+def test_start_fn_runs_before_the_first_message_and_stop_fn_after_the_last(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("hooks"), 1)
+    delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(3)))
+    handlers(tmp_path, HOOKS)
+    group = unique("hooks")
+    route = {"handler-fn": "h/handle", "consumer-group-id": group, "origin-topic": topic, "thread-count": 1}
+
+    def run(start_fn: str) -> Zig:
+        hooks = {"start-fn": start_fn, "stop-fn": "h/stop"}
+        config = write_route_config(tmp_path / "config.edn", bootstrap_servers, {"r": route}, app=group, root=hooks)
+        return Zig(config, tmp_path / "record.jsonl")
+
+    failing = run("h/failing-start")
+    assert failing.wait(60) == 1
+    assert "start-fn 'h/failing-start' raised RuntimeError: no database (at h.py:" in failing.output()
+    assert committed(bootstrap_servers, group, topic, 1) == {0: -1001}, "nothing was consumed"
+    assert not (tmp_path / "stopped").exists(), "a start-fn that failed has no stop-fn called"
+
+    zig = run("h/start")
+    wait_until(lambda: zig.count() >= 3, 60, "the three messages to be handled")
+    assert not (tmp_path / "stopped").exists()
+    assert zig.stop() == 0, zig.output()[-3000:]
+    records = zig.records()
+    assert distinct(records) == set(delivered) and not (tmp_path / "early").exists()
+    started, stopped = (float((tmp_path / name).read_text()) for name in ("started", "stopped"))
+    assert started < min(r["at"] for r in records) <= max(r["at"] for r in records) < stopped
+    assert committed(bootstrap_servers, group, topic, 1) == next_offsets(delivered)
+
+
 def test_a_retry_copy_over_the_size_limit_stops_the_route_and_loses_nothing(bootstrap_servers: str, tmp_path: Path):
     topic = create_topic(bootstrap_servers, unique("big"), 1)
     big = b"x" * 999_800  # fits the producer's 1,000,000 bytes; its copy with zig's headers does not

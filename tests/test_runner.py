@@ -97,7 +97,7 @@ def test_unknown_route_names_are_refused_with_the_known_ones():
 
 
 def test_a_contract_error_in_one_worker_stops_them_all_and_is_kept():
-    raw = flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": 3})}})
+    raw = flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": 3})}}, retry={"enabled": True})
     cfg = config.validate(raw, "c.edn", {})
     producer = FakeProducer()
     consumers: list[FakeConsumer] = []
@@ -130,7 +130,7 @@ def test_a_contract_error_in_one_worker_stops_them_all_and_is_kept():
 def test_each_consumer_joins_with_its_own_static_id():
     route = batch_route(**{"thread-count": 2, "group-instance-id": "orders-$HOST-{thread}"})
     servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
-    raw = flat_config(**{"batch-routes": {"orders": route}}, **servers_off)
+    raw = flat_config(**{"batch-routes": {"orders": route}}, retry={"enabled": True}, **servers_off)
     cfg = config.validate(raw, "c.edn", {"HOST": "web1"})
     producer = FakeProducer()
     joined: list[tuple[str, str]] = []

@@ -82,6 +82,7 @@ def write_config(
     (folder / "h.py").write_text(HANDLERS, encoding="utf-8")
     route = {"bootstrap-servers": bootstrap, **QUICK}
     raw: dict[str, Any] = {"app-name": unique("sec"), "prometheus": {"port": 0}, "http-server": {"port": 0}, **security}
+    raw["retry"] = {"enabled": True}  # the ACL checks include the retry topic's and group's
     raw["batch-routes"] = {"b": {"handler-fn": "h/on-batch", "poll-timeout-ms-config": 200, "producer": {}, **route}}
     raw["batch-routes"]["b"] |= batch or {}
     if stream is not None:

@@ -56,7 +56,7 @@ def test_the_dead_set_api_answers_only_to_the_configured_bearer_token(caplog: py
     caplog.set_level(logging.DEBUG)
     with serving(dead_set_endpoints(**{"auth-token": TOKEN})) as server:
         for method, path in DEAD_SET:
-            query = f"{path}?topic-entity=orders&count=0"
+            query = f"{path}?topic-entity=orders&count=-1"
             for headers in ({}, {"Authorization": "Bearer guess-xyz"}, {"Authorization": f"Basic {TOKEN}"}):
                 status, answer_headers, body = call(server, method, query, headers)
                 assert status == 401, (method, headers)
@@ -64,7 +64,10 @@ def test_the_dead_set_api_answers_only_to_the_configured_bearer_token(caplog: py
                 assert "Authorization: Bearer" in json.loads(body)["error"]
             # The right token reaches the endpoint, which refuses the count before touching any broker.
             status, _, body = call(server, method, query, {"Authorization": f"Bearer {TOKEN}"})
-            assert (status, json.loads(body)) == (400, {"error": "count must be a positive integer, got 0"})
+            assert (status, json.loads(body)) == (
+                400,
+                {"error": "count must be an integer from 0 to 2147483647, got -1"},
+            )
             status, _, body = call(server, method, query, {"authorization": f"bearer {TOKEN}"})
             assert status == 400, "the header name and scheme are case-insensitive"
         assert call(server, "GET", "/ping")[::2] == (200, b"pong")
@@ -72,6 +75,67 @@ def test_the_dead_set_api_answers_only_to_the_configured_bearer_token(caplog: py
     assert len(refusals) == 9 and all("from 127.0.0.1:" in line for line in refusals), refusals
     assert "DELETE /v1/dead_set from 127.0.0.1:" in "\n".join(refusals)
     assert TOKEN not in caplog.text and "guess-xyz" not in caplog.text
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_the_dead_set_api_takes_ziggurat_s_spellings_and_bodies():
+    """As Ziggurat's docs call it: topic_entity or topicEntity, in the query, a JSON body or a form. A count of 0
+    asks for nothing: answered without a broker (none listens on the route's address)."""
+    endpoints = dead_set_endpoints(**{"auth-token": TOKEN})
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    replayed = {"replayed": 0, "message": "Replayed 0 message(s) to 'orders'; they will be handled again shortly"}
+    deleted = {"deleted": 0, "message": "Deleted 0 message(s) from the dead set of route 'orders'"}
+    calls: list[tuple[str, str, dict[str, str], bytes | None, dict[str, Any]]] = [
+        ("GET", "/v1/dead_set?topic_entity=orders&count=0", {}, None, {"messages": []}),
+        ("GET", "/v1/dead_set?topicEntity=orders&count=0", {}, None, {"messages": []}),
+        (
+            "POST",
+            "/v1/dead_set/replay",
+            {"Content-Type": "application/json"},
+            b'{"count": "0", "topic_entity": "orders"}',
+            replayed,
+        ),
+        ("POST", "/v1/dead_set/replay", {"Content-Type": FORM}, b"count=0&topic_entity=orders", replayed),
+        ("DELETE", "/v1/dead_set", {"Content-Type": FORM}, b"count=0&topicEntity=orders", deleted),
+        ("DELETE", "/v1/dead_set?topic-entity=orders", {"Content-Type": "application/json"}, b'{"count": 0}', deleted),
+    ]
+    with serving(endpoints) as server:
+        for method, path, headers, body, expected in calls:
+            status, _, answer = call(server, method, path, headers | auth, body)
+            assert (status, json.loads(answer)) == (200, expected), (method, path, body)
+
+
+REFUSED_DEAD_SET_CALLS = [
+    (
+        "/v1/dead_set?topic-entity=orders&count=1&channel=outbound-channel",
+        "channels are not supported: a zig route has one handler and one dead set; name it in topic-entity",
+    ),
+    (
+        "/v1/dead_set?topic_entity=orders&topicEntity=audit&count=1",
+        "topic-entity given twice, as 'topic_entity' and 'topicEntity', with different values",
+    ),
+    ("/v1/dead_set?topic_entity=nope&count=0", "no route named 'nope'; routes: 'orders'"),
+    ("/v1/dead_set?count=0", "name the route (topic-entity)"),
+    (
+        "/v1/dead_set?topic_entity=orders&count=2147483648",
+        "count must be an integer from 0 to 2147483647, got 2147483648",
+    ),
+    ("/v1/dead_set?topic_entity=orders", "count must be an integer from 0 to 2147483647, got nothing"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "error"), REFUSED_DEAD_SET_CALLS, ids=["channel", "twice", "route", "no-route", "big", "no-count"]
+)
+def test_dead_set_calls_zig_cannot_serve_get_400_with_the_reason(path: str, error: str):
+    with serving(dead_set_endpoints(**{"auth-token": TOKEN})) as server:
+        for method, endpoint in DEAD_SET:
+            status, _, answer = call(
+                server, method, path.replace("/v1/dead_set", endpoint, 1), {"Authorization": f"Bearer {TOKEN}"}
+            )
+            assert (status, json.loads(answer)) == (400, {"error": error}), method
 
 
 def test_without_a_token_the_dead_set_api_is_off_and_says_how_to_turn_it_on():
@@ -208,8 +272,22 @@ def test_malformed_requests_get_400_with_the_reason(request_bytes: bytes, messag
 
 def test_a_good_json_body_still_gives_the_parameters():
     with limited() as server:
-        answer = exchange(server, post(b'{"topic-entity": "orders", "count": 2}'))
+        answer = exchange(server, post(b'{"topic-entity": "orders", "count": 2, "channel": null}'))
     assert answer.startswith(b"HTTP/1.0 200 ") and answer.endswith(b'{"topic-entity": "orders", "count": "2"}')
+
+
+def test_a_form_body_gives_its_parameters_and_a_multipart_one_is_refused():
+    with limited() as server:
+        body = b"topic_entity=orders&count=2"
+        answer = exchange(server, post(body, f"Content-Type: {FORM}", f"Content-Length: {len(body)}"))
+        assert answer.startswith(b"HTTP/1.0 200 ") and answer.endswith(b'{"topic_entity": "orders", "count": "2"}')
+        bad = b"count=%FF"
+        answer = exchange(server, post(bad, f"Content-Type: {FORM}; charset=utf-8", f"Content-Length: {len(bad)}"))
+        assert answer.startswith(b"HTTP/1.0 400 ") and b"the form body is not UTF-8 or too long: " in answer
+        multipart = b'--b\r\nContent-Disposition: form-data; name="count"\r\n\r\n2\r\n--b--\r\n'
+        headers = ("Content-Type: multipart/form-data; boundary=b", f"Content-Length: {len(multipart)}")
+        answer = exchange(server, post(multipart, *headers))
+        assert answer.startswith(b"HTTP/1.0 415 ") and b"as a form (curl -d) or as a JSON object" in answer
 
 
 def test_connections_over_the_cap_get_503_at_once_and_spawn_no_thread():

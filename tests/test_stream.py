@@ -100,8 +100,8 @@ def test_each_stream_outcome_does_what_it_says(bootstrap_servers: str, tmp_path:
     assert dead.key() == b"dead-1"
     assert dict(dead.headers())["zig-error"] == b"the handler asked for a dead letter"
     output = zig.output()
-    assert "route=s " + topic + "[0]@" in output and "handler raised; retrying the message" in output
-    assert "handler returned 42, not success, retry, skip or dead-letter; retrying the message" in output
+    assert "route=s " + topic + "[0]@" in output and "handler raised; the message failed (retried" in output
+    assert "handler returned 42, not success, retry, skip or dead-letter; the message failed" in output
     assert "handler returned <a Hostile whose repr raised RuntimeError>, not success" in output
     assert "handler returned <" in output and "Ambiguous object at 0x" in output
     final = [line for line in output.splitlines() if "route=s consumed=" in line][-1]

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, TopicPartition
 from fakes import FakeConsumer, FakeProducer, FakeRaw
+from helpers import flat_config
 
-from zig_cli import codecs
+from zig_cli import codecs, config
 from zig_cli.config import Retry
 from zig_cli.contract import Message, Outcome
 from zig_cli.errors import ContractError, KafkaFatalError
@@ -110,7 +111,10 @@ def test_handler_exception_retries_the_whole_batch(caplog: pytest.LogCaptureFixt
     assert producer.produced[0]["headers"]["zig-error"] == b"ValueError: database down"
     assert consumer.stored == [("orders", 0, 12)]
     [logged] = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert logged.getMessage() == "route=orders handler raised on orders[0]@10..11; retrying the batch"
+    assert logged.getMessage() == (
+        "route=orders handler raised on orders[0]@10..11; the batch failed "
+        "(retried, or dead-lettered when retry is off or spent)"
+    )
     assert worker.runtime.stats.snapshot().handler_errors == 1
 
 
@@ -178,6 +182,22 @@ def test_retry_disabled_sends_retries_to_the_dead_letter_topic():
     worker.handle(FakeConsumer(producer), raws(b"1"))
     assert [r["topic"] for r in producer.produced] == ["shop-orders-dead-letter"]
     assert producer.produced[0]["headers"]["zig-error"] == b"the handler asked for a retry (retry is disabled)"
+
+
+def test_without_retry_settings_a_raising_handler_dead_letters_the_batch_with_the_reason():
+    """Retry is off by default, as in Ziggurat; unlike Ziggurat, which dropped such messages, zig dead-letters them."""
+    default_retry = config.validate(flat_config(), "c.edn", {}).route("orders").retry
+    assert default_retry.enabled is False
+
+    def raises(batch: list[Message]) -> None:
+        raise ValueError("db down")
+
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    make_worker(raises, producer, retry=default_retry).handle(consumer, raws(b"1", b"2"))
+    assert [r["topic"] for r in producer.produced] == ["shop-orders-dead-letter"] * 2
+    assert {r["headers"]["zig-error"] for r in producer.produced} == {b"ValueError: db down (retry is disabled)"}
+    assert consumer.stored == [("orders", 0, 12)]
 
 
 def test_retry_topic_messages_wait_until_due():
@@ -427,8 +447,9 @@ def test_stream_outcomes_each_do_what_they_say(caplog: pytest.LogCaptureFixture)
     logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert logged == [
         "route=orders orders[0]@16 handler returned 'sideways', not success, retry, skip or dead-letter; "
-        "retrying the message",
-        "route=orders orders[0]@17 handler raised; retrying the message",
+        "the message failed (retried, or dead-lettered when retry is off or spent)",
+        "route=orders orders[0]@17 handler raised; the message failed "
+        "(retried, or dead-lettered when retry is off or spent)",
     ]
 
 

@@ -193,7 +193,18 @@ def _codec(raw: str, known: Mapping[str, str], allow_protobuf: bool) -> Any:
         return Bad(f"{raw!r}: after 'protobuf:' name the generated message class, e.g. 'protobuf:app.pb2.Order'")
     options = ", ".join(repr(k) for k in known if "." not in k)
     protobuf = " or 'protobuf:<message class>'" if allow_protobuf else ""
+    if _is_java_class(raw):
+        mapped = "; ".join(f"{java.rsplit('.', 1)[-1]} is {name!r}" for java, name in known.items() if "." in java)
+        return Bad(
+            f"{quoted(raw)} is a Java class zig has no codec for (zig maps {mapped}); use 'bytes' and convert in "
+            f"the handler, or {options}{protobuf}"
+        )
     return Bad(f"unknown {raw!r}; use {options}{protobuf} (or the Java class names Ziggurat used)")
+
+
+def _is_java_class(name: str) -> bool:
+    """A Kafka serde, deserializer or serializer class name, as Ziggurat configs give them."""
+    return name.startswith("org.apache.kafka.") or "$" in name or name.endswith(("Serde", "Deserializer", "Serializer"))
 
 
 def _properties(raw: Any) -> Any:
@@ -326,6 +337,7 @@ class SectionCheck:
     def _keys(self, section: Section, data: Mapping[str, Any], path: str, values: dict[str, Value]) -> dict[str, str]:
         """Check the keys the file sets, adding their values; returns setting key -> the spelling the file used."""
         spelled: dict[str, str] = {}
+        tolerated: list[str] = []
         for key, raw in data.items():
             key_path = join(path, key)
             setting = section.setting(key) or _owner(section, key)
@@ -334,6 +346,7 @@ class SectionCheck:
                     self.findings.error(key_path, f"set twice, also as {spelled[setting.key]!r}")
                     continue
                 spelled[setting.key] = key
+                raw = self._string_bool(setting, raw, key_path)
                 checked = self._reported(check_value(setting, raw), key_path)
                 if not isinstance(checked, Bad):
                     values[setting.key] = Value(checked, "file")
@@ -353,9 +366,27 @@ class SectionCheck:
                 passed = self._reported(_passed(key, raw), key_path)
                 if not isinstance(passed, Bad):
                     values[key] = passed
+            elif section.tolerates:
+                tolerated.append(key)
             else:
                 self._unknown(key_path, key, section)
+        if tolerated:
+            keys = ", ".join(quoted(str(key)) for key in tolerated)
+            self.findings.warn(path, f"ignored {keys}: {section.tolerates}")
         return spelled
+
+    def _string_bool(self, setting: Setting, raw: Any, key_path: str) -> Any:
+        """ "true" or "false" written as a string for a boolean (Ziggurat configs have them, e.g. `:enabled "true"`)
+        is read as the boolean, with a warning: Ziggurat's code took any string as true, "false" included."""
+        if setting.kind != "bool" or not isinstance(raw, str) or raw.strip().lower() not in ("true", "false"):
+            return raw
+        meant = raw.strip().lower() == "true"
+        self.findings.warn(
+            key_path,
+            f"{quoted(raw)} is a string; read as {str(meant).lower()} (write {str(meant).lower()} or "
+            f"[{str(meant).lower()} :bool]; Ziggurat took any string as true)",
+        )
+        return meant
 
     def _from_env(self, setting: Setting, name: str, text: str, key_path: str) -> Any:
         """The value variable `name` gives `setting`, or Bad (reported)."""

@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from zig_cli import access, bulk, defaults, embedded, handlers, kafka, loader, preflight, producer, stats
+from zig_cli import access, bulk, defaults, embedded, handlers, kafka, lifecycle, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
 from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ZigError
@@ -169,6 +169,14 @@ def _summary_tables(config: Config, by_route: Mapping[str, handlers.Handler]) ->
         out.print("security (every client): " + escape(", ".join(f"{k}={v}" for k, v in kafka.mask(security).items())))
         for line in kafka.security_explained(config):
             out.print(f"  {escape(line)}")
+    hooks = _hooks(config)
+    if hooks:
+        named = ", ".join(f"{key} {spec!r}" for key, spec in hooks.items())
+        out.print(f"lifecycle: {escape(named)} (start-fn once before anything starts, stop-fn once after the workers)")
+
+
+def _hooks(config: Config) -> dict[str, str]:
+    return {key: str(config.setting(key)) for key in lifecycle.HOOKS if key in config.operations}
 
 
 def _problem_json(problem: Problem) -> dict[str, Any]:
@@ -227,6 +235,7 @@ def validate(
             "problems": [_problem_json(p) for p in checked.problems],
             "warnings": [_problem_json(p) for p in checked.warnings],
             "routes": [_route_json(r, checked.handlers[r.name]) for r in routes],
+            "hooks": _hooks(checked.config) if checked.config else {},
         }
         if checked.config is not None:
             document["security"] = {
@@ -425,7 +434,8 @@ def run(
         zig_config = checked.config
         if embedded_broker:
             zig_config = _start_embedded_broker(stack, zig_config, route or ())
-        _run(zig_config, checked.handlers, route or (), graceful_timeout, stats_interval)
+        hooks = lifecycle.from_config(zig_config, checked.hooks)
+        _run(zig_config, checked.handlers, route or (), graceful_timeout, stats_interval, hooks)
 
 
 def _start_embedded_broker(stack: contextlib.ExitStack, zig_config: Config, routes: Sequence[str]) -> Config:
@@ -439,17 +449,26 @@ def _start_embedded_broker(stack: contextlib.ExitStack, zig_config: Config, rout
 
 
 def _run(
-    zig_config: Config, handlers: Any, routes: Sequence[str], graceful_timeout: float, stats_interval: float
+    zig_config: Config,
+    handlers: Any,
+    routes: Sequence[str],
+    graceful_timeout: float,
+    stats_interval: float,
+    hooks: lifecycle.Lifecycle,
 ) -> None:
     from zig_cli import runner
 
-    zig_runner = runner.Runner(zig_config, handlers, routes, graceful_timeout_s=graceful_timeout * GRACEFUL_SHARE)
+    zig_runner = runner.Runner(
+        zig_config, handlers, routes, graceful_timeout_s=graceful_timeout * GRACEFUL_SHARE, lifecycle=hooks
+    )
     runner.handle_signals(zig_runner.stop, abort=lambda: _abort(130))
     try:
         zig_runner.start()
     except Exception:
         zig_runner.stop.set()
         zig_runner.wait(graceful_timeout)
+        zig_runner.close(graceful_timeout)
+        hooks.finish(sys.exc_info()[1])  # a start-fn that returned has its stop-fn called
         raise
     stopping_since: float | None = None
     last_stats = time.monotonic()
@@ -474,7 +493,7 @@ def _run(
     zig_runner.close(graceful_timeout)
     if live is None:
         _log_stats(zig_runner.stats)
-    failure = zig_runner.failure
+    failure = hooks.finish(zig_runner.failure)
     if failure is not None:
         if isinstance(failure, ZigError):
             raise failure
@@ -730,7 +749,7 @@ def _dead_set(config: Path, route: str, count: str) -> tuple[deadset.DeadSet, in
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
     try:
-        return deadset.DeadSet(checked.config, route), deadset.parse_count(count)
+        return deadset.DeadSet(checked.config, route), deadset.parse_count(count, minimum=1)
     except deadset.DeadSetError as error:
         raise typer.BadParameter(str(error)) from None
 

@@ -49,6 +49,7 @@ class Report:
     problems: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
     handler_specs: Mapping[str, str] = field(default_factory=dict)  # key path -> handler spec, for importing
+    hook_specs: Mapping[str, str] = field(default_factory=dict)  # key path -> start-fn or stop-fn spec
 
 
 def validate(raw: Mapping[str, Any], file: str = "<config>", environ: Mapping[str, str] | None = None) -> Config:
@@ -68,6 +69,7 @@ def check(raw: Mapping[str, Any], file: str = "<config>", environ: Mapping[str, 
         problems=tuple(sorted(found.problems, key=Problem.sort_key)),
         warnings=tuple(sorted(found.warnings, key=Problem.sort_key)),
         handler_specs=dict(walk.handler_specs),
+        hook_specs=dict(walk.hook_specs),
     )
 
 
@@ -90,15 +92,20 @@ class _Walk:
         self.environ = environ
         self.sections = SectionCheck(self.findings, self.env)
         self.handler_specs: dict[str, str] = {}
+        self.hook_specs: dict[str, str] = {}
 
     def run(self, raw: Mapping[str, Any]) -> Config:
         root_path, root = self._root(raw)
         values = self.walk(defaults.ROOT, root, root_path, ())
+        for key in ("start-fn", "stop-fn"):
+            if key in values:
+                self.hook_specs[join(root_path, key)] = values[key].value
         app_name = values.get("app-name", Value("", "default")).value
         scoped = _by_scope(values)
         for note in security.resolve(scoped["clients"]).notes:
             report = self.findings.error if note.severity == "error" else self.findings.warn
             report(join(root_path, note.path), note.message)
+        _ziggurat_backoff(self.findings, scoped, "rabbit-mq" in root, root_path)
         _check_server_ports(self.findings, scoped["process"], root_path)
         routes: list[Route] = []
         for key, held in defaults.ROOT.children.items():
@@ -203,6 +210,29 @@ def _derive(walked: Mapping[str, Value], name: str, inherited: Mapping[str, Valu
         if topic not in values:
             values[topic] = Value(f"{app_name}-{name}-{suffix}", "derived")
     return values
+
+
+def _ziggurat_backoff(
+    findings: Findings, scoped: dict[str, dict[str, Value]], has_rabbit_mq: bool, root_path: str
+) -> None:
+    """A Ziggurat config's retry delay, :rabbit-mq :delay :queue-timeout-ms (5000 ms when its :rabbit-mq leaves it
+    out), is every route's retry backoff-ms unless backoff-ms is set: Ziggurat waited that long before a retry, and
+    used it as exponential's base too."""
+    timeout = scoped["process"].pop("rabbit-mq.delay.queue-timeout-ms", None)
+    if timeout is None and not has_rabbit_mq:
+        return
+    backoff = scoped["routes"].get("retry.backoff-ms")
+    if backoff is not None and backoff.origin != "default":
+        if timeout is not None:
+            findings.warn(
+                join(root_path, "rabbit-mq.delay.queue-timeout-ms"),
+                f"not used: retry.backoff-ms ({backoff.value}) is the retry backoff",
+            )
+        return
+    if timeout is None:
+        scoped["routes"]["retry.backoff-ms"] = Value(defaults.ZIGGURAT_QUEUE_TIMEOUT_MS, "derived")
+    else:
+        scoped["routes"]["retry.backoff-ms"] = Value(timeout.value, "env" if timeout.origin == "env" else "derived")
 
 
 def _check_server_ports(findings: Findings, operations: Mapping[str, Value], root_path: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -80,14 +81,19 @@ class DeadLetter:
         }
 
 
-def parse_count(raw: str | None) -> int:
-    """Ziggurat's rule: count must be a positive integer."""
+# Ziggurat's bound: a count is a Java int (resource/dead_set.clj, validate-count).
+MAX_COUNT = 2_147_483_647
+
+
+def parse_count(raw: str | None, minimum: int = 0) -> int:
+    """Ziggurat's rule: count is an integer from 0 (nothing is read) to Java's largest int; the CLI asks for 1."""
     try:
         count = int(raw or "")
     except ValueError:
-        raise DeadSetError(400, f"count must be a positive integer, got {raw!r}") from None
-    if count <= 0:
-        raise DeadSetError(400, f"count must be a positive integer, got {count}")
+        shown = "nothing" if raw is None else repr(raw) if len(raw) <= 40 else f"{raw[:40]!r}..."
+        raise DeadSetError(400, f"count must be an integer from {minimum} to {MAX_COUNT}, got {shown}") from None
+    if not minimum <= count <= MAX_COUNT:
+        raise DeadSetError(400, f"count must be an integer from {minimum} to {MAX_COUNT}, got {count}")
     return count
 
 
@@ -172,10 +178,14 @@ class DeadSet:
                 deleted += len(found)
         return deleted
 
+    @property
+    def destination(self) -> str:
+        """Where a replay writes: the retry topic, or the origin topic when retry is off."""
+        return str(self.route["retry-topic"] if self.route.retry.enabled else self.route["origin-topic"])
+
     def replay(self, count: int, after_write: Callable[[DeadLetter], None] = lambda letter: None) -> int:
         """Write each dead letter back, then commit past it; returns how many moved."""
-        retry = self.route.retry
-        destination = self.route["retry-topic"] if retry.enabled else self.route["origin-topic"]
+        destination = self.destination
         producer: Any = kafka.new_producer(self._admin | {"acks": "all"})
         moved = 0
         try:
@@ -388,20 +398,23 @@ DISABLED = (
 
 def endpoints(config: Config) -> dict[tuple[str, str], Endpoint]:
     """Ziggurat's dead-set API: GET /v1/dead_set, POST /v1/dead_set/replay, DELETE /v1/dead_set, each behind the
-    bearer token of :http-server {:auth-token} (viewing shows message contents, so it is guarded too)."""
+    bearer token of :http-server {:auth-token} (viewing shows message contents, so it is guarded too). Parameters
+    come in any of Ziggurat's spellings (`ziggurat_params`); answers carry Ziggurat's fields beside zig's."""
     token = config.operations.get("http-server.auth-token")
     # One replay or delete per route at a time in this process, refused at once; other processes are kept out by
     # the dead-set group (DeadSet._claim).
     changing = {route.name: threading.Lock() for route in config.routes}
 
     def view(request: Request) -> Response:
-        dead_set = DeadSet(config, request.param("topic-entity"))
-        return as_json(200, {"messages": [letter.as_dict() for letter in dead_set.view(_count(request))]})
+        dead_set, count = _asked(config, request)
+        letters = dead_set.view(count) if count else []
+        return as_json(200, {"messages": [_as_ziggurat(letter, dead_set.route.name) for letter in letters]})
 
     def change(action: str) -> Endpoint:
         def answer(request: Request) -> Response:
-            count = _count(request)
-            dead_set = DeadSet(config, request.param("topic-entity"))
+            dead_set, count = _asked(config, request)
+            if not count:  # Ziggurat's count 0: nothing to act on, and nothing to hold the dead set for
+                return as_json(200, {action: 0, "message": _done(action, 0, dead_set)})
             lock = changing[dead_set.route.name]
             if not lock.acquire(blocking=False):
                 raise DeadSetError(409, f"a replay or delete of route {dead_set.route.name!r} is running; try again")
@@ -422,7 +435,7 @@ def endpoints(config: Config) -> dict[tuple[str, str], Endpoint]:
                 done,
                 extra={"route": dead_set.route.name},
             )
-            return as_json(200, {action: done})
+            return as_json(200, {action: done, "message": _done(action, done, dead_set)})
 
         return answer
 
@@ -451,5 +464,44 @@ def endpoints(config: Config) -> dict[tuple[str, str], Endpoint]:
     }
 
 
-def _count(request: Request) -> int:
-    return parse_count(request.param("count"))
+def ziggurat_params(request: Request) -> dict[str, str]:
+    """The request's parameters by Ziggurat's names: its middleware kebab-cased every name (`topic_entity` and
+    `topicEntity` are `topic-entity`). Two spellings of one name with different values are refused."""
+    found: dict[str, tuple[str, str]] = {}
+    for name, values in request.params.items():
+        canonical = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).replace("_", "-").lower()
+        value = values[-1]
+        if canonical in found and found[canonical][1] != value:
+            raise DeadSetError(
+                400, f"{canonical} given twice, as {found[canonical][0]!r} and {name!r}, with different values"
+            )
+        found[canonical] = (name, value)
+    return {canonical: value for canonical, (_, value) in found.items()}
+
+
+def _asked(config: Config, request: Request) -> tuple[DeadSet, int]:
+    """The route's dead set and the count a request asks for; Ziggurat's channels are refused rather than taken
+    for the route's own dead set."""
+    params = ziggurat_params(request)
+    if "channel" in params:
+        raise DeadSetError(
+            400, "channels are not supported: a zig route has one handler and one dead set; name it in topic-entity"
+        )
+    dead_set = DeadSet(config, params.get("topic-entity"))
+    return dead_set, parse_count(params.get("count"))
+
+
+def _as_ziggurat(letter: DeadLetter, route: str) -> dict[str, Any]:
+    """A dead letter with the fields of Ziggurat's message payload beside zig's own."""
+    return letter.as_dict() | {
+        "message": envelope.decoded(letter.value),
+        "topic-entity": route,
+        "retry-count": letter.origin.retry_count,
+    }
+
+
+def _done(action: str, done: int, dead_set: DeadSet) -> str:
+    """Ziggurat's `message` line, saying what was done: zig answers once it is, not when it has begun."""
+    if action == "replayed":
+        return f"Replayed {done} message(s) to {dead_set.destination!r}; they will be handled again shortly"
+    return f"Deleted {done} message(s) from the dead set of route {dead_set.route.name!r}"

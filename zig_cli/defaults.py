@@ -24,6 +24,9 @@ DESERIALIZERS: Mapping[str, str] = {
     "json": "json",
     BYTE_ARRAY_DESERIALIZER: "bytes",
     "org.apache.kafka.common.serialization.StringDeserializer": "string",
+    # Kafka Streams serdes, as a Ziggurat stream route's default-key-serde / default-value-serde name them.
+    "org.apache.kafka.common.serialization.Serdes$ByteArraySerde": "bytes",
+    "org.apache.kafka.common.serialization.Serdes$StringSerde": "string",
 }
 SERIALIZERS: Mapping[str, str] = {
     "bytes": "bytes",
@@ -63,6 +66,9 @@ class Section:
     children: Mapping[str, Section] = field(default_factory=dict)
     # Ziggurat keys zig reads but does not use: key -> what zig does instead (reported as a warning).
     ignored: Mapping[str, str] = field(default_factory=dict)
+    # A Ziggurat section zig reads only in part: what zig does instead of any key the table does not list (one
+    # warning naming them, never an error).
+    tolerates: str = ""
     routes: RouteKind | None = None  # a map of user-named routes of this kind, each shaped like the child "*"
     optional: bool = False  # checked only when the file has it: a route without :producer has no producer
     # Ziggurat passed any other key of this map to the Kafka client: a kebab-case key that librdkafka knows as a
@@ -111,8 +117,9 @@ def _retry_settings(route_override: bool) -> tuple[Setting, ...]:
         Setting(
             "enabled",
             "bool",
-            None if route_override else True,
-            "Retry failed messages through the retry topic; when false a retry goes to the dead-letter topic",
+            None if route_override else False,  # Ziggurat's default; a failed message is dead-lettered, never lost
+            "Retry failed messages through the retry topic; when false a message to retry (or whose handler raised) "
+            "goes to the dead-letter topic",
             default_text=text(""),
         ),
         Setting(
@@ -256,6 +263,8 @@ PRODUCER = Section(
 
 _HANDLER_TEXT = 'Dotted path of the handler, "module/function" or "module:function"'
 _DESERIALIZER_TEXT = "decoded as bytes, string (UTF-8), json or protobuf:<message class>; Java class names are mapped"
+# A Ziggurat stream route names its deserializers as Kafka Streams serdes.
+_SERDE_TEXT = " (Kafka Streams serdes too: Serdes$StringSerde is string, Serdes$ByteArraySerde bytes)"
 _ROUTE_TOPICS = (
     Setting(
         "retry-topic",
@@ -280,8 +289,6 @@ _STREAM_IGNORED = {
     "stream-thread-exception-response": _STREAMS_ONLY,
     "buffered-records-per-partition": _STREAMS_ONLY,
     "upgrade-from": _STREAMS_ONLY,
-    "default-key-serde": "use key-deserializer-class-config",
-    "default-value-serde": "use value-deserializer-class-config",
     "key-deserializer-encoding": "the string deserializer always decodes UTF-8",
     "value-deserializer-encoding": "the string deserializer always decodes UTF-8",
     "deserializer-encoding": "the string deserializer always decodes UTF-8",
@@ -571,13 +578,15 @@ STREAM_ROUTE = Section(
             "key-deserializer-class-config",
             "deserializer",
             BYTE_ARRAY_DESERIALIZER,
-            "How keys are " + _DESERIALIZER_TEXT,
+            "How keys are " + _DESERIALIZER_TEXT + _SERDE_TEXT,
+            aliases=("default-key-serde",),
         ),
         Setting(
             "value-deserializer-class-config",
             "deserializer",
             BYTE_ARRAY_DESERIALIZER,
-            "How values are " + _DESERIALIZER_TEXT,
+            "How values are " + _DESERIALIZER_TEXT + _SERDE_TEXT,
+            aliases=("default-value-serde",),
         ),
         _FETCH_QUEUE_BACKOFF,
         *_ROUTE_TOPICS,
@@ -777,9 +786,33 @@ ROUTE_SPELLINGS: Mapping[str, Mapping[RouteKind, str]] = {
     "api-timeout-ms": {"batch": "default-api-timeout-ms", "stream": "default-api-timeout-ms-config"},
 }
 
+# Ziggurat's delay queue timeout when its config leaves it out (config.clj's default-config): how long a message to
+# retry waited before it was handled again (messaging/producer.clj, get-queue-timeout-ms).
+ZIGGURAT_QUEUE_TIMEOUT_MS = 5000
+_RABBIT_MQ_TEXT = "zig keeps retries in the route's Kafka retry topic and dead letters in its dead-letter topic"
+RABBIT_MQ_DELAY = Section(
+    "rabbit-mq-delay",
+    "Ziggurat's retry delay (:rabbit-mq :delay)",
+    (
+        Setting(
+            "queue-timeout-ms",
+            "int",
+            None,
+            "Ziggurat's delay before a retry: the retry backoff-ms (linear, or exponential's base) unless "
+            "backoff-ms is set",
+            minimum=0,
+            maximum=_WEEK_MS,
+            default_text=f"{ZIGGURAT_QUEUE_TIMEOUT_MS} (Ziggurat's) when the file has :rabbit-mq",
+        ),
+    ),
+    tolerates=_RABBIT_MQ_TEXT,
+)
+RABBIT_MQ = Section(
+    "rabbit-mq", "Ziggurat's RabbitMQ queues (:rabbit-mq)", (), {"delay": RABBIT_MQ_DELAY}, tolerates=_RABBIT_MQ_TEXT
+)
+
 # Ziggurat sections zig does not implement: each is read, reported once, and otherwise ignored.
 UNSUPPORTED_SECTIONS: Mapping[str, str] = {
-    "rabbit-mq": "zig keeps retries and dead letters in Kafka topics (retry-topic, dead-letter-topic)",
     "rabbit-mq-connection": "zig keeps retries and dead letters in Kafka topics (retry-topic, dead-letter-topic)",
     "jobs": "zig has no RabbitMQ jobs; a retry consumer per route reads the route's retry topic",
     "messaging": "zig keeps retries and dead letters in Kafka topics (retry-topic, dead-letter-topic)",
@@ -792,6 +825,9 @@ UNSUPPORTED_SECTIONS: Mapping[str, str] = {
     "tracer": "zig does no tracing",
     "alpha-features": "zig has no alpha features",
     "enable-stream-joins": "stream joins are not supported",
+    "shutdown": "zig run waits for the messages in hand up to --graceful-timeout (30 s), not :drain-timeout-ms",
+    "default-api-timeout-ms-config": "Ziggurat's code reads it only inside a route, as zig does (a route's "
+    "default-api-timeout-ms)",
 }
 
 PROMETHEUS = Section(
@@ -830,6 +866,8 @@ HTTP_SERVER = Section(
     ignored={
         "thread-count": "zig's HTTP server sizes itself",
         "middlewares": "zig's HTTP server has no middlewares",
+        "graceful-shutdown-timeout-ms": "zig's HTTP server answers until the workers have stopped (zig run "
+        "--graceful-timeout), then stops at once",
     },
 )
 
@@ -851,6 +889,20 @@ ROOT = Section(
             "Log lines as text, or one JSON object per line (--log-format wins)",
             choices=("text", "json"),
         ),
+        Setting(
+            "start-fn",
+            "str",
+            None,
+            "Dotted path of a function zig run calls with no arguments once before anything starts (Ziggurat's "
+            "start-fn); if it raises, zig exits 1 having consumed nothing",
+        ),
+        Setting(
+            "stop-fn",
+            "str",
+            None,
+            "Dotted path of a function zig run calls with no arguments once after the workers have stopped and "
+            "committed (Ziggurat's stop-fn); if it raises, zig logs it and exits 1",
+        ),
     ),
     children={
         "prometheus": PROMETHEUS,
@@ -860,6 +912,7 @@ ROOT = Section(
         "sasl": SASL,
         "batch-routes": BATCH_ROUTES,
         "stream-router": STREAM_ROUTES,
+        "rabbit-mq": RABBIT_MQ,
     },
     ignored=UNSUPPORTED_SECTIONS,
 )
@@ -945,6 +998,7 @@ def documented_sections() -> Iterator[tuple[str, Section]]:
     yield "stream-router.<route>", STREAM_ROUTE
     yield "<route>.producer", PRODUCER
     yield "<route>.retry", ROUTE_RETRY
+    yield "rabbit-mq.delay", RABBIT_MQ_DELAY
 
 
 def default_text(setting: Setting) -> str:

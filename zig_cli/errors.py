@@ -3,6 +3,7 @@
     ZigError
      ├── ConfigError          the config file cannot be used; carries every Problem found
      ├── HandlerImportError   a handler's dotted path does not lead to a callable
+     ├── HookError            the application's start-fn or stop-fn raised
      ├── ContractError        a handler returned something zig cannot act on; its batch is not committed
      ├── DecodeError          a message's key or value does not decode with the route's deserializer
      ├── EncodeError          a key or value to send does not fit the producer's serializer
@@ -78,6 +79,10 @@ class HandlerImportError(ZigError):
         self.message = message
         self.detail = detail
         super().__init__(message)
+
+
+class HookError(ZigError):
+    """The application's start-fn or stop-fn raised; zig run exits 1."""
 
 
 class ContractError(ZigError):

@@ -45,6 +45,31 @@ def add_search_paths(paths: Iterable[Path]) -> None:
 
 def resolve(spec: str) -> Handler:
     """Import the handler named by `spec`; raises HandlerImportError saying exactly what went wrong."""
+    target, walked = _locate(spec)
+    wrong = _wrong_kind(target)
+    if wrong:
+        raise HandlerImportError(f"{walked!r} is {wrong}; name a function")
+    _check_arguments(target, walked, 1)
+    return target  # type: ignore[no-any-return]
+
+
+def resolve_hook(spec: str) -> Callable[[], Any]:
+    """Import a start-fn or stop-fn: a plain function zig calls once with no arguments, as Ziggurat did."""
+    target, walked = _locate(spec)
+    wrong = _wrong_kind(target)
+    if wrong:
+        raise HandlerImportError(f"{walked!r} is {wrong}; name a function")
+    if is_async(target):
+        raise HandlerImportError(
+            f"{walked!r} is an async function: zig calls a start-fn or stop-fn once, outside any event loop; "
+            "make it a plain function"
+        )
+    _check_arguments(target, walked, 0)
+    return target  # type: ignore[no-any-return]
+
+
+def _locate(spec: str) -> tuple[Any, str]:
+    """The callable `spec` names, and its dotted name; raises HandlerImportError saying exactly what went wrong."""
     try:
         module_name, attr_path = parse_spec(spec)
     except ValueError as error:
@@ -66,11 +91,7 @@ def resolve(spec: str) -> Handler:
         )
     if not callable(target):
         raise HandlerImportError(f"{walked!r} is a {type(target).__name__}, not a function")
-    wrong = _wrong_kind(target)
-    if wrong:
-        raise HandlerImportError(f"{walked!r} is {wrong}; name a function")
-    _check_one_argument(target, walked)
-    return target  # type: ignore[no-any-return]
+    return target, walked
 
 
 def _import(module_name: str) -> Any:
@@ -132,12 +153,14 @@ def _wrong_kind(target: Any) -> str:
     return ""
 
 
-def _check_one_argument(handler: Callable[..., Any], name: str) -> None:
+def _check_arguments(function: Callable[..., Any], name: str, count: int) -> None:
+    """`function` can be called with `count` positional arguments, as zig will call it."""
     try:
-        signature = inspect.signature(handler)
+        signature = inspect.signature(function)
     except (TypeError, ValueError):  # builtins and some C callables have no signature to check
         return
     try:
-        signature.bind(None)
+        signature.bind(*([None] * count))
     except TypeError:
-        raise HandlerImportError(f"{name!r} cannot be called with one argument; its signature is {signature}") from None
+        arguments = "no arguments" if count == 0 else "one argument"
+        raise HandlerImportError(f"{name!r} cannot be called with {arguments}; its signature is {signature}") from None

@@ -6,9 +6,10 @@ the same findings as one ConfigError.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from zig_cli import codecs, config, handlers, kafka, loader
 from zig_cli.config import Config
@@ -24,6 +25,7 @@ class Checked:
     problems: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
     handlers: Mapping[str, handlers.Handler] = field(default_factory=dict)  # route name -> handler
+    hooks: Mapping[str, Callable[[], Any]] = field(default_factory=dict)  # "start-fn" / "stop-fn" -> function
 
 
 def check_file(path: Path, environ: Mapping[str, str], import_handlers: bool = True) -> Checked:
@@ -39,11 +41,17 @@ def check_file(path: Path, environ: Mapping[str, str], import_handlers: bool = T
     warnings = list(report.warnings)
 
     resolved: dict[str, handlers.Handler] = {}
+    hooks: dict[str, Callable[[], Any]] = {}
     if import_handlers:
         handlers.add_search_paths([path.parent, Path.cwd()])
         for key_path, spec in report.handler_specs.items():
             try:
                 resolved[key_path] = handlers.resolve(spec)
+            except HandlerImportError as error:
+                problems.append(Problem(file, key_path, error.message, detail=error.detail))
+        for key_path, spec in report.hook_specs.items():
+            try:
+                hooks[key_path.rsplit(".", 1)[-1]] = handlers.resolve_hook(spec)
             except HandlerImportError as error:
                 problems.append(Problem(file, key_path, error.message, detail=error.detail))
 
@@ -68,6 +76,7 @@ def check_file(path: Path, environ: Mapping[str, str], import_handlers: bool = T
         tuple(sorted(problems, key=Problem.sort_key)),
         tuple(sorted(warnings, key=Problem.sort_key)),
         by_route,
+        hooks if valid is not None else {},
     )
 
 

@@ -25,6 +25,7 @@ from zig_cli.config import Config, Route
 from zig_cli.deadset import endpoints as deadset_endpoints
 from zig_cli.errors import ZigError
 from zig_cli.handlers import Handler, is_async
+from zig_cli.lifecycle import Lifecycle
 from zig_cli.metrics import Metrics, RouteMetrics
 from zig_cli.producer import ProducerLike, Producers, activate
 from zig_cli.server import OpsServer, Response, text
@@ -74,6 +75,7 @@ class Runner:
         route_names: Sequence[str] = (),
         clients: Clients | None = None,
         graceful_timeout_s: float = 30.0,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         unknown = [name for name in route_names if name not in {r.name for r in config.routes}]
         if unknown:
@@ -84,6 +86,7 @@ class Runner:
         self.routes = [r for r in config.routes if not route_names or r.name in route_names]
         self.clients = clients or Clients()
         self.graceful_timeout_s = graceful_timeout_s
+        self.lifecycle = lifecycle or Lifecycle()
         self.stop = threading.Event()
         self.stats: dict[str, RouteStats] = {}
         self.workers: list[Worker] = []
@@ -96,8 +99,9 @@ class Runner:
         self.failure: BaseException | None = None
 
     def start(self) -> None:
-        """Prepare topics, serve metrics and health, start every worker; raises ZigError when anything refuses."""
-        activate(self.producers)
+        """Call start-fn, prepare topics, serve metrics and health, start every worker; raises ZigError on refusal."""
+        activate(self.producers)  # a start-fn may send through zig_cli.send
+        self.lifecycle.start()
         self._serve()
         for route in self.routes:
             self._start_route(route)

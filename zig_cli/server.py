@@ -31,7 +31,7 @@ class Request:
 
     method: str
     path: str
-    params: Mapping[str, list[str]]
+    params: Mapping[str, list[str]]  # the query's, then the body's
     headers: Mapping[str, str]  # by lower-cased name
     client: str  # "address:port", for the log
 
@@ -190,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if endpoint is None:
                 raise _Refusal(404, f"no endpoint {method} {url.path}")
-            params = self._query(url.query) | self._json_body()
+            params = self._query(url.query) | self._body_params()
         except _Refusal as refusal:
             self._answer(text(refusal.status, f"{refusal}\n"))
             return
@@ -212,21 +212,44 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(response.body)
 
-    def _query(self, query: str) -> dict[str, list[str]]:
+    def _query(self, query: str, what: str = "the query string") -> dict[str, list[str]]:
         try:
             return parse_qs(query, errors="strict", max_num_fields=self.server.limits.max_query_fields)
         except ValueError as error:  # UnicodeDecodeError included
-            raise _Refusal(400, f"the query string is not UTF-8 or too long: {error}") from None
+            raise _Refusal(400, f"{what} is not UTF-8 or too long: {error}") from None
 
-    def _json_body(self) -> dict[str, list[str]]:
-        """Parameters from a JSON object body (as Ziggurat accepted them), in parse_qs's shape."""
+    def _body_params(self) -> dict[str, list[str]]:
+        """Parameters from the body, in parse_qs's shape, as Ziggurat's middleware read them: a form
+        (application/x-www-form-urlencoded, what `curl -d` sends) or a JSON object (any other type, or none)."""
+        raw = self._body()
+        if not raw:
+            return {}
+        kind = self.headers.get_content_type()  # text/plain when the header is missing or malformed
+        if kind == "application/x-www-form-urlencoded":
+            try:
+                form = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise _Refusal(400, f"the form body is not UTF-8: {error}") from None
+            return self._query(form, "the form body")
+        if kind == "multipart/form-data":
+            raise _Refusal(415, "send the parameters in the query string, as a form (curl -d) or as a JSON object")
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as error:
+            raise _Refusal(400, f"the body is not JSON: {str(error)[:200]}") from None
+        if not isinstance(data, dict):
+            raise _Refusal(400, f"the body must be a JSON object of parameters, got {_json_kind(data)}")
+        return {str(k): [str(v)] for k, v in data.items() if v is not None}  # null: not given, as Ziggurat read it
+
+    def _body(self) -> bytes:
+        """The request's body, read within the server's limits."""
         limits = self.server.limits
         if "Transfer-Encoding" in self.headers:
             self.close_connection = True
             raise _Refusal(400, "send the body with a Content-Length (no Transfer-Encoding)")
         declared = self.headers.get("Content-Length")
         if declared is None:
-            return {}
+            return b""
         if not _CONTENT_LENGTH.fullmatch(declared.strip()):
             self.close_connection = True
             raise _Refusal(400, f"Content-Length must be a number of bytes, got {declared[:40]!r}")
@@ -241,15 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Refusal(408, f"the body did not arrive within {limits.read_timeout_s:g} s") from None
         if len(raw) < length:
             raise ConnectionResetError(f"closed after {len(raw)} of {length} body bytes")
-        if not raw:
-            return {}
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError) as error:
-            raise _Refusal(400, f"the body is not JSON: {str(error)[:200]}") from None
-        if not isinstance(data, dict):
-            raise _Refusal(400, f"the body must be a JSON object of parameters, got {_json_kind(data)}")
-        return {str(k): [str(v)] for k, v in data.items()}
+        return raw
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._serve("GET")

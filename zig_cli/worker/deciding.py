@@ -112,10 +112,10 @@ def _handed(batch: Batch) -> tuple[list[Message], dict[int, Reasoned]]:
 
 
 def _batch_raised(batch: Batch, route: str, verdicts: dict[int, Reasoned], error: Exception) -> Decision:
-    """Called while the handler's exception is handled: every message it was given is retried."""
+    """Called while the handler's exception is handled: every message it was given fails (a retry)."""
     failed: Reasoned = (Verdict.FAILED, contract.describe_error(error))
     logger.error(
-        "route=%s handler raised on %s; retrying the batch",
+        "route=%s handler raised on %s; the batch failed (retried, or dead-lettered when retry is off or spent)",
         route,
         ranges(batch.raws),
         exc_info=True,
@@ -237,9 +237,9 @@ async def decide_each_async(
 
 
 def _message_raised(route: str, raw: Any, error: Exception) -> Reasoned:
-    """Called while a stream handler's exception is handled: the message is retried."""
+    """Called while a stream handler's exception is handled: the message fails (a retry)."""
     logger.error(
-        "route=%s %s handler raised; retrying the message",
+        "route=%s %s handler raised; the message failed (retried, or dead-lettered when retry is off or spent)",
         route,
         logs.where(raw),
         exc_info=True,
@@ -264,7 +264,8 @@ def stream_verdict(route: str, raw: Any, value: Any) -> Reasoned:
         return _FROM_OUTCOME[outcome]
     shown = contract.shown(value)
     logger.error(
-        "route=%s %s handler returned %s, not success, retry, skip or dead-letter; retrying the message",
+        "route=%s %s handler returned %s, not success, retry, skip or dead-letter; the message failed"
+        " (retried, or dead-lettered when retry is off or spent)",
         route,
         logs.where(raw),
         shown,
