@@ -165,7 +165,7 @@ def warned(checked_file: preflight.Checked) -> list[str]:
 
 
 def test_ziggurat_s_config_test_edn_validates_with_ziggurat_s_meaning():
-    found = preflight.check_file(ZIGGURAT / "defaults-config.test.edn", {})
+    found = preflight.check_file(ZIGGURAT / "config.test.edn", {})
     assert found.problems == ()
     cfg = found.config
     assert cfg is not None
@@ -180,7 +180,7 @@ def test_ziggurat_s_config_test_edn_validates_with_ziggurat_s_meaning():
 
 
 def test_the_configuration_md_example_validates_with_ziggurat_s_meaning(tmp_path: Path):
-    raw = loader.load(ZIGGURAT / "defaults-configuration-md.edn")
+    raw = loader.load(ZIGGURAT / "configuration-md.edn")
     # Its :ssl names a keystore that is not there, which librdkafka refuses: security is checked elsewhere.
     del raw["ziggurat"]["ssl"]
     path = tmp_path / "configuration-md.edn"
