@@ -142,6 +142,23 @@ def test_message_that_does_not_decode_goes_to_the_dead_letter_topic():
     assert consumer.stored == [("orders", 0, 13)]
 
 
+def test_a_retried_message_that_does_not_decode_is_dead_lettered_with_its_first_origin():
+    producer = FakeProducer()
+    worker = make_worker(lambda batch: None, producer, delayed=True)
+    headers = [
+        ("zig-origin-topic", b"orders"),
+        ("zig-origin-partition", b"3"),
+        ("zig-origin-offset", b"41"),
+        ("zig-retry-count", b"0"),
+        ("zig-due-ms", b"0"),
+    ]
+    worker.handle(FakeConsumer(producer), [FakeRaw("shop-orders-retry", 0, 7, b"not json", b"k", headers)])
+    [record] = producer.produced
+    assert record["topic"] == "shop-orders-dead-letter"
+    origin = (record["headers"]["zig-origin-topic"], record["headers"]["zig-origin-partition"])
+    assert (*origin, record["headers"]["zig-origin-offset"]) == (b"orders", b"3", b"41")
+
+
 def test_headers_named_like_zigs_on_the_origin_topic_are_the_messages_own():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)

@@ -57,7 +57,9 @@ class Builder:
         decode_value = self._decode_value
         messages: list[Message | None] = []
         reasons: dict[int, str] = {}
-        origins: dict[int, envelope.Origin] = {}
+        # Every message of a retry topic keeps its origin, one that does not decode too: its dead letter names where
+        # it first came from, not the retry topic.
+        origins: dict[int, envelope.Origin] = {} if known is None else dict(enumerate(known))
         append = messages.append
         for index, raw in enumerate(raws):
             try:
@@ -75,7 +77,7 @@ class Builder:
             if known is None:
                 append(ConsumedMessage(raw, key, value))
                 continue
-            origin = origins[index] = known[index]
+            origin = known[index]
             append(
                 Message(
                     origin.topic,
