@@ -110,3 +110,16 @@ def test_damaged_zig_headers_fall_back_field_by_field(damaged: dict[str, bytes |
 )
 def test_decoded_shows_any_bytes_and_keeps_none(data: bytes | None, text: str | None):
     assert envelope.decoded(data) == text
+
+
+def test_zigs_fields_come_from_zigs_own_headers_only_never_from_the_messages():
+    own = (("zig-due-ms", b"123"), ("zig-origin-timestamp", b"42"), ("zig-group", b"evil"))
+    record = envelope.forward("dlt", envelope.Origin("orders", 0, 5, None, 0, None, own), b"k", b"v", "r", 5, "x")
+    origin = envelope.read("dlt", 0, 9, 2000, record.headers)
+    assert (origin.due_ms, origin.timestamp, origin.group, origin.headers) == (None, 2000, None, own)
+
+
+def test_the_group_a_route_writes_is_read_back():
+    origin = envelope.Origin("orders", 0, 5, None, 0, None, ())
+    record = envelope.forward("r", origin, b"k", b"v", "o", 1, "x", due_ms=1, group="shop-orders")
+    assert envelope.read("r", 0, 1, None, record.headers).group == "shop-orders"

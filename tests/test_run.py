@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 from helpers import REJOIN_THREADS, SAMPLES, wait_until
 from kafka_helpers import (
     RECORDER,
@@ -29,6 +30,8 @@ from kafka_helpers import (
     unique,
     write_route_config,
 )
+
+from zig_cli import envelope
 
 pytestmark = pytest.mark.kafka
 
@@ -123,6 +126,34 @@ def test_retried_messages_come_back_then_go_to_the_dead_letter_topic(bootstrap_s
         assert headers["zig-retry-count"] == b"2"
         assert headers["zig-error"] == b"the handler asked for a retry (retried 2 time(s))"
         assert message.value() == b"value-" + message.key()
+
+
+def test_a_new_consumer_group_does_not_handle_the_retries_another_group_left(bootstrap_servers: str, tmp_path: Path):
+    topic = create_topic(bootstrap_servers, unique("renamed"), 1)
+    app = unique("app")
+    retry_topic = create_topic(bootstrap_servers, f"{app}-r-retry", 1)
+    producer = Producer({"bootstrap.servers": bootstrap_servers})
+    for offset in range(3):  # retries the route wrote under its old consumer-group-id, due long ago
+        origin = envelope.Origin(topic, 0, offset, None, 0, None, ())
+        record = envelope.forward(retry_topic, origin, b"old", b"v", "r", 1, "e", due_ms=0, group="old-group")
+        producer.produce(record.topic, record.value, record.key, headers=record.headers)
+    assert producer.flush(30) == 0
+    produce(bootstrap_servers, topic, [(b"new", b"v")])
+    handlers(
+        tmp_path,
+        "def handle(batch):\n    record('r', batch)\n    return {'retry': [m for m in batch if not m.retry_count]}\n",
+    )
+    group = unique("new-group")
+    route = {"handler-fn": "h/handle", "consumer-group-id": group, "origin-topic": topic, "thread-count": 1}
+    config = write_route_config(
+        tmp_path / "config.edn", bootstrap_servers, {"r": route}, app=app, retry={"backoff-ms": 100}
+    )
+    zig = Zig(config, tmp_path / "record.jsonl")
+    read = f"{group}-retry"  # the retry topic holds the 3 old retries and the new one
+    wait_until(lambda: committed(bootstrap_servers, read, retry_topic, 1) == {0: 4}, 60, "the retry topic read")
+    assert zig.stop() == 0, zig.output()[-3000:]
+    assert sorted((r["key"], r["retry_count"]) for r in zig.records()) == [("new", 0), ("new", 1)]
+    assert "written by consumer group(s) 'old-group': retries belong to the group that wrote them" in zig.output()
 
 
 def test_held_retries_past_the_byte_cap_pause_and_all_come_back(bootstrap_servers: str, tmp_path: Path):

@@ -159,6 +159,37 @@ def test_a_retried_message_that_does_not_decode_is_dead_lettered_with_its_first_
     assert (*origin, record["headers"]["zig-origin-offset"]) == (b"orders", b"3", b"41")
 
 
+def test_a_retry_worker_hands_over_only_its_own_groups_retries(caplog: pytest.LogCaptureFixture):
+    caplog.set_level("INFO")
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[Message] = []
+    worker = make_worker(lambda batch: seen.extend(batch), producer, delayed=True, group="orders-group")
+
+    def retried(offset: int, group: bytes | None) -> FakeRaw:
+        headers = [
+            ("zig-origin-topic", b"orders"),
+            ("zig-origin-partition", b"0"),
+            ("zig-origin-offset", b"%d" % offset),
+        ]
+        headers += [("zig-retry-count", b"1"), ("zig-due-ms", b"0")] + ([("zig-group", group)] if group else [])
+        return FakeRaw("shop-orders-retry", 0, offset, b"1", b"k", headers)
+
+    worker.handle(consumer, [retried(0, b"orders-group"), retried(1, b"old-group"), retried(2, None), retried(3, None)])
+    assert [m.offset for m in seen] == [0, 2, 3]  # written before zig named the group: handled as before
+    assert producer.produced == [] and consumer.stored == [("shop-orders-retry", 0, 4)]
+    assert worker.runtime.stats.snapshot().skipped == 1
+    [logged] = [r.getMessage() for r in caplog.records if "belong to the group" in r.getMessage()]
+    assert "skipped 1 retry written by consumer group(s) 'old-group'" in logged
+
+
+def test_retries_and_dead_letters_name_the_group_of_the_route_that_wrote_them():
+    producer = FakeProducer()
+    worker = make_worker(lambda batch: {"retry": batch}, producer, group="orders-group")
+    worker.handle(FakeConsumer(producer), raws(b"1"))
+    assert [r["headers"]["zig-group"] for r in producer.produced] == [b"orders-group"]
+
+
 def test_headers_named_like_zigs_on_the_origin_topic_are_the_messages_own():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)

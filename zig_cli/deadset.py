@@ -208,7 +208,15 @@ class DeadSet:
         if self.route.retry.enabled:
             error = f"replayed from the dead set: {letter.error}"
             return envelope.forward(
-                destination, letter.origin, raw.key(), raw.value(), self.route.name, 0, error, due_ms=0
+                destination,
+                letter.origin,
+                raw.key(),
+                raw.value(),
+                self.route.name,
+                0,
+                error,
+                due_ms=0,
+                group=self.route.group_id,  # the route's group now: the one whose retry worker will handle it
             )
         headers = [(name, data or b"") for name, data in letter.origin.headers]
         return envelope.Record(destination, raw.key(), raw.value(), headers)

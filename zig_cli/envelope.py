@@ -25,7 +25,7 @@ RETRY_COUNT = "zig-retry-count"
 DUE_MS = "zig-due-ms"
 ERROR = "zig-error"
 ROUTE = "zig-route"
-_NAMES = frozenset((ORIGIN_TOPIC, ORIGIN_PARTITION, ORIGIN_OFFSET, ORIGIN_TIMESTAMP, RETRY_COUNT, DUE_MS, ERROR, ROUTE))
+GROUP = "zig-group"  # the consumer group of the route that wrote it: a retry is that group's to handle
 _MAX_ERROR = 2000
 
 RawHeaders = Sequence[tuple[str, bytes | None]]
@@ -43,6 +43,7 @@ class Origin(NamedTuple):
     retry_count: int
     due_ms: int | None
     headers: tuple[tuple[str, bytes | None], ...]  # the original headers, without zig's
+    group: str | None = None  # the consumer group whose route forwarded it (None: written before zig said)
 
 
 class Record(NamedTuple):
@@ -59,11 +60,16 @@ def read(topic: str, partition: int, offset: int, timestamp: int | None, headers
     zig's headers say it was forwarded."""
     if not headers:
         return Origin(topic, partition, offset, timestamp, 0, None, ())
-    named = dict(headers)  # one pass in C; zig writes each of its headers once
-    # Only zig's headers (the usual retry message): nothing of the message's own to keep, found without a loop.
-    own = () if len(_NAMES.intersection(named)) == len(headers) else _own(headers)
-    if ORIGIN_TOPIC not in named:  # not forwarded by zig: every header is the message's own
-        return Origin(topic, partition, offset, timestamp, 0, None, tuple(headers))
+    named = dict(headers)  # one pass in C
+    if headers[0][0] == ORIGIN_TOPIC and len(named) == len(headers):
+        own: tuple[tuple[str, bytes | None], ...] = ()  # the usual retry: zig's headers alone, each once
+    else:
+        start = _zigs(headers)
+        if start < 0:  # not forwarded by zig: every header is the message's own
+            return Origin(topic, partition, offset, timestamp, 0, None, tuple(headers))
+        # zig's block alone says where it came from: the message's own headers may carry zig's names too
+        named = dict(headers[start:])
+        own = tuple(headers[:start])
     try:  # what zig wrote, read at full speed: this runs for every message of a retry topic
         return Origin(
             named[ORIGIN_TOPIC].decode() or topic,  # type: ignore[union-attr]  # None is caught below
@@ -73,6 +79,7 @@ def read(topic: str, partition: int, offset: int, timestamp: int | None, headers
             int(named[RETRY_COUNT]),  # type: ignore[arg-type]
             int(named[DUE_MS]) if DUE_MS in named else None,  # type: ignore[arg-type]
             own,
+            named[GROUP].decode() if GROUP in named else None,  # type: ignore[union-attr]
         )
     except (KeyError, AttributeError, TypeError, ValueError):  # edited or damaged on the way: read field by field
         stamp = named.get(ORIGIN_TIMESTAMP)
@@ -84,17 +91,17 @@ def read(topic: str, partition: int, offset: int, timestamp: int | None, headers
             retry_count=_int(named.get(RETRY_COUNT), 0),
             due_ms=_int(named[DUE_MS], 0) if DUE_MS in named else None,
             headers=own,
+            group=decoded(named.get(GROUP)),
         )
 
 
-def _own(headers: RawHeaders) -> tuple[tuple[str, bytes | None], ...]:
-    """The message's own headers: those before zig's, which `forward` writes last, starting with ORIGIN_TOPIC. The
-    message's own may use zig's names too (they came with it on the origin topic), so the last ORIGIN_TOPIC starts
-    zig's."""
+def _zigs(headers: RawHeaders) -> int:
+    """Where zig's headers start (-1: none): `forward` writes them last, ORIGIN_TOPIC first, after the message's own,
+    which may use zig's names too; so zig's start at the last ORIGIN_TOPIC."""
     for index in range(len(headers) - 1, -1, -1):
         if headers[index][0] == ORIGIN_TOPIC:
-            return tuple(headers[:index])
-    return tuple(headers)
+            return index
+    return -1
 
 
 def forward(
@@ -106,8 +113,10 @@ def forward(
     retry_count: int,
     error: str,
     due_ms: int | None = None,
+    group: str | None = None,
 ) -> Record:
-    """A record for a retry (with `due_ms`) or dead-letter topic carrying the original message and its metadata."""
+    """A record for a retry (with `due_ms`) or dead-letter topic carrying the original message and its metadata,
+    and the consumer `group` of the route writing it."""
     headers: list[tuple[str, bytes]] = [
         (ORIGIN_TOPIC, _encoded(origin.topic)),
         (ORIGIN_PARTITION, b"%d" % origin.partition),
@@ -120,6 +129,8 @@ def forward(
         headers.append((ORIGIN_TIMESTAMP, b"%d" % origin.timestamp))
     if due_ms is not None:
         headers.append((DUE_MS, b"%d" % due_ms))
+    if group is not None:
+        headers.append((GROUP, _encoded(group)))
     if origin.headers:  # the message's own headers go first, as they came
         headers[:0] = [(name, data if data is not None else b"") for name, data in origin.headers]
     return Record(topic, key, value, headers)

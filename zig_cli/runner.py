@@ -201,6 +201,7 @@ class Runner:
             ordering=route["ordering"],
             handler_timeout_s=route["handler-timeout-ms"] / 1000,
             graceful_timeout_s=self.graceful_timeout_s,
+            group=route.group_id,
         )
         # Each consumer its own config: a static member's group-instance-id names its thread.
         plans = [(kafka.consumer_properties(self.config, route, index), False) for index in range(route.threads)]

@@ -7,8 +7,9 @@ needs once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from zig_cli import codecs, contract, envelope
@@ -16,6 +17,7 @@ from zig_cli.codecs import Decoder
 from zig_cli.contract import ConsumedMessage, Message
 from zig_cli.errors import DecodeError
 
+logger = logging.getLogger(__name__)
 Where = tuple[str, int]  # (topic, partition)
 
 _PASSTHROUGH = codecs.decoder("bytes")  # the default deserializer returns its input: no call needed
@@ -23,12 +25,14 @@ _PASSTHROUGH = codecs.decoder("bytes")  # the default deserializer returns its i
 
 @dataclass(slots=True)
 class Batch:
-    """Parallel lists of one consumed batch: the raw messages and what the handler sees (None: did not decode)."""
+    """Parallel lists of one consumed batch: the raw messages and what the handler sees (None: did not decode, or
+    another group's retry)."""
 
     raws: list[Any]
     messages: list[Message | None]
     reasons: dict[int, str]  # index -> why it did not decode
     origins: dict[int, envelope.Origin]  # index -> origin, for messages of a retry topic
+    foreign: dict[int, str] = field(default_factory=dict)  # index -> the other consumer group whose retry it is
 
     def origin(self, index: int) -> envelope.Origin:
         """Where message `index` first came from (computed on demand: only retries and dead letters need it)."""
@@ -44,11 +48,14 @@ class Batch:
 
 
 class Builder:
-    """Builds batches with one route's deserializers."""
+    """Builds batches with one route's deserializers, for its consumer `group`: a retry another group wrote (a
+    retry topic outlives a change of consumer-group-id, and two deployments may share one) is not handed over."""
 
-    def __init__(self, key_decoder: Decoder, value_decoder: Decoder) -> None:
+    def __init__(self, key_decoder: Decoder, value_decoder: Decoder, group: str | None = None, route: str = "") -> None:
         self._decode_key = None if key_decoder is _PASSTHROUGH else key_decoder
         self._decode_value = None if value_decoder is _PASSTHROUGH else value_decoder
+        self._group = group
+        self._route = route
 
     def build(self, raws: list[Any], known: list[envelope.Origin] | None = None) -> Batch:
         """What the handler sees for each raw message, given the origins if they are `known` (a retry topic's, read
@@ -60,8 +67,12 @@ class Builder:
         # Every message of a retry topic keeps its origin, one that does not decode too: its dead letter names where
         # it first came from, not the retry topic.
         origins: dict[int, envelope.Origin] = {} if known is None else dict(enumerate(known))
+        foreign = {} if known is None else self._foreign(known)
         append = messages.append
         for index, raw in enumerate(raws):
+            if foreign and index in foreign:
+                append(None)
+                continue
             try:
                 key = raw.key() if decode_key is None else decode_key(raw.key())
             except Exception as error:  # whatever a deserializer raises, the message is a dead letter, not a crash
@@ -90,7 +101,23 @@ class Builder:
                     origin.retry_count,
                 )
             )
-        return Batch(raws, messages, reasons, origins)
+        return Batch(raws, messages, reasons, origins, foreign)
+
+    def _foreign(self, known: list[envelope.Origin]) -> dict[int, str]:
+        """The retries of the batch that another consumer group wrote (None: written before zig named the group)."""
+        group = self._group
+        foreign = {i: o.group for i, o in enumerate(known) if o.group is not None and o.group != group}
+        if foreign:
+            logger.info(
+                "route=%s skipped %d retr%s written by consumer group(s) %s: retries belong to the group that wrote "
+                "them (this route's group is %r)",
+                self._route,
+                len(foreign),
+                "y" if len(foreign) == 1 else "ies",
+                ", ".join(sorted({repr(g) for g in foreign.values()})),
+                group,
+            )
+        return foreign
 
 
 def undecodable(part: str, error: Exception) -> str:

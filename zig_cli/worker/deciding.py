@@ -108,7 +108,21 @@ def _handed(batch: Batch) -> tuple[list[Message], dict[int, Reasoned]]:
     """What the handler is given, and the verdicts of what did not decode."""
     # A copy: what a handler does to its list must not change what zig applies and stores.
     handed = [m for m in batch.messages if m is not None]
-    return handed, {index: (Verdict.DEAD_LETTER, reason) for index, reason in batch.reasons.items()}
+    verdicts = {index: (Verdict.DEAD_LETTER, reason) for index, reason in batch.reasons.items()}
+    if batch.foreign:
+        verdicts.update((index, _foreign(group)) for index, group in batch.foreign.items())
+    return handed, verdicts
+
+
+def _unhanded(batch: Batch, index: int) -> Reasoned:
+    """The verdict of a message the handler is not given: another group's retry is skipped, one that did not
+    decode is a dead letter."""
+    group = batch.foreign.get(index)
+    return _foreign(group) if group is not None else (Verdict.DEAD_LETTER, batch.reasons[index])
+
+
+def _foreign(group: str) -> Reasoned:
+    return (Verdict.SKIP, f"a retry of consumer group {group!r}")
 
 
 def _batch_raised(batch: Batch, route: str, verdicts: dict[int, Reasoned], error: Exception) -> Decision:
@@ -164,7 +178,7 @@ def decide_each(
             break  # the rest is left undecided, for the next owner
         decided = index + 1
         if message is None:
-            verdicts[index] = (Verdict.DEAD_LETTER, batch.reasons[index])
+            verdicts[index] = _unhanded(batch, index)
             continue
         if limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
             verdicts[index] = (Verdict.TOO_OLD, "")
@@ -211,7 +225,7 @@ async def decide_each_async(
             break
         decided = index + 1
         if message is None:
-            verdicts[index] = (Verdict.DEAD_LETTER, batch.reasons[index])
+            verdicts[index] = _unhanded(batch, index)
             continue
         if limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
             verdicts[index] = (Verdict.TOO_OLD, "")

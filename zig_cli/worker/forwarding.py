@@ -34,6 +34,7 @@ class Forwarder:
         runtime = self._runtime
         retry = runtime.retry
         route = runtime.name
+        group = runtime.group
         now = runtime.clock()
         records: list[envelope.Record] = []
         retried = 0
@@ -47,7 +48,9 @@ class Forwarder:
                     count = origin.retry_count + 1
                     due = now + envelope.backoff_ms(retry, count)
                     records.append(
-                        envelope.forward(runtime.retry_topic, origin, raw.key(), raw.value(), route, count, reason, due)
+                        envelope.forward(
+                            runtime.retry_topic, origin, raw.key(), raw.value(), route, count, reason, due, group
+                        )
                     )
                     retried += 1
                     continue
@@ -55,7 +58,14 @@ class Forwarder:
                 reason = f"{reason} ({why})"
             records.append(
                 envelope.forward(
-                    runtime.dead_letter_topic, origin, raw.key(), raw.value(), route, origin.retry_count, reason
+                    runtime.dead_letter_topic,
+                    origin,
+                    raw.key(),
+                    raw.value(),
+                    route,
+                    origin.retry_count,
+                    reason,
+                    group=group,
                 )
             )
         return records, retried

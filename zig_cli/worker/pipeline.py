@@ -61,7 +61,7 @@ class Pipeline:
     the runner chose for it."""
 
     def __init__(self, runtime: RouteRuntime, decide: Decide | None = None) -> None:
-        self._builder = Builder(runtime.key_decoder, runtime.value_decoder)
+        self._builder = Builder(runtime.key_decoder, runtime.value_decoder, runtime.group, runtime.name)
         self._decide = decide
         self._forwarder = Forwarder(runtime)
 
