@@ -146,7 +146,8 @@ def test_the_http_api_answers_like_ziggurat_to_the_token_holder(bootstrap_server
     assert status == 200 and [m["key"] for m in body["messages"]] == ["k0", "k1"], "the refused delete removed nothing"
     # Ziggurat's fields beside zig's: its message payload's message, topic-entity and retry-count.
     first = body["messages"][0]
-    assert (first["message"], first["topic-entity"], first["retry-count"]) == ("v0", "r", 2)
+    # message: the value's bytes in base64 (b"v0"); retry-count: Ziggurat's retries left, 3 of 5 after 2
+    assert (first["message"], first["topic-entity"], first["retry-count"]) == ("djA=", "r", 3)
     assert (first["value"], first["retry_count"]) == ("v0", 2)
     deleted = "Deleted 1 message(s) from the dead set of route 'r'"
     assert call("DELETE", base, "count=1&topic_entity=r") == (200, {"deleted": 1, "message": deleted})

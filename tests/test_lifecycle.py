@@ -68,6 +68,16 @@ def test_a_hook_that_raises_says_what_and_where_in_one_line():
     assert str(caught.value) == f"start-fn 'app/start' raised RuntimeError: no database (at test_lifecycle.py:{line})"
 
 
+def test_a_hook_error_of_many_lines_is_shown_as_its_first_one():
+    def raises_lines() -> None:
+        raise RuntimeError("db down\npassword=hunter2 on the second line")
+
+    with pytest.raises(HookError) as caught:
+        Hook("start-fn", "app/start", raises_lines).call()
+    assert "\n" not in str(caught.value) and "hunter2" not in str(caught.value)
+    assert str(caught.value).startswith("start-fn 'app/start' raised RuntimeError: db down ...")
+
+
 def test_stop_fn_runs_once_and_only_after_start_fn_returned():
     calls: list[str] = []
     failing = Lifecycle(Hook("start-fn", "s", raises), Hook("stop-fn", "t", lambda: calls.append("stop")))

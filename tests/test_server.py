@@ -123,11 +123,14 @@ REFUSED_DEAD_SET_CALLS = [
         "count must be an integer from 0 to 2147483647, got 2147483648",
     ),
     ("/v1/dead_set?topic_entity=orders", "count must be an integer from 0 to 2147483647, got nothing"),
+    ("/v1/dead_set?topic-entity=orders&count=0&count=2000000", "count given more than once, with different values"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("path", "error"), REFUSED_DEAD_SET_CALLS, ids=["channel", "twice", "route", "no-route", "big", "no-count"]
+    ("path", "error"),
+    REFUSED_DEAD_SET_CALLS,
+    ids=["channel", "twice", "route", "no-route", "big", "no-count", "repeated"],
 )
 def test_dead_set_calls_zig_cannot_serve_get_400_with_the_reason(path: str, error: str):
     with serving(dead_set_endpoints(**{"auth-token": TOKEN})) as server:
@@ -136,6 +139,15 @@ def test_dead_set_calls_zig_cannot_serve_get_400_with_the_reason(path: str, erro
                 server, method, path.replace("/v1/dead_set", endpoint, 1), {"Authorization": f"Bearer {TOKEN}"}
             )
             assert (status, json.loads(answer)) == (400, {"error": error}), method
+
+
+def test_a_parameter_in_both_the_query_and_the_body_must_agree():
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": FORM}
+    with serving(dead_set_endpoints(**{"auth-token": TOKEN})) as server:
+        status, _, answer = call(server, "DELETE", "/v1/dead_set?topic-entity=orders&count=0", auth, b"count=5")
+        assert (status, json.loads(answer)) == (400, {"error": "count given more than once, with different values"})
+        status, _, answer = call(server, "DELETE", "/v1/dead_set?topic-entity=orders&count=0", auth, b"count=0")
+        assert status == 200 and json.loads(answer)["deleted"] == 0
 
 
 def test_without_a_token_the_dead_set_api_is_off_and_says_how_to_turn_it_on():
@@ -328,3 +340,8 @@ def test_a_client_that_drops_its_connection_is_one_line_in_zigs_log(caplog: pyte
     assert line.name == "zig_cli.server" and line.exc_info is None and "\n" not in line.getMessage()
     assert "GET /slow from 127.0.0.1:" in line.getMessage()
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(("retried", "expected"), [(0, None), (1, 4), (4, 1), (5, 5), (7, 5)])
+def test_the_ziggurat_retry_count_is_the_retries_left_as_ziggurat_kept_it(retried: int, expected: int | None):
+    assert deadset.ziggurat_retry_count(retried, 5) == expected

@@ -13,6 +13,7 @@ commit first checks the group's offset and refuses to move it back.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import re
@@ -416,7 +417,7 @@ def endpoints(config: Config) -> dict[tuple[str, str], Endpoint]:
     def view(request: Request) -> Response:
         dead_set, count = _asked(config, request)
         letters = dead_set.view(count) if count else []
-        return as_json(200, {"messages": [_as_ziggurat(letter, dead_set.route.name) for letter in letters]})
+        return as_json(200, {"messages": [_as_ziggurat(letter, dead_set.route) for letter in letters]})
 
     def change(action: str) -> Endpoint:
         def answer(request: Request) -> Response:
@@ -474,10 +475,13 @@ def endpoints(config: Config) -> dict[tuple[str, str], Endpoint]:
 
 def ziggurat_params(request: Request) -> dict[str, str]:
     """The request's parameters by Ziggurat's names: its middleware kebab-cased every name (`topic_entity` and
-    `topicEntity` are `topic-entity`). Two spellings of one name with different values are refused."""
+    `topicEntity` are `topic-entity`). A name given more than once (repeated, in the query and the body, or in two
+    spellings) with different values is refused: a proxy or a log reading one of them must see what zig acts on."""
     found: dict[str, tuple[str, str]] = {}
     for name, values in request.params.items():
         canonical = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", name).replace("_", "-").lower()
+        if len(set(values)) > 1:
+            raise DeadSetError(400, f"{name} given more than once, with different values")
         value = values[-1]
         if canonical in found and found[canonical][1] != value:
             raise DeadSetError(
@@ -499,13 +503,22 @@ def _asked(config: Config, request: Request) -> tuple[DeadSet, int]:
     return dead_set, parse_count(params.get("count"))
 
 
-def _as_ziggurat(letter: DeadLetter, route: str) -> dict[str, Any]:
-    """A dead letter with the fields of Ziggurat's message payload beside zig's own."""
+def _as_ziggurat(letter: DeadLetter, route: Route) -> dict[str, Any]:
+    """A dead letter with the fields of Ziggurat's message payload beside zig's own: `message` the value's bytes in
+    base64 (its JSON encoder's way with a byte array) and `retry-count` Ziggurat's counter, the retries left."""
     return letter.as_dict() | {
-        "message": envelope.decoded(letter.value),
-        "topic-entity": route,
-        "retry-count": letter.origin.retry_count,
+        "message": None if letter.value is None else base64.b64encode(letter.value).decode("ascii"),
+        "topic-entity": route.name,
+        "retry-count": ziggurat_retry_count(letter.origin.retry_count, route.retry.count),
     }
+
+
+def ziggurat_retry_count(retried: int, count: int) -> int | None:
+    """Ziggurat's retry-count of a dead letter retried `retried` times of `count`: none before its first retry, the
+    retries left after one, and the whole count again once they are spent (it reset the counter on dead-lettering)."""
+    if retried == 0:
+        return None
+    return count if retried >= count else count - retried
 
 
 def _done(action: str, done: int, dead_set: DeadSet) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from zig_cli.config import Config
-from zig_cli.errors import HookError
+from zig_cli.contract import describe_error
+from zig_cli.errors import HookError, shortened
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,11 @@ def from_config(config: Config, functions: Mapping[str, Callable[[], Any]]) -> L
 
 
 def _raised(error: BaseException) -> str:
-    """What was raised, and the line of the application's code it came from."""
+    """What was raised, on one line (its message's first, shortened), and the line of the application's code it
+    came from."""
     frames = traceback.extract_tb(error.__traceback__)
     where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    return f"{type(error).__name__}: {error}{where}"
+    described = describe_error(error)
+    first = described.splitlines()[0] if described else described
+    shown = first + " ..." if first != described else first
+    return f"{shortened(shown, 300)}{where}"

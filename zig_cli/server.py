@@ -190,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if endpoint is None:
                 raise _Refusal(404, f"no endpoint {method} {url.path}")
-            params = self._query(url.query) | self._body_params()
+            params = _merged(self._query(url.query), self._body_params())
         except _Refusal as refusal:
             self._answer(text(refusal.status, f"{refusal}\n"))
             return
@@ -306,3 +306,12 @@ class OpsServer:
 
 def _json_kind(data: Any) -> str:
     return {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
+
+
+def _merged(query: dict[str, list[str]], body: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The query's and the body's parameters together: a name given in both keeps every value, so an endpoint can
+    refuse what disagrees instead of one silently winning."""
+    merged = {name: list(values) for name, values in query.items()}
+    for name, values in body.items():
+        merged.setdefault(name, []).extend(values)
+    return merged
