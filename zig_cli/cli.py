@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import zig_cli
 from zig_cli import access, bulk, defaults, embedded, handlers, kafka, lifecycle, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
@@ -42,7 +43,7 @@ app = typer.Typer(
     help="Run plain Python handler functions as Kafka workers from one config file.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold passwords
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # subcommands inherit it
 )
 config_app = typer.Typer(help="Inspect and convert config files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -51,6 +52,21 @@ app.add_typer(dead_set_app, name="dead-set")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        out.print(f"zig-cli {zig_cli.__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print zig's version and exit.")
+    ] = False,
+) -> None:
+    pass
 
 
 class OutputFormat(StrEnum):
@@ -739,17 +755,17 @@ def broker(
 RouteArg = Annotated[
     str, typer.Argument(help="The route whose dead letters to use.", show_default=False, metavar="ROUTE")
 ]
-CountOption = Annotated[str, typer.Option("--count", "-n", help="How many dead letters (a positive integer).")]
+CountOption = Annotated[int, typer.Option("--count", "-n", help="How many dead letters (a positive integer).")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for machines.")]
 
 
-def _dead_set(config: Path, route: str, count: str) -> tuple[deadset.DeadSet, int]:
+def _dead_set(config: Path, route: str, count: int) -> tuple[deadset.DeadSet, int]:
     from zig_cli import deadset
 
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
     try:
-        return deadset.DeadSet(checked.config, route), deadset.parse_count(count, minimum=1)
+        return deadset.DeadSet(checked.config, route), deadset.parse_count(str(count), minimum=1)
     except deadset.DeadSetError as error:
         raise typer.BadParameter(str(error)) from None
 
@@ -766,7 +782,7 @@ def _dead_set_call(action: Callable[[], Any]) -> Any:
 @dead_set_app.command("view")
 @reports_errors
 def dead_set_view(
-    config: ConfigArg, route: RouteArg, count: CountOption = "10", output: FormatOption = OutputFormat.text
+    config: ConfigArg, route: RouteArg, count: CountOption = 10, output: FormatOption = OutputFormat.text
 ) -> None:
     """Show the first dead letters without removing them."""
     dead_set, number = _dead_set(config, route, count)
@@ -794,7 +810,7 @@ def dead_set_view(
 
 @dead_set_app.command("replay")
 @reports_errors
-def dead_set_replay(config: ConfigArg, route: RouteArg, count: CountOption = "10") -> None:
+def dead_set_replay(config: ConfigArg, route: RouteArg, count: CountOption = 10) -> None:
     """Move dead letters back to be handled again (to the retry topic, or the origin topic when retry is off)."""
     dead_set, number = _dead_set(config, route, count)
     moved = _dead_set_call(lambda: dead_set.replay(number))
@@ -803,7 +819,7 @@ def dead_set_replay(config: ConfigArg, route: RouteArg, count: CountOption = "10
 
 @dead_set_app.command("delete")
 @reports_errors
-def dead_set_delete(config: ConfigArg, route: RouteArg, count: CountOption = "10") -> None:
+def dead_set_delete(config: ConfigArg, route: RouteArg, count: CountOption = 10) -> None:
     """Discard dead letters for good."""
     dead_set, number = _dead_set(config, route, count)
     deleted = _dead_set_call(lambda: dead_set.delete(number))
