@@ -31,6 +31,7 @@ import zig_cli
 from zig_cli import access, bulk, defaults, embedded, handlers, kafka, lifecycle, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
+from zig_cli.envelope import give_up_ms
 from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ZigError
 
 if TYPE_CHECKING:  # loaded by the commands that use them: the runtime (prometheus, HTTP) costs start-up time
@@ -50,7 +51,10 @@ app.add_typer(config_app, name="config")
 dead_set_app = typer.Typer(help="View, replay or delete a route's dead letters.", no_args_is_help=True)
 app.add_typer(dead_set_app, name="dead-set")
 
-out = Console(highlight=False, soft_wrap=True)
+# Not on a terminal (a pipe, a file, CI), a table is as wide as its content: folded at 80 columns it would break words
+# in the middle. COLUMNS still decides when set.
+WIDE = 1_000
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else WIDE)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -135,11 +139,21 @@ def _shown(route: Route, key: str, value: Any) -> str:
 def _where_failures_go(route: Route) -> str:
     retry = route.retry
     if not retry.enabled:
-        return f"retry is disabled: messages to retry go to dead-letter topic {route['dead-letter-topic']!r}"
+        return f"retry is disabled: messages to retry go to dead-letter topic {route['dead-letter-topic']!r} at once"
     return (
         f"messages to retry go to {route['retry-topic']!r} ({retry.type} backoff of {retry.backoff_ms} ms, "
-        f"up to {retry.count} times), then to dead-letter topic {route['dead-letter-topic']!r}"
+        f"up to {retry.count} times), then to dead-letter topic {route['dead-letter-topic']!r} (it gives up after "
+        f"about {_duration(give_up_ms(retry))})"
     )
+
+
+def _duration(ms: int) -> str:
+    """A span for people: 0 ms, 800 ms, 3 s, 1.5 s, 12 min, 2.5 h, 4 days."""
+    seconds = ms / 1000
+    for unit, size in (("days", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        if seconds >= size * (2 if unit != "s" else 1):
+            return f"{round(seconds / size, 1):g} {unit}"
+    return f"{ms} ms"
 
 
 def _handling(route: Route, handler: handlers.Handler) -> dict[str, Any]:
@@ -215,6 +229,7 @@ def _route_json(route: Route, handler: handlers.Handler) -> dict[str, Any]:
         "handler": _handling(route, handler),
         "settings": {k: _setting_json(route, k, v) for k, v in route.values.items()},
         "failures": _where_failures_go(route),
+        "gives_up_after_ms": give_up_ms(route.retry),
     }
 
 
@@ -240,6 +255,9 @@ def validate(
     output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for machines.")] = (
         OutputFormat.text
     ),
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only the problems and warnings, and one summary line (text format).")
+    ] = False,
 ) -> None:
     """Check a config without a broker: syntax, every setting, env overrides, and every handler import."""
     checked = preflight.check_file(config, os.environ)
@@ -266,7 +284,8 @@ def validate(
             count = len(checked.problems)
             err.print(f"[red]{escape(checked.file)}: {count} problem{'s' if count != 1 else ''}[/red]")
         else:
-            _summary_tables(checked.config, checked.handlers)
+            if not quiet:
+                _summary_tables(checked.config, checked.handlers)
             out.print(f"[green]{escape(checked.file)}: valid, {len(checked.config.routes)} route(s)[/green]")
     raise typer.Exit(EXIT_OK if checked.config is not None else EXIT_CONFIG)
 
