@@ -31,6 +31,7 @@ import zig_cli
 from zig_cli import access, bulk, defaults, embedded, handlers, kafka, lifecycle, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
+from zig_cli.deadset_filter import DeadLetterFilter
 from zig_cli.envelope import give_up_ms
 from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ZigError
 
@@ -776,6 +777,17 @@ RouteArg = Annotated[
 ]
 CountOption = Annotated[int, typer.Option("--count", "-n", help="How many dead letters (a positive integer).")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for machines.")]
+KeyOption = Annotated[str | None, typer.Option("--key", help="Only dead letters with this key.", show_default=False)]
+PartitionOption = Annotated[
+    int | None,
+    typer.Option("--partition", min=0, help="Only this partition of the dead-letter topic.", show_default=False),
+]
+ErrorOption = Annotated[
+    str | None, typer.Option("--error", help="Only dead letters whose error contains this text.", show_default=False)
+]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print what would move, and move nothing.")]
+# How much of a value the dead-set table shows.
+VALUE_SHOWN = 40
 
 
 def _dead_set(config: Path, route: str, count: int) -> tuple[deadset.DeadSet, int]:
@@ -789,28 +801,26 @@ def _dead_set(config: Path, route: str, count: int) -> tuple[deadset.DeadSet, in
         raise typer.BadParameter(str(error)) from None
 
 
-def _dead_set_call(action: Callable[[], Any]) -> Any:
+def _dead_set_call(action: Callable[[], R]) -> R:
     from zig_cli import deadset
 
     try:
         return action()
     except deadset.DeadSetError as error:
+        if error.status == 400:  # what was asked cannot be: a partition the topic does not have
+            raise typer.BadParameter(str(error)) from None
         raise ZigError(str(error)) from None
 
 
-@dead_set_app.command("view")
-@reports_errors
-def dead_set_view(
-    config: ConfigArg, route: RouteArg, count: CountOption = 10, output: FormatOption = OutputFormat.text
-) -> None:
-    """Show the first dead letters without removing them."""
-    dead_set, number = _dead_set(config, route, count)
-    letters = _dead_set_call(lambda: dead_set.view(number))
-    if output is OutputFormat.json:
-        out.print_json(json.dumps({"messages": [letter.as_dict() for letter in letters]}))
-        return
-    table = Table(title=f"dead letters of route {route!r} ({dead_set.topic})", title_justify="left")
-    for column in ("partition", "offset", "key", "retry count", "last error", "age"):
+def _shortened(text: str | None) -> str:
+    if text is None:
+        return ""
+    return text if len(text) <= VALUE_SHOWN else text[: VALUE_SHOWN - 1] + "…"
+
+
+def _letters_table(title: str, letters: list[deadset.DeadLetter]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("partition", "offset", "key", "value", "retry count", "reason", "age"):
         table.add_column(column, overflow="fold")
     for letter in letters:
         shown = letter.as_dict()
@@ -819,29 +829,93 @@ def dead_set_view(
             str(letter.partition),
             str(letter.offset),
             escape(repr(shown["key"])),
+            escape(_shortened(shown["value"])),
             str(letter.origin.retry_count),
             escape(letter.error),
             age,
         )
-    out.print(table)
+    return table
+
+
+@dead_set_app.command("view")
+@reports_errors
+def dead_set_view(
+    config: ConfigArg,
+    route: RouteArg,
+    count: CountOption = 10,
+    output: FormatOption = OutputFormat.text,
+    key: KeyOption = None,
+    partition: PartitionOption = None,
+    error: ErrorOption = None,
+) -> None:
+    """Show the first dead letters (value shortened, and the reason) without removing them."""
+    dead_set, number = _dead_set(config, route, count)
+    letters = _dead_set_call(lambda: dead_set.view(number, DeadLetterFilter(key, partition, error)))
+    if output is OutputFormat.json:
+        out.print_json(json.dumps({"messages": [letter.as_dict() for letter in letters]}))
+        return
+    out.print(_letters_table(f"dead letters of route {route!r} ({dead_set.topic})", letters))
     out.print(f"{len(letters)} dead letter(s) shown")
+
+
+def _dry_run(dead_set: deadset.DeadSet, number: int, only: DeadLetterFilter, action: str) -> None:
+    scan = _dead_set_call(lambda: dead_set.scan(number, only))
+    out.print(_letters_table(f"dead letters of route {dead_set.route.name!r} ({dead_set.topic})", scan.letters))
+    kept = ""
+    if scan.passed_over and only.by_content:
+        kept = f"; {scan.passed_over} passed over would be written back to the end of the dead set"
+    out.print(f"dry run: would {action} {len(scan.letters)} dead letter(s) ({only}){kept}; nothing moved")
 
 
 @dead_set_app.command("replay")
 @reports_errors
-def dead_set_replay(config: ConfigArg, route: RouteArg, count: CountOption = 10) -> None:
+def dead_set_replay(
+    config: ConfigArg,
+    route: RouteArg,
+    count: CountOption = 10,
+    key: KeyOption = None,
+    partition: PartitionOption = None,
+    error: ErrorOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
     """Move dead letters back to be handled again (to the retry topic, or the origin topic when retry is off)."""
     dead_set, number = _dead_set(config, route, count)
-    moved = _dead_set_call(lambda: dead_set.replay(number))
+    only = DeadLetterFilter(key, partition, error)
+    if dry_run:
+        _dry_run(dead_set, number, only, f"replay to {dead_set.destination!r}")
+        return
+    moved = _dead_set_call(lambda: dead_set.replay(number, only=only))
     out.print(f"replayed {moved} dead letter(s) of route {route!r}")
+
+
+def _can_ask() -> bool:
+    """Whether a question can be answered: someone is at the terminal zig reads from."""
+    return sys.stdin.isatty()
 
 
 @dead_set_app.command("delete")
 @reports_errors
-def dead_set_delete(config: ConfigArg, route: RouteArg, count: CountOption = 10) -> None:
-    """Discard dead letters for good."""
+def dead_set_delete(
+    config: ConfigArg,
+    route: RouteArg,
+    count: CountOption = 10,
+    key: KeyOption = None,
+    partition: PartitionOption = None,
+    error: ErrorOption = None,
+    dry_run: DryRunOption = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed when not on a terminal).")] = False,
+) -> None:
+    """Discard dead letters for good (asks first on a terminal)."""
+    if not (yes or dry_run or _can_ask()):
+        raise typer.BadParameter("deleting for good needs --yes when zig cannot ask (not on a terminal)")
     dead_set, number = _dead_set(config, route, count)
-    deleted = _dead_set_call(lambda: dead_set.delete(number))
+    only = DeadLetterFilter(key, partition, error)
+    if dry_run:
+        _dry_run(dead_set, number, only, "delete")
+        return
+    if not yes:
+        typer.confirm(f"delete up to {number} dead letter(s) of route {route!r} ({only}) for good?", abort=True)
+    deleted = _dead_set_call(lambda: dead_set.delete(number, only))
     out.print(f"deleted {deleted} dead letter(s) of route {route!r}")
 
 
