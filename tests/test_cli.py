@@ -124,15 +124,29 @@ def test_parse_error_is_reported_with_line_and_column(tmp_path: Path):
     assert err.splitlines()[0] == f"{path}:1:1: '{{' is never closed"
 
 
-def test_librdkafka_rejects_a_misspelled_raw_property(tmp_path: Path):
-    route = batch_route(**{"kafka-properties": {"fetch.min.byte": 1}})
+def test_a_misspelled_raw_property_is_reported_with_the_other_problems(tmp_path: Path):
+    route = batch_route(**{"thread-count": 0, "fetch-min-byte": 2, "kafka-properties": {"fetch.min.byte": 1}})
     path = write(tmp_path, flat_config(**{"batch-routes": {"orders": route}}))
     code, _, err = zig("validate", str(path))
     assert code == 2
-    assert err.splitlines()[0] == (
-        f"{path}: batch-routes.orders.kafka-properties: librdkafka refuses the consumer config: "
-        'No such configuration property: "fetch.min.byte"'
-    )
+    assert err.splitlines() == [
+        f"{path}: batch-routes.orders.fetch-min-byte: unknown key 'fetch-min-byte': neither a setting of Batch route "
+        "(:batch-routes {name {...}}) nor a librdkafka property ('fetch.min.byte'); did you mean 'fetch-min-bytes' "
+        "(librdkafka's fetch.min.bytes)?",
+        f"{path}: batch-routes.orders.kafka-properties.fetch.min.byte: librdkafka has no property 'fetch.min.byte'; "
+        "did you mean 'fetch.min.bytes'?",
+        f"{path}: batch-routes.orders.thread-count: must be at least 1, got 0",
+        f"{path}: 3 problems",
+    ]
+
+
+def test_properties_a_plugin_may_add_are_left_to_librdkafka(tmp_path: Path):
+    props = {"plugin.library.paths": "no-such-plugin", "monitoring.interceptor.url": "x"}
+    path = write(tmp_path, flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": props})}}))
+    code, _, err = zig("validate", str(path))
+    assert code == 2
+    assert "librdkafka has no property" not in err
+    assert "librdkafka refuses the consumer config" in err, "the plugin is loaded when the client is built"
 
 
 def test_librdkafka_rejects_inconsistent_settings(tmp_path: Path):
@@ -428,8 +442,8 @@ SECRET_INPUTS: list[tuple[str, dict[str, Any], dict[str, str], list[str]]] = [
         flat_config(**{"batch-routes": {"orders": batch_route(**{"kafka-properties": {"sasl.pasword": SECRET}})}}),
         {},
         [
-            "{path}: batch-routes.orders.kafka-properties: librdkafka refuses the consumer config: No such "
-            'configuration property: "sasl.pasword"'
+            "{path}: batch-routes.orders.kafka-properties.sasl.pasword: librdkafka has no property 'sasl.pasword'; "
+            "did you mean 'sasl.password'?"
         ],
     ),
     (

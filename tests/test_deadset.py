@@ -23,6 +23,7 @@ from zig_cli import config as config_module
 from zig_cli import embedded, envelope, loader
 from zig_cli.config import Config
 from zig_cli.deadset import DeadSet, DeadSetError, commit_forward, endpoints
+from zig_cli.deadset_filter import EVERY, DeadLetterFilter
 from zig_cli.server import OpsServer
 
 pytestmark = pytest.mark.kafka
@@ -83,7 +84,7 @@ def test_view_delete_and_replay_from_the_cli(bootstrap_servers: str, tmp_path: P
     table = zig("dead-set", "view", str(config), "r", "--count", "2", cwd=tmp_path)
     assert table.returncode == 0 and "boom 1" in table.stdout and "2 dead letter(s) shown" in table.stdout
 
-    deleted = zig("dead-set", "delete", str(config), "r", "--count", "2", cwd=tmp_path)
+    deleted = zig("dead-set", "delete", str(config), "r", "--count", "2", "--yes", cwd=tmp_path)
     assert deleted.stdout.strip() == "deleted 2 dead letter(s) of route 'r'"
     replayed = zig("dead-set", "replay", str(config), "r", "--count", "1", cwd=tmp_path)
     assert replayed.stdout.strip() == "replayed 1 dead letter(s) of route 'r'"
@@ -98,6 +99,38 @@ def test_view_delete_and_replay_from_the_cli(bootstrap_servers: str, tmp_path: P
     assert bad.returncode == 2 and "count must be an integer from 1 to 2147483647, got 0" in bad.stderr
     unknown = zig("dead-set", "view", str(config), "nope", cwd=tmp_path)
     assert unknown.returncode == 2 and "no route named 'nope'; routes: 'r', 'idle'" in unknown.stderr
+
+
+def test_filters_move_only_the_letters_chosen_and_keep_every_other(bootstrap_servers: str, tmp_path: Path):
+    config, app = setup(bootstrap_servers, tmp_path)  # k0 to k5 at offsets 0 to 5, errors "boom 0" to "boom 5"
+    dead_set = DeadSet(load(config), "r")
+
+    def view(only: DeadLetterFilter = EVERY) -> list[tuple[bytes | None, str, int, int]]:
+        return [(m.key, m.error, m.origin.offset, m.offset) for m in dead_set.view(10, only)]
+
+    assert view(DeadLetterFilter(error="boom 3")) == [(b"k3", "boom 3", 103, 3)]
+    table = zig("dead-set", "view", str(config), "r", "--key", "k2", "--partition", "0", cwd=tmp_path)
+    assert "│ 0         │ 2      │ 'k2' │ v2    │ 2           │ boom 2 │" in table.stdout, table.stdout
+    dry = zig("dead-set", "delete", str(config), "r", "--error", "boom 4", "--dry-run", cwd=tmp_path)
+    assert dry.stdout.splitlines()[-1] == (
+        "dry run: would delete 1 dead letter(s) (error containing 'boom 4'); 4 passed over would be written back "
+        "to the end of the dead set; nothing moved"
+    )
+    unasked = zig("dead-set", "delete", str(config), "r", "--error", "boom 4", cwd=tmp_path)
+    assert unasked.returncode == 2 and "deleting for good needs --yes when zig cannot ask" in unasked.stderr
+    deleted = zig("dead-set", "delete", str(config), "r", "--error", "boom 4", "--yes", cwd=tmp_path)
+    assert deleted.stdout.strip() == "deleted 1 dead letter(s) of route 'r'", deleted.stderr
+    # The four passed over are written back, as they were, after k5, which stays where it was.
+    placed = ((5, 5), (0, 6), (1, 7), (2, 8), (3, 9))
+    assert view() == [(f"k{i}".encode(), f"boom {i}", 100 + i, at) for i, at in placed]
+
+    assert dead_set.replay(5, only=DeadLetterFilter(key="k0", partition=0)) == 1
+    # k5 was passed over before k0, so written back; k1 to k3 came after the last one replayed and stayed.
+    assert [(key, at) for key, _, _, at in view()] == [(b"k1", 7), (b"k2", 8), (b"k3", 9), (b"k5", 10)]
+    [replayed] = read_topic(bootstrap_servers, f"{app}-r-retry", 1)
+    assert (replayed.key(), dict(replayed.headers())["zig-origin-offset"]) == (b"k0", b"100")
+    with pytest.raises(DeadSetError, match=r"has partitions 0 to 0, not 3"):
+        dead_set.view(1, DeadLetterFilter(partition=3))
 
 
 def test_an_interrupted_replay_repeats_at_most_the_message_in_hand(bootstrap_servers: str, tmp_path: Path):

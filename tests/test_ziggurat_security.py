@@ -387,8 +387,8 @@ def test_a_route_key_that_is_a_property_zig_sets_means_zigs_setting():
         (
             {"fetch-max-byte": 10},
             "batch-routes.orders.fetch-max-byte: unknown key 'fetch-max-byte': neither a setting of Batch route "
-            "(:batch-routes {name {...}}) nor a librdkafka property ('fetch.max.byte') (raw librdkafka properties go "
-            "in kafka-properties)",
+            "(:batch-routes {name {...}}) nor a librdkafka property ('fetch.max.byte'); did you mean "
+            "'fetch-max-bytes' (librdkafka's fetch.max.bytes)?",
         ),
         (
             {"max-poll-record": 10},

@@ -4,8 +4,10 @@ For handlers: `Message` and `BatchResult` (batch routes), `Outcome` (stream rout
 through a route's producer.
 """
 
+import importlib.metadata
+
 from zig_cli.contract import BatchResult, Message, Outcome
 from zig_cli.producer import send
 
 __all__ = ["BatchResult", "Message", "Outcome", "send"]
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("zig-cli")  # pyproject's, the one place the version is written

@@ -274,6 +274,8 @@ def not_utf8(text: str) -> str:
 
 # --- keys that are librdkafka properties ---
 
+PLUGINS = "plugin.library.paths"
+
 
 def _owner(section: Section, key: str) -> Setting | None:
     """The setting a kebab-case librdkafka property key means in a section that passes keys through: Ziggurat's
@@ -411,10 +413,17 @@ class SectionCheck:
             return
         kept: dict[str, str] = {}
         passed = {value.passed: key for key, value in values.items() if value.passed}
+        # A plugin may add properties of its own, which librdkafka knows only once the plugin is loaded.
+        plugins = PLUGINS in props.value or PLUGINS in passed
         for prop, text in props.value.items():
             prop_path = join(join(path, spelled.get("kafka-properties", "kafka-properties")), prop)
             if prop in passed:
                 self.findings.error(prop_path, f"set twice, also as {passed[prop]!r}")
+                continue
+            if prop not in JAVA_ONLY and not plugins and not librdkafka.has_property(prop):
+                close = librdkafka.close_name(prop)
+                hint = f"; did you mean {close!r}?" if close else ""
+                self.findings.error(prop_path, f"librdkafka has no property {quoted(prop)}{hint}")
                 continue
             if prop in JAVA_ONLY:
                 setting = section.setting(JAVA_ONLY[prop])
@@ -447,6 +456,9 @@ class SectionCheck:
             else " (raw librdkafka properties go in kafka-properties)"
         )
         if section.passes_through and not close:
-            name = quoted(librdkafka.property_name(key))
-            hint = f": neither a setting of {section.title} nor a librdkafka property ({name})"
+            name = librdkafka.property_name(key)
+            hint = f": neither a setting of {section.title} nor a librdkafka property ({quoted(name)})"
+            meant = librdkafka.close_name(name)
+            if meant is not None and librdkafka.knows(meant):  # a property a kebab-case key can name
+                hint, extra = f"{hint}; did you mean {meant.replace('.', '-')!r} (librdkafka's {meant})?", ""
         self.findings.error(key_path, f"unknown key {key!r}{hint}{extra}")

@@ -27,9 +27,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import zig_cli
 from zig_cli import access, bulk, defaults, embedded, handlers, kafka, lifecycle, loader, preflight, producer, stats
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
+from zig_cli.deadset_filter import DeadLetterFilter
+from zig_cli.envelope import give_up_ms
 from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ZigError
 
 if TYPE_CHECKING:  # loaded by the commands that use them: the runtime (prometheus, HTTP) costs start-up time
@@ -42,15 +45,33 @@ app = typer.Typer(
     help="Run plain Python handler functions as Kafka workers from one config file.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold passwords
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # subcommands inherit it
 )
 config_app = typer.Typer(help="Inspect and convert config files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 dead_set_app = typer.Typer(help="View, replay or delete a route's dead letters.", no_args_is_help=True)
 app.add_typer(dead_set_app, name="dead-set")
 
-out = Console(highlight=False, soft_wrap=True)
+# Not on a terminal (a pipe, a file, CI), a table is as wide as its content: folded at 80 columns it would break words
+# in the middle. COLUMNS still decides when set.
+WIDE = 1_000
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else WIDE)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        out.print(f"zig-cli {zig_cli.__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print zig's version and exit.")
+    ] = False,
+) -> None:
+    pass
 
 
 class OutputFormat(StrEnum):
@@ -119,11 +140,21 @@ def _shown(route: Route, key: str, value: Any) -> str:
 def _where_failures_go(route: Route) -> str:
     retry = route.retry
     if not retry.enabled:
-        return f"retry is disabled: messages to retry go to dead-letter topic {route['dead-letter-topic']!r}"
+        return f"retry is disabled: messages to retry go to dead-letter topic {route['dead-letter-topic']!r} at once"
     return (
         f"messages to retry go to {route['retry-topic']!r} ({retry.type} backoff of {retry.backoff_ms} ms, "
-        f"up to {retry.count} times), then to dead-letter topic {route['dead-letter-topic']!r}"
+        f"up to {retry.count} times), then to dead-letter topic {route['dead-letter-topic']!r} (it gives up after "
+        f"about {_duration(give_up_ms(retry))})"
     )
+
+
+def _duration(ms: int) -> str:
+    """A span for people: 0 ms, 800 ms, 3 s, 1.5 s, 12 min, 2.5 h, 4 days."""
+    seconds = ms / 1000
+    for unit, size in (("days", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        if seconds >= size * (2 if unit != "s" else 1):
+            return f"{round(seconds / size, 1):g} {unit}"
+    return f"{ms} ms"
 
 
 def _handling(route: Route, handler: handlers.Handler) -> dict[str, Any]:
@@ -199,6 +230,7 @@ def _route_json(route: Route, handler: handlers.Handler) -> dict[str, Any]:
         "handler": _handling(route, handler),
         "settings": {k: _setting_json(route, k, v) for k, v in route.values.items()},
         "failures": _where_failures_go(route),
+        "gives_up_after_ms": give_up_ms(route.retry),
     }
 
 
@@ -224,6 +256,9 @@ def validate(
     output: Annotated[OutputFormat, typer.Option("--format", help="text for people, json for machines.")] = (
         OutputFormat.text
     ),
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only the problems and warnings, and one summary line (text format).")
+    ] = False,
 ) -> None:
     """Check a config without a broker: syntax, every setting, env overrides, and every handler import."""
     checked = preflight.check_file(config, os.environ)
@@ -250,7 +285,8 @@ def validate(
             count = len(checked.problems)
             err.print(f"[red]{escape(checked.file)}: {count} problem{'s' if count != 1 else ''}[/red]")
         else:
-            _summary_tables(checked.config, checked.handlers)
+            if not quiet:
+                _summary_tables(checked.config, checked.handlers)
             out.print(f"[green]{escape(checked.file)}: valid, {len(checked.config.routes)} route(s)[/green]")
     raise typer.Exit(EXIT_OK if checked.config is not None else EXIT_CONFIG)
 
@@ -739,43 +775,52 @@ def broker(
 RouteArg = Annotated[
     str, typer.Argument(help="The route whose dead letters to use.", show_default=False, metavar="ROUTE")
 ]
-CountOption = Annotated[str, typer.Option("--count", "-n", help="How many dead letters (a positive integer).")]
+CountOption = Annotated[int, typer.Option("--count", "-n", help="How many dead letters (a positive integer).")]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for machines.")]
+KeyOption = Annotated[str | None, typer.Option("--key", help="Only dead letters with this key.", show_default=False)]
+PartitionOption = Annotated[
+    int | None,
+    typer.Option("--partition", min=0, help="Only this partition of the dead-letter topic.", show_default=False),
+]
+ErrorOption = Annotated[
+    str | None, typer.Option("--error", help="Only dead letters whose error contains this text.", show_default=False)
+]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print what would move, and move nothing.")]
+# How much of a value the dead-set table shows.
+VALUE_SHOWN = 40
 
 
-def _dead_set(config: Path, route: str, count: str) -> tuple[deadset.DeadSet, int]:
+def _dead_set(config: Path, route: str, count: int) -> tuple[deadset.DeadSet, int]:
     from zig_cli import deadset
 
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
     try:
-        return deadset.DeadSet(checked.config, route), deadset.parse_count(count, minimum=1)
+        return deadset.DeadSet(checked.config, route), deadset.parse_count(str(count), minimum=1)
     except deadset.DeadSetError as error:
         raise typer.BadParameter(str(error)) from None
 
 
-def _dead_set_call(action: Callable[[], Any]) -> Any:
+def _dead_set_call(action: Callable[[], R]) -> R:
     from zig_cli import deadset
 
     try:
         return action()
     except deadset.DeadSetError as error:
+        if error.status == 400:  # what was asked cannot be: a partition the topic does not have
+            raise typer.BadParameter(str(error)) from None
         raise ZigError(str(error)) from None
 
 
-@dead_set_app.command("view")
-@reports_errors
-def dead_set_view(
-    config: ConfigArg, route: RouteArg, count: CountOption = "10", output: FormatOption = OutputFormat.text
-) -> None:
-    """Show the first dead letters without removing them."""
-    dead_set, number = _dead_set(config, route, count)
-    letters = _dead_set_call(lambda: dead_set.view(number))
-    if output is OutputFormat.json:
-        out.print_json(json.dumps({"messages": [letter.as_dict() for letter in letters]}))
-        return
-    table = Table(title=f"dead letters of route {route!r} ({dead_set.topic})", title_justify="left")
-    for column in ("partition", "offset", "key", "retry count", "last error", "age"):
+def _shortened(text: str | None) -> str:
+    if text is None:
+        return ""
+    return text if len(text) <= VALUE_SHOWN else text[: VALUE_SHOWN - 1] + "…"
+
+
+def _letters_table(title: str, letters: list[deadset.DeadLetter]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("partition", "offset", "key", "value", "retry count", "reason", "age"):
         table.add_column(column, overflow="fold")
     for letter in letters:
         shown = letter.as_dict()
@@ -784,29 +829,93 @@ def dead_set_view(
             str(letter.partition),
             str(letter.offset),
             escape(repr(shown["key"])),
+            escape(_shortened(shown["value"])),
             str(letter.origin.retry_count),
             escape(letter.error),
             age,
         )
-    out.print(table)
+    return table
+
+
+@dead_set_app.command("view")
+@reports_errors
+def dead_set_view(
+    config: ConfigArg,
+    route: RouteArg,
+    count: CountOption = 10,
+    output: FormatOption = OutputFormat.text,
+    key: KeyOption = None,
+    partition: PartitionOption = None,
+    error: ErrorOption = None,
+) -> None:
+    """Show the first dead letters (value shortened, and the reason) without removing them."""
+    dead_set, number = _dead_set(config, route, count)
+    letters = _dead_set_call(lambda: dead_set.view(number, DeadLetterFilter(key, partition, error)))
+    if output is OutputFormat.json:
+        out.print_json(json.dumps({"messages": [letter.as_dict() for letter in letters]}))
+        return
+    out.print(_letters_table(f"dead letters of route {route!r} ({dead_set.topic})", letters))
     out.print(f"{len(letters)} dead letter(s) shown")
+
+
+def _dry_run(dead_set: deadset.DeadSet, number: int, only: DeadLetterFilter, action: str) -> None:
+    scan = _dead_set_call(lambda: dead_set.scan(number, only))
+    out.print(_letters_table(f"dead letters of route {dead_set.route.name!r} ({dead_set.topic})", scan.letters))
+    kept = ""
+    if scan.passed_over and only.by_content:
+        kept = f"; {scan.passed_over} passed over would be written back to the end of the dead set"
+    out.print(f"dry run: would {action} {len(scan.letters)} dead letter(s) ({only}){kept}; nothing moved")
 
 
 @dead_set_app.command("replay")
 @reports_errors
-def dead_set_replay(config: ConfigArg, route: RouteArg, count: CountOption = "10") -> None:
+def dead_set_replay(
+    config: ConfigArg,
+    route: RouteArg,
+    count: CountOption = 10,
+    key: KeyOption = None,
+    partition: PartitionOption = None,
+    error: ErrorOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
     """Move dead letters back to be handled again (to the retry topic, or the origin topic when retry is off)."""
     dead_set, number = _dead_set(config, route, count)
-    moved = _dead_set_call(lambda: dead_set.replay(number))
+    only = DeadLetterFilter(key, partition, error)
+    if dry_run:
+        _dry_run(dead_set, number, only, f"replay to {dead_set.destination!r}")
+        return
+    moved = _dead_set_call(lambda: dead_set.replay(number, only=only))
     out.print(f"replayed {moved} dead letter(s) of route {route!r}")
+
+
+def _can_ask() -> bool:
+    """Whether a question can be answered: someone is at the terminal zig reads from."""
+    return sys.stdin.isatty()
 
 
 @dead_set_app.command("delete")
 @reports_errors
-def dead_set_delete(config: ConfigArg, route: RouteArg, count: CountOption = "10") -> None:
-    """Discard dead letters for good."""
+def dead_set_delete(
+    config: ConfigArg,
+    route: RouteArg,
+    count: CountOption = 10,
+    key: KeyOption = None,
+    partition: PartitionOption = None,
+    error: ErrorOption = None,
+    dry_run: DryRunOption = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (needed when not on a terminal).")] = False,
+) -> None:
+    """Discard dead letters for good (asks first on a terminal)."""
+    if not (yes or dry_run or _can_ask()):
+        raise typer.BadParameter("deleting for good needs --yes when zig cannot ask (not on a terminal)")
     dead_set, number = _dead_set(config, route, count)
-    deleted = _dead_set_call(lambda: dead_set.delete(number))
+    only = DeadLetterFilter(key, partition, error)
+    if dry_run:
+        _dry_run(dead_set, number, only, "delete")
+        return
+    if not yes:
+        typer.confirm(f"delete up to {number} dead letter(s) of route {route!r} ({only}) for good?", abort=True)
+    deleted = _dead_set_call(lambda: dead_set.delete(number, only))
     out.print(f"deleted {deleted} dead letter(s) of route {route!r}")
 
 

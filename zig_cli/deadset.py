@@ -28,6 +28,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from zig_cli import envelope, kafka
 from zig_cli.config import Config, Route
+from zig_cli.deadset_filter import EVERY, DeadLetterFilter
 from zig_cli.errors import KafkaFatalError, ZigError
 from zig_cli.producer import produce_all
 from zig_cli.server import Endpoint, Request, Response, as_json, require_bearer
@@ -82,6 +83,15 @@ class DeadLetter:
         }
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What a replay or delete would do now: the dead letters it would act on, and how many others it would pass
+    over (and, with a key or error filter, write back to the end of the dead set)."""
+
+    letters: list[DeadLetter]
+    passed_over: int
+
+
 # Ziggurat's bound: a count is a Java int (resource/dead_set.clj, validate-count).
 MAX_COUNT = 2_147_483_647
 
@@ -127,8 +137,9 @@ class DeadSet:
         watch = _BrokerWatch(self.servers)
         return kafka.new_consumer(props, {"error_cb": watch.on_error}), watch
 
-    def _partitions(self, consumer: Consumer, watch: _BrokerWatch) -> list[int]:
-        """The dead-letter topic's partitions; 503 as soon as librdkafka finds every broker down, or after a wait."""
+    def _partitions(self, consumer: Consumer, watch: _BrokerWatch, only: DeadLetterFilter = EVERY) -> list[int]:
+        """The dead-letter topic's partitions (the filter's one, if it has one and the topic has it); 503 as soon as
+        librdkafka finds every broker down, or after a wait."""
         deadline = time.monotonic() + BROKER_TIMEOUT_S
         while True:
             try:
@@ -144,13 +155,23 @@ class DeadSet:
         found = metadata.topics.get(self.topic)
         if found is None or found.error is not None or not found.partitions:
             raise DeadSetError(404, f"route {self.route.name!r} has no dead letters (topic {self.topic!r} not found)")
-        return sorted(found.partitions)
+        partitions = sorted(found.partitions)
+        if only.partition is not None and only.partition not in partitions:
+            raise DeadSetError(
+                400, f"the dead-letter topic {self.topic!r} has partitions 0 to {partitions[-1]}, not {only.partition}"
+            )
+        return partitions if only.partition is None else [only.partition]
 
-    def view(self, count: int) -> list[DeadLetter]:
-        """The first `count` dead letters, read from where the group has committed, without joining or committing."""
+    def view(self, count: int, only: DeadLetterFilter = EVERY) -> list[DeadLetter]:
+        """The first `count` dead letters (that match), read from where the group has committed, without joining or
+        committing."""
+        return self.scan(count, only).letters
+
+    def scan(self, count: int, only: DeadLetterFilter = EVERY) -> Scan:
+        """What `replay` or `delete` of `count` would act on now, read as `view` reads."""
         consumer, watch = self._consumer(self._props())
         try:
-            partitions = [TopicPartition(self.topic, p) for p in self._partitions(consumer, watch)]
+            partitions = [TopicPartition(self.topic, p) for p in self._partitions(consumer, watch, only)]
             starts = kafka.committed(consumer, partitions, READ_TIMEOUT_S)
             consumer.assign(
                 [
@@ -159,24 +180,43 @@ class DeadSet:
                 ]
             )
             reader = _Reader(consumer, {tp.partition for tp in partitions}, watch)
-            return [_letter(raw) for raw in reader.read(count)]
+            letters: list[DeadLetter] = []
+            passed = _Passed()
+            passed_over = 0
+            while len(letters) < count and (found := reader.read(CHUNK)):
+                for raw, (letter, chosen) in zip(found, _choose(found, only, count - len(letters)), strict=False):
+                    if not chosen:
+                        passed.hold(raw)
+                        continue
+                    passed_over += len(passed.release(letter.partition))
+                    letters.append(letter)
+            return Scan(letters, passed_over)
         except KafkaException as error:
             raise self._unavailable(error) from None
         finally:
             consumer.close()
 
-    def delete(self, count: int) -> int:
-        """Commit past the first `count` dead letters; returns how many."""
+    def delete(self, count: int, only: DeadLetterFilter = EVERY) -> int:
+        """Commit past the first `count` dead letters (that match), first writing back those passed over before
+        them; returns how many were deleted."""
         deleted = 0
-        with self._claim() as claim:
-            while deleted < count:
-                found = claim.read(min(count - deleted, CHUNK))
-                if not found:
-                    break
-                for partition in sorted({raw.partition() for raw in found}):
-                    offsets = [raw.offset() for raw in found if raw.partition() == partition]
-                    claim.advance(partition, offsets[0], offsets[-1] + 1)
-                deleted += len(found)
+        passed = _Passed()
+        with self._claim(only) as claim, _WriteBack(self._admin, self.topic, only) as kept:
+            while deleted < count and (found := claim.read(CHUNK)):
+                released: list[Any] = []
+                moves: dict[int, tuple[int, int]] = {}  # partition -> (start, end) of what this chunk moves past
+                for raw, (letter, chosen) in zip(found, _choose(found, only, count - deleted), strict=False):
+                    if not chosen:
+                        passed.hold(raw)
+                        continue
+                    before = passed.release(letter.partition)
+                    released += before
+                    start = moves[letter.partition][0] if letter.partition in moves else (before or [raw])[0].offset()
+                    moves[letter.partition] = (start, letter.offset + 1)
+                    deleted += 1
+                kept.write(released)
+                for partition, (start, end) in sorted(moves.items()):
+                    claim.advance(partition, start, end)
         return deleted
 
     @property
@@ -184,22 +224,30 @@ class DeadSet:
         """Where a replay writes: the retry topic, or the origin topic when retry is off."""
         return str(self.route["retry-topic"] if self.route.retry.enabled else self.route["origin-topic"])
 
-    def replay(self, count: int, after_write: Callable[[DeadLetter], None] = lambda letter: None) -> int:
-        """Write each dead letter back, then commit past it; returns how many moved."""
+    def replay(
+        self,
+        count: int,
+        after_write: Callable[[DeadLetter], None] = lambda letter: None,
+        only: DeadLetterFilter = EVERY,
+    ) -> int:
+        """Write each dead letter (that matches) back to be handled, and those passed over before it back to the end
+        of the dead set, then commit past it; returns how many were replayed."""
         destination = self.destination
         producer: Any = kafka.new_producer(self._admin | {"acks": "all"})
         moved = 0
+        passed = _Passed()
         try:
-            with self._claim() as claim:
-                while moved < count:
-                    found = claim.read(min(count - moved, CHUNK))
-                    if not found:
-                        break
-                    for raw in found:
-                        letter = _letter(raw)
-                        produce_all(producer, [self._record(destination, raw, letter)], 60)
+            with self._claim(only) as claim:
+                while moved < count and (found := claim.read(CHUNK)):
+                    for raw, (letter, chosen) in zip(found, _choose(found, only, count - moved), strict=False):
+                        if not chosen:
+                            passed.hold(raw)
+                            continue
+                        before = passed.release(letter.partition)
+                        records = [_kept(self.topic, kept) for kept in before]
+                        produce_all(producer, [*records, self._record(destination, raw, letter)], 60)
                         after_write(letter)
-                        claim.advance(raw.partition(), raw.offset(), raw.offset() + 1)
+                        claim.advance(letter.partition, (before or [raw])[0].offset(), letter.offset + 1)
                         moved += 1
             return moved
         finally:
@@ -223,7 +271,7 @@ class DeadSet:
         return envelope.Record(destination, raw.key(), raw.value(), headers)
 
     @contextlib.contextmanager
-    def _claim(self) -> Iterator[_Claim]:
+    def _claim(self, only: DeadLetterFilter) -> Iterator[_Claim]:
         """Hold the dead set for one replay or delete: join its group and act only on the partitions assigned.
 
         The group's coordinator hands each partition to one member at a time, across processes: a zig that is
@@ -236,15 +284,15 @@ class DeadSet:
         }
         consumer, watch = self._consumer(props)
         try:
-            self._partitions(consumer, watch)
-            claim = _Claim(consumer, self.topic, watch)
+            self._partitions(consumer, watch, only)
+            claim = _Claim(consumer, self.topic, watch, only.partition)
             if not claim.join(time.monotonic() + CLAIM_TIMEOUT_S):
                 raise DeadSetError(
                     409,
                     f"the dead-set group {self.group!r} of route {self.route.name!r} assigned nothing within "
                     f"{CLAIM_TIMEOUT_S:g} s; another replay or delete may hold it, try again",
                 )
-            if not claim.owned:
+            if not claim.owned or (only.partition is not None and only.partition not in claim.owned):
                 raise DeadSetError(
                     409,
                     f"another replay or delete of route {self.route.name!r} holds its dead set (group "
@@ -266,24 +314,29 @@ class _Reader:
     """Reads dead letters of the partitions given (a live set: a member's assignment) until a count, their ends, or
     a deadline; consuming also serves the group's rebalance callbacks."""
 
-    def __init__(self, consumer: Consumer, partitions: set[int], watch: _BrokerWatch) -> None:
+    def __init__(self, consumer: Consumer, partitions: set[int], watch: _BrokerWatch, only: int | None = None) -> None:
         self.consumer = consumer
         self.partitions = partitions
         self.watch = watch
+        self.only = only  # the one partition to read, when a filter names one
         self._pending: deque[Any] = deque()  # read but not handed out yet
         self._ended: set[int] = set()
+
+    def _wanted(self) -> set[int]:
+        """The partitions to read: a partition given up since is another member's now."""
+        return self.partitions if self.only is None else self.partitions & {self.only}
 
     def read(self, count: int) -> list[Any]:
         found: list[Any] = []
         deadline = time.monotonic() + READ_TIMEOUT_S
         while len(found) < count:
             if not self._pending:
-                if self.partitions <= self._ended or time.monotonic() >= deadline:
+                if self._wanted() <= self._ended or time.monotonic() >= deadline:
                     break
                 self.fetch(min(count - len(found), CHUNK), FETCH_WAIT_S)
                 continue
             raw = self._pending.popleft()
-            if raw.partition() in self.partitions:  # a partition given up since is another member's now
+            if raw.partition() in self._wanted():
                 found.append(raw)
         return found
 
@@ -303,12 +356,12 @@ class _Reader:
 class _Claim:
     """This process's hold on a dead set: a member of its group, acting only on the partitions it is assigned."""
 
-    def __init__(self, consumer: Consumer, topic: str, watch: _BrokerWatch) -> None:
+    def __init__(self, consumer: Consumer, topic: str, watch: _BrokerWatch, only: int | None) -> None:
         self.consumer = consumer
         self.topic = topic
         self.owned: set[int] = set()
         self._assigned = False
-        self._reader = _Reader(consumer, self.owned, watch)
+        self._reader = _Reader(consumer, self.owned, watch, only)
 
     def join(self, deadline: float) -> bool:
         """Subscribe and wait for the first assignment (Kafka holds a new group's first join for a few seconds);
@@ -387,6 +440,59 @@ def commit_forward(consumer: Committer, topic: str, partition: int, start: int, 
             f"{start}; stopped without moving it back",
         )
     consumer.commit(offsets=[TopicPartition(topic, partition, end)], asynchronous=False)
+
+
+def _choose(found: list[Any], only: DeadLetterFilter, count: int) -> list[tuple[DeadLetter, bool]]:
+    """Each letter read, in order, and whether the filter chose it, up to the `count`-th chosen: the run a replay
+    or delete acts on (moving the chosen, keeping the others) before the start moves past it."""
+    run: list[tuple[DeadLetter, bool]] = []
+    for raw in found:
+        letter = _letter(raw)
+        chosen = only.matches(letter.key, letter.error)
+        run.append((letter, chosen))
+        count -= chosen
+        if not count:
+            break
+    return run
+
+
+def _kept(topic: str, raw: Any) -> envelope.Record:
+    """A letter a filter passed over, as it is, for the end of the dead set."""
+    return envelope.Record(topic, raw.key(), raw.value(), [(name, data or b"") for name, data in raw.headers() or []])
+
+
+class _Passed:
+    """Per partition, the letters a key or error filter passed over that the dead set's start has not moved past:
+    they stay where they are, unless a chosen letter after them moves the start, and then are written back first."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, list[Any]] = {}
+
+    def hold(self, raw: Any) -> None:
+        self._held.setdefault(raw.partition(), []).append(raw)
+
+    def release(self, partition: int) -> list[Any]:
+        return self._held.pop(partition, [])
+
+
+class _WriteBack:
+    """Writes the letters a key or error filter passed over back to the end of the dead set, acknowledged before the
+    start moves past them (no producer when nothing can be passed over)."""
+
+    def __init__(self, props: dict[str, str], topic: str, only: DeadLetterFilter) -> None:
+        self.topic = topic
+        self.producer: Any = kafka.new_producer(props | {"acks": "all"}) if only.by_content else None
+
+    def __enter__(self) -> _WriteBack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.producer is not None:
+            self.producer.flush(30)
+
+    def write(self, raws: list[Any]) -> None:
+        if raws:
+            produce_all(self.producer, [_kept(self.topic, raw) for raw in raws], 60)
 
 
 def _letter(raw: Any) -> DeadLetter:

@@ -149,6 +149,14 @@ def backoff_ms(retry: Retry, retry_count: int) -> int:
     return retry.backoff_ms
 
 
+def give_up_ms(retry: Retry) -> int:
+    """How long a message that fails every time spends in retries before it is dead-lettered: the backoffs of its
+    `count` retries, handling time aside; 0 with retry off."""
+    if not retry.enabled:
+        return 0
+    return sum(backoff_ms(retry, number) for number in range(1, retry.count + 1))
+
+
 def decoded(data: bytes | None) -> str | None:
     """Bytes of a message (a header, key or value) as text to show: what is not UTF-8 is replaced; None stays None."""
     return None if data is None else data.decode("utf-8", "replace")

@@ -6,10 +6,13 @@ isolation.level); zig passes on such a key when librdkafka knows the property it
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 
 from confluent_kafka import KafkaException, Producer
+
+from zig_cli.librdkafka_names import NAMES
 
 # A property librdkafka knows, with a value it refuses: setting it fails after the probed one is set, so the probe
 # never builds a client (nothing connects, no plugin or file is loaded).
@@ -36,3 +39,15 @@ def knows(name: str) -> bool:
     except (TypeError, ValueError, AttributeError):  # a setting of the Python client itself, not librdkafka's
         return False
     return True  # not reached: librdkafka refuses the probe's value
+
+
+def has_property(name: str) -> bool:
+    """True for a raw property name as written in kafka-properties: one librdkafka lists, or one it knows (a
+    version newer than the list's may have more)."""
+    return name in NAMES or knows(name)
+
+
+def close_name(name: str) -> str | None:
+    """The property librdkafka lists whose name is closest to `name`, if one is close enough to be the one meant."""
+    close = difflib.get_close_matches(name, sorted(NAMES), n=1, cutoff=0.8)
+    return close[0] if close else None
