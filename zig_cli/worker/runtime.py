@@ -49,3 +49,4 @@ class RouteRuntime:
     ordering: str = "key"  # key, partition or none: which items wait for each other
     handler_timeout_s: float = 0.0  # a call running longer is reported; 0: never
     graceful_timeout_s: float = 30.0  # how long a stop or a revoke waits for the calls in hand
+    split_on_error: bool = False  # a batch route's on-handler-error split: a batch that raised is handed over again
