@@ -251,3 +251,14 @@ def test_a_stream_answer_zig_cannot_read_says_why(value: Any, message: str):
     with pytest.raises(ContractError) as caught:
         interpret_stream_answer(value)
     assert str(caught.value) == message
+
+
+def test_a_coroutine_from_a_plain_stream_handler_says_so_and_is_closed():
+    coroutine = _coroutine(A)
+    with pytest.raises(ContractError) as caught:
+        interpret_stream_answer(coroutine)
+    assert str(caught.value) == (
+        "handler returned a coroutine (_coroutine), which zig does not await from a plain function; make the handler "
+        "itself `async def`"
+    )
+    assert coroutine.cr_frame is None
