@@ -11,8 +11,8 @@ from fakes import FakeConsumer, FakeProducer, FakeRaw
 from test_worker import RETRY, make_worker
 
 import zig_cli
-from zig_cli import BatchResult, Message, testing
-from zig_cli.errors import ContractError, ProducerError
+from zig_cli import BatchResult, Message, producer, testing
+from zig_cli.errors import ContractError
 
 
 def test_messages_are_built_at_consecutive_offsets_with_their_keys_and_headers():
@@ -137,15 +137,20 @@ def test_sends_records_what_the_handler_publishes_and_restores_what_was_active()
             assert (topic, partition) == ("enriched", 0) and offset == m.offset
         zig_cli.send("forward", "audit", 4, None, "done", headers={"by": "enrich"})
 
-    with testing.sends() as sent:
-        testing.run_batch(enrich, testing.messages(1, 2, keys=["a", "b"]))
+    active = testing._Recorder()  # what zig run would have activated: its producers
+    before = producer.activate(active)
+    try:
+        with testing.sends() as sent:
+            testing.run_batch(enrich, testing.messages(1, 2, keys=["a", "b"]))
+        assert producer.activate(before) is active, "what was active before is active again"
+    finally:
+        producer.activate(before)
     assert sent == [
         testing.Sent("forward", "enriched", "a", {"order": 1}, None, None),
         testing.Sent("forward", "enriched", "b", {"order": 2}, None, None),
         testing.Sent("forward", "audit", None, "done", 4, {"by": "enrich"}),
     ]
-    with pytest.raises(ProducerError, match="no producers are configured"):
-        zig_cli.send("forward", "enriched", "a", 1)
+    assert active.sent == [], "nothing reached the producers that were active"
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["batch", "stream"])
