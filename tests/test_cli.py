@@ -220,6 +220,7 @@ def test_validate_shows_how_each_route_calls_its_handler(tmp_path: Path):
                     "concurrency": 8,
                     "ordering": "partition",
                     "handler-timeout-ms": 5000,
+                    "on-handler-error": "split",
                 }
             )
         },
@@ -230,14 +231,23 @@ def test_validate_shows_how_each_route_calls_its_handler(tmp_path: Path):
     assert code == 0, err
     assert [line for line in out.splitlines() if " handler: " in line] == [
         "  async handler: up to 8 sub-batches at once per consumer thread, ordering 'partition', "
-        "handler-timeout-ms 5000",
+        "handler-timeout-ms 5000, on-handler-error split",
         "  sync handler: up to 1 message at once per consumer thread, ordering 'key'",
     ]
 
     code, out, err = zig("validate", str(path), "--format", "json")
     assert code == 0, err
     assert [(r["name"], r["handler"]) for r in json.loads(out)["routes"]] == [
-        ("orders", {"kind": "async", "concurrency": 8, "ordering": "partition", "handler-timeout-ms": 5000}),
+        (
+            "orders",
+            {
+                "kind": "async",
+                "concurrency": 8,
+                "ordering": "partition",
+                "handler-timeout-ms": 5000,
+                "on-handler-error": "split",
+            },
+        ),
         ("events", {"kind": "sync", "concurrency": 1, "ordering": "key"}),
     ]
 

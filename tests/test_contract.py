@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 
 from zig_cli.contract import (
+    Answer,
     BatchResult,
     Message,
     Outcome,
     describe_error,
     interpret_batch_result,
+    interpret_stream_answer,
     interpret_stream_result,
     shown,
 )
@@ -23,23 +25,53 @@ STRANGER = Message("t", 0, 1, None, None, b"a")  # equal fields, but not a messa
 
 
 @pytest.mark.parametrize(
-    ("value", "retry", "skip"),
+    ("value", "expected"),
     [
-        (None, [], []),
-        ({}, [], []),
-        ({"retry": [A]}, [0], []),
-        ({"skip": [B]}, [], [1]),
-        ({"retry": [A], "skip": [B]}, [0], [1]),
-        ({"retry": (A,), "skip": None}, [0], []),
-        (BatchResult(retry=[B]), [1], []),
-        (BatchResult(skip=(B, A)), [], [1, 0]),
+        (None, Answer({}, {}, {})),
+        ({}, Answer({}, {}, {})),
+        ({"retry": [A]}, Answer({0: ""}, {}, {})),
+        ({"skip": [B]}, Answer({}, {1: ""}, {})),
+        ({"retry": [A], "skip": [B]}, Answer({0: ""}, {1: ""}, {})),
+        ({"retry": (A,), "skip": None}, Answer({0: ""}, {}, {})),
+        ({"retry": [A, A]}, Answer({0: ""}, {}, {})),
+        ({"dead-letter": [B]}, Answer({}, {}, {1: ""})),
+        ({"dead_letter": {B: "no customer"}}, Answer({}, {}, {1: "no customer"})),
+        ({"retry": {A: "db timeout"}, "skip": {B: ""}}, Answer({0: "db timeout"}, {1: ""}, {})),
+        ({"retry": {A: "x" * 5000}}, Answer({0: "x" * 997 + "..."}, {}, {})),
+        (BatchResult(retry=[B]), Answer({1: ""}, {}, {})),
+        (BatchResult(skip=(B, A)), Answer({}, {1: "", 0: ""}, {})),
+        (BatchResult(dead_letter={A: "bad"}, retry=[B]), Answer({1: ""}, {}, {0: "bad"})),
+    ],
+    ids=[
+        "None",
+        "empty",
+        "retry",
+        "skip",
+        "both",
+        "tuple and None",
+        "named twice in one list",
+        "dead-letter",
+        "dead_letter with a reason",
+        "reasons",
+        "a long reason is capped",
+        "BatchResult",
+        "BatchResult skip",
+        "BatchResult dead_letter",
     ],
 )
-def test_accepted_results_give_positions_in_the_batch(value: Any, retry: list[int], skip: list[int]):
-    assert interpret_batch_result("orders", value, [A, B]) == (retry, skip)
+def test_accepted_results_give_positions_in_the_batch_and_reasons(value: Any, expected: Answer):
+    assert interpret_batch_result("orders", value, [A, B]) == expected
 
 
-EXPECTED = "None, {'retry': [...], 'skip': [...]} or BatchResult(retry=..., skip=...)"
+EXPECTED = (
+    "None, {'retry': [...], 'skip': [...], 'dead-letter': [...]} (lists of messages, or dicts of message -> reason) "
+    "or BatchResult(retry=..., skip=..., dead_letter=...)"
+)
+NOT_A_LIST = "expected a list of messages or a dict of message -> reason"
+
+
+async def _coroutine(batch: Any) -> None:
+    pass
 
 
 @pytest.mark.parametrize(
@@ -51,7 +83,7 @@ EXPECTED = "None, {'retry': [...], 'skip': [...]} or BatchResult(retry=..., skip
             {"retyr": [A]},
             f"route 'orders': handler returned {{'retyr': [{A!r}]}}; unknown key(s) ['retyr'], expected {EXPECTED}",
         ),
-        ({"retry": A}, f"route 'orders': handler returned retry={A!r}; expected a list of messages"),
+        ({"retry": A}, f"route 'orders': handler returned retry={A!r}; {NOT_A_LIST}"),
         (
             {"skip": [STRANGER]},
             f"route 'orders': handler returned skip containing {STRANGER!r}, which is not a message of this batch",
@@ -60,14 +92,59 @@ EXPECTED = "None, {'retry': [...], 'skip': [...]} or BatchResult(retry=..., skip
             {"retry": ["a"]},
             "route 'orders': handler returned retry containing 'a', which is not a message of this batch",
         ),
+        (
+            {"dead-letter": {STRANGER: "why"}},
+            f"route 'orders': handler returned dead-letter containing {STRANGER!r}, which is not a message of this "
+            "batch",
+        ),
         ({"retry": [A], "skip": [A]}, f"route 'orders': handler returned {A!r} in both retry and skip"),
+        (
+            {"skip": {B: "dup"}, "dead_letter": [B]},
+            f"route 'orders': handler returned {B!r} in both skip and dead-letter",
+        ),
+        (
+            {"dead-letter": [A], "dead_letter": [B]},
+            "route 'orders': handler returned both 'dead-letter' and 'dead_letter'; use one",
+        ),
+        (
+            {"retry": {A: 42}},
+            f"route 'orders': handler returned 42 as the retry reason of {A!r}; a reason is a string",
+        ),
+        (
+            BatchResult(dead_letter={B: None}),  # type: ignore[dict-item]
+            f"route 'orders': handler returned None as the dead-letter reason of {B!r}; a reason is a string",
+        ),
     ],
-    ids=["string", "list", "unknown key", "not a list", "stranger", "not a message", "both"],
+    ids=[
+        "string",
+        "list",
+        "unknown key",
+        "not a list",
+        "stranger",
+        "not a message",
+        "stranger with a reason",
+        "both",
+        "in two lists, one with a reason",
+        "both spellings",
+        "a reason that is no string",
+        "a None reason",
+    ],
 )
 def test_contract_errors_name_the_route_and_value(value: Any, message: str):
     with pytest.raises(ContractError) as caught:
         interpret_batch_result("orders", value, [A, B])
     assert str(caught.value) == message
+
+
+def test_a_coroutine_returned_by_a_plain_function_says_so_and_is_closed():
+    coroutine = _coroutine([A])
+    with pytest.raises(ContractError) as caught:
+        interpret_batch_result("orders", coroutine, [A, B])
+    assert str(caught.value) == (
+        "route 'orders': handler returned a coroutine (_coroutine), which zig does not await from a plain function; "
+        f"make the handler itself `async def`; expected {EXPECTED}"
+    )
+    assert coroutine.cr_frame is None  # closed: Python does not warn that it was never awaited
 
 
 class _Raises:
@@ -85,7 +162,7 @@ class _Raises:
 
 
 class _HostileDict(dict):  # type: ignore[type-arg]
-    def __iter__(self) -> Any:
+    def items(self) -> Any:
         raise RuntimeError("no iterating me")
 
 
@@ -143,3 +220,45 @@ def test_shown_and_describe_error_never_raise():
     assert shown(_Raises("x")) == "<a _Raises whose repr raised RuntimeError>"
     assert shown("x" * 500) == repr("x" * 500)[:197] + "..."
     assert describe_error(BadMessage()) == "BadMessage: <its message raised RuntimeError>"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("retry", (Outcome.RETRY, "")),
+        (("retry", "db timeout"), (Outcome.RETRY, "db timeout")),
+        ((Outcome.DEAD_LETTER, "no customer id"), (Outcome.DEAD_LETTER, "no customer id")),
+        ((":skip", "test order"), (Outcome.SKIP, "test order")),
+        (("success", "fine"), (Outcome.SUCCESS, "fine")),
+        (("retry", "y" * 3000), (Outcome.RETRY, "y" * 997 + "...")),
+    ],
+)
+def test_a_stream_answer_may_carry_a_reason(value: Any, expected: tuple[Outcome, str]):
+    assert interpret_stream_answer(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (42, "handler returned 42, not success, retry, skip or dead-letter"),
+        (("retry", 5), "handler returned ('retry', 5), whose reason is not a string"),
+        (("retry", "a", "b"), "handler returned ('retry', 'a', 'b'), not success, retry, skip or dead-letter"),
+        (["retry", "a"], "handler returned ['retry', 'a'], not success, retry, skip or dead-letter"),
+        (("sideways", "a"), "handler returned ('sideways', 'a'), not success, retry, skip or dead-letter"),
+    ],
+)
+def test_a_stream_answer_zig_cannot_read_says_why(value: Any, message: str):
+    with pytest.raises(ContractError) as caught:
+        interpret_stream_answer(value)
+    assert str(caught.value) == message
+
+
+def test_a_coroutine_from_a_plain_stream_handler_says_so_and_is_closed():
+    coroutine = _coroutine(A)
+    with pytest.raises(ContractError) as caught:
+        interpret_stream_answer(coroutine)
+    assert str(caught.value) == (
+        "handler returned a coroutine (_coroutine), which zig does not await from a plain function; make the handler "
+        "itself `async def`"
+    )
+    assert coroutine.cr_frame is None

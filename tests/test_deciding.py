@@ -12,7 +12,7 @@ from zig_cli import codecs
 from zig_cli.contract import Message, Outcome
 from zig_cli.errors import ContractError
 from zig_cli.worker.batch import Builder
-from zig_cli.worker.deciding import ASKED_RETRY, Decision, Verdict, decide_batch, decide_each
+from zig_cli.worker.deciding import ASKED_DEAD_LETTER, ASKED_RETRY, Decision, Verdict, decide_batch, decide_each
 
 BUILD = Builder(codecs.decoder("bytes"), codecs.decoder("json"))
 
@@ -39,6 +39,20 @@ def test_a_batch_handler_s_answer_becomes_sparse_verdicts_and_undecodable_messag
         },
         0,
     )
+
+
+def test_a_batch_handler_s_reasons_and_dead_letters_become_verdicts_and_zig_says_why_when_it_gives_none():
+    def handle(batch: list[Message]) -> Any:
+        return {"retry": {batch[0]: "db timeout"}, "dead-letter": [batch[1]], "skip": {batch[2]: "a test order"}}
+
+    decision = decide_batch(batch_of(b"1", b"not json", b"2", b"3", b"4"), "orders", handle)
+    assert decision is not None
+    assert decision.verdicts == {
+        0: (Verdict.RETRY, "db timeout"),
+        1: (Verdict.DEAD_LETTER, "value is not JSON: Expecting value: line 1 column 1 (char 0)"),
+        2: (Verdict.DEAD_LETTER, ASKED_DEAD_LETTER),
+        3: (Verdict.SKIP, "a test order"),
+    }
 
 
 def test_a_batch_handler_that_raises_fails_every_message_it_was_given_once():
@@ -68,7 +82,13 @@ def test_a_batch_answer_zig_cannot_read_is_a_contract_error():
         ("retry", (Verdict.RETRY, ASKED_RETRY)),
         (Outcome.SKIP, (Verdict.SKIP, "")),
         ("dead-letter", (Verdict.DEAD_LETTER, "the handler asked for a dead letter")),
-        (42, (Verdict.FAILED, "the handler returned 42")),
+        (42, (Verdict.FAILED, "the handler returned 42, not success, retry, skip or dead-letter")),
+        (("retry", "db timeout"), (Verdict.RETRY, "db timeout")),
+        ((Outcome.DEAD_LETTER, "no customer id"), (Verdict.DEAD_LETTER, "no customer id")),
+        (("skip", ""), (Verdict.SKIP, "")),
+        (("dead-letter", ""), (Verdict.DEAD_LETTER, "the handler asked for a dead letter")),
+        (("success", "all good"), None),
+        (("retry", 5), (Verdict.FAILED, "the handler returned ('retry', 5), whose reason is not a string")),
     ],
 )
 def test_each_stream_answer_becomes_its_verdict(answer: Any, verdict: Any):

@@ -6,8 +6,9 @@ import functools
 from pathlib import Path
 
 import pytest
+from helpers import batch_route, flat_config, stream_route, write
 
-from zig_cli import handlers
+from zig_cli import handlers, preflight
 from zig_cli.errors import HandlerImportError
 
 
@@ -57,6 +58,17 @@ from zig_cli.errors import HandlerImportError
             "not an outcome; name a function",
         ),
         (
+            "zig_fixture_handlers/on-batch-wrapped-async",
+            "'zig_fixture_handlers.on_batch_wrapped_async' is a plain function wrapping an async one (a decorator "
+            "whose wrapper is not `async def`): zig would call it without awaiting what it returns; make the wrapper "
+            "`async def`",
+        ),
+        (
+            "zig_fixture_handlers/on-batch-keyword-only",
+            "'zig_fixture_handlers.on_batch_keyword_only' cannot be called with one argument; its signature is "
+            "(batch, *, db)",
+        ),
+        (
             "zig_fixture_handlers.on_batch",
             "'zig_fixture_handlers.on_batch' is not a handler path; "
             'write "package.module/function" or "package.module:function"',
@@ -73,6 +85,8 @@ from zig_cli.errors import HandlerImportError
         "an async generator function",
         "a coroutine object",
         "a generator function",
+        "a sync wrapper of an async function",
+        "a required keyword-only argument",
         "malformed path",
     ],
 )
@@ -126,3 +140,65 @@ def test_async_handlers_resolve_and_are_told_from_sync_ones(spec: str, expected:
 
 def test_a_partial_of_a_sync_function_is_not_async():
     assert handlers.is_async(functools.partial(lambda message, client: None, client=None)) is False
+
+
+@pytest.mark.parametrize(
+    ("spec", "stream", "expected"),
+    [
+        (
+            "zig_fixture_handlers/on-one-message",
+            False,
+            "'zig_fixture_handlers.on_one_message' takes one Message (message: Message), but a batch route calls its "
+            "handler with a list of messages; put the route under stream-router, or take list[Message]",
+        ),
+        (
+            "zig_fixture_handlers/on-one-message-written",
+            False,
+            "'zig_fixture_handlers.on_one_message_written' takes one Message (message: Message), but a batch route "
+            "calls its handler with a list of messages; put the route under stream-router, or take list[Message]",
+        ),
+        (
+            "zig_fixture_handlers/on-many-messages",
+            True,
+            "'zig_fixture_handlers.on_many_messages' takes list[Message] (batch), but a stream route calls its "
+            "handler with one message; put the route under batch-routes, or take a Message",
+        ),
+        (
+            "zig_fixture_handlers/on-many-messages-written",
+            True,
+            "'zig_fixture_handlers.on_many_messages_written' takes list[Message] (batch), but a stream route calls "
+            "its handler with one message; put the route under batch-routes, or take a Message",
+        ),
+    ],
+    ids=["Message on batch", "'Message' on batch", "list on stream", "'list' on stream"],
+)
+def test_a_handler_annotated_for_the_other_kind_of_route_is_refused(spec: str, stream: bool, expected: str):
+    with pytest.raises(HandlerImportError) as caught:
+        handlers.resolve(spec, stream=stream)
+    assert caught.value.message == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "stream"),
+    [
+        ("zig_fixture_handlers/on-one-message", True),
+        ("zig_fixture_handlers/on-many-messages-written", False),
+        ("zig_fixture_handlers/on-batch", True),
+        ("zig_fixture_handlers/on-batch", False),
+    ],
+)
+def test_a_handler_annotated_for_its_route_or_not_at_all_resolves(spec: str, stream: bool):
+    assert callable(handlers.resolve(spec, stream=stream))
+
+
+def test_validate_reports_a_handler_annotated_for_the_other_kind_of_route(tmp_path: Path):
+    raw = flat_config(
+        **{
+            "batch-routes": {"orders": batch_route(**{"handler-fn": "zig_fixture_handlers/on-one-message"})},
+            "stream-router": {"events": stream_route(**{"handler-fn": "zig_fixture_handlers/on-one-message"})},
+        }
+    )
+    checked = preflight.check_file(write(tmp_path, raw), {})
+    assert [(p.path, p.message.split(" takes ")[1][:12]) for p in checked.problems] == [
+        ("batch-routes.orders.handler-fn", "one Message ")
+    ], "the stream route takes one message, as its handler says"

@@ -151,3 +151,23 @@ def test_each_consumer_joins_with_its_own_static_id():
         ("orders-group", "orders-web1-1"),
         ("orders-group-retry", "orders-web1-retry"),
     ]
+
+
+@pytest.mark.parametrize(("setting", "split"), [({}, False), ({"on-handler-error": "split"}, True)])
+def test_on_handler_error_reaches_the_route_s_workers(setting: dict[str, str], split: bool):
+    servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
+    raw = flat_config(**{"batch-routes": {"orders": batch_route(**setting)}}, **servers_off)
+    cfg = config.validate(raw, "c.edn", {})
+    producer = FakeProducer()
+    stop = threading.Event()
+
+    def new_consumer(props: Any, callbacks: Any) -> FakeConsumer:
+        stop.set()
+        return FakeConsumer(producer)
+
+    clients = Clients(consumer=new_consumer, producer=lambda props: producer, prepare_topics=lambda *a: None)
+    runner = Runner(cfg, {"orders": lambda batch: None}, clients=clients)
+    runner.stop = stop
+    runner.start()
+    assert runner.wait(10)
+    assert [worker.runtime.split_on_error for worker in runner.workers] == [split, split]  # and the retry worker

@@ -485,7 +485,7 @@ def test_stream_outcomes_each_do_what_they_say(caplog: pytest.LogCaptureFixture)
     assert [(r["topic"], r["value"], r["headers"]["zig-error"]) for r in producer.produced] == [
         ("shop-orders-retry", b"2", b"the handler asked for a retry"),
         ("shop-orders-dead-letter", b"4", b"the handler asked for a dead letter"),
-        ("shop-orders-retry", b"7", b"the handler returned 'sideways'"),
+        ("shop-orders-retry", b"7", b"the handler returned 'sideways', not success, retry, skip or dead-letter"),
         ("shop-orders-retry", b"8", b"ValueError: nope"),
     ]
     assert consumer.stored == [("orders", 0, 18)]

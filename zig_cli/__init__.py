@@ -1,7 +1,7 @@
 """zig: run plain Python handler functions as Kafka workers from one config file.
 
 For handlers: `Message` and `BatchResult` (batch routes), `Outcome` (stream routes), and `send` to publish
-through a route's producer.
+through a route's producer. For their tests: `zig_cli.testing`.
 """
 
 import importlib.metadata

@@ -166,6 +166,8 @@ def _handling(route: Route, handler: handlers.Handler) -> dict[str, Any]:
     }
     if route["handler-timeout-ms"]:
         handling["handler-timeout-ms"] = route["handler-timeout-ms"]
+    if route.kind == "batch" and route["on-handler-error"] != "retry-batch":
+        handling["on-handler-error"] = route["on-handler-error"]
     return handling
 
 
@@ -179,6 +181,8 @@ def _how_handled(route: Route, handler: handlers.Handler) -> str:
     )
     if "handler-timeout-ms" in handling:
         text += f", handler-timeout-ms {handling['handler-timeout-ms']}"
+    if "on-handler-error" in handling:
+        text += f", on-handler-error {handling['on-handler-error']}"
     return text
 
 

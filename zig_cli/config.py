@@ -49,6 +49,7 @@ class Report:
     problems: tuple[Problem, ...]
     warnings: tuple[Problem, ...]
     handler_specs: Mapping[str, str] = field(default_factory=dict)  # key path -> handler spec, for importing
+    stream_handlers: frozenset[str] = frozenset()  # the key paths of handler_specs that are stream routes'
     hook_specs: Mapping[str, str] = field(default_factory=dict)  # key path -> start-fn or stop-fn spec
 
 
@@ -69,6 +70,7 @@ def check(raw: Mapping[str, Any], file: str = "<config>", environ: Mapping[str, 
         problems=tuple(sorted(found.problems, key=Problem.sort_key)),
         warnings=tuple(sorted(found.warnings, key=Problem.sort_key)),
         handler_specs=dict(walk.handler_specs),
+        stream_handlers=frozenset(walk.stream_handlers),
         hook_specs=dict(walk.hook_specs),
     )
 
@@ -92,6 +94,7 @@ class _Walk:
         self.environ = environ
         self.sections = SectionCheck(self.findings, self.env)
         self.handler_specs: dict[str, str] = {}
+        self.stream_handlers: set[str] = set()
         self.hook_specs: dict[str, str] = {}
 
     def run(self, raw: Mapping[str, Any]) -> Config:
@@ -177,6 +180,8 @@ class _Walk:
             check_topics(self.findings, path, routes[-1].values)
             if "handler-fn" in values:
                 self.handler_specs[join(path, "handler-fn")] = values["handler-fn"].value
+                if kind == "stream":
+                    self.stream_handlers.add(join(path, "handler-fn"))
         return routes
 
 

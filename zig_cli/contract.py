@@ -1,18 +1,21 @@
 """What a handler receives and what it may return.
 
-A batch handler gets `list[Message]` and returns `None` (all succeeded), `{"retry": [...], "skip": [...]}` (either
-key may be missing) or a `BatchResult`. Anything else is a contract error: zig cannot know what was handled.
+A batch handler gets `list[Message]` and returns `None` (all succeeded), `{"retry": ..., "skip": ...,
+"dead-letter": ...}` (any key may be missing; each a list of messages, or a dict of message -> reason) or a
+`BatchResult`. Anything else is a contract error: zig cannot know what was handled.
 
 A stream handler gets one `Message` and returns an `Outcome`, or its name ("success", "retry", "skip",
-"dead-letter", also Ziggurat's ":success"). Anything else counts as a failure, and the message is retried.
+"dead-letter", also Ziggurat's ":success"), alone or in a tuple `(outcome, reason)`. Anything else counts as a
+failure, and the message is retried.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from zig_cli.errors import ContractError, shortened
 
@@ -130,12 +133,32 @@ class ConsumedMessage(Message):
         return 0
 
 
+Named = Sequence[Message] | Mapping[Message, str]  # messages, or each message with the reason why
+
+
 @dataclass(frozen=True)
 class BatchResult:
-    """A batch handler's verdict: messages to retry and messages to skip; every other message succeeded."""
+    """A batch handler's verdict: messages to retry, to skip and to dead-letter; every other message succeeded.
 
-    retry: Sequence[Message] = field(default_factory=tuple)
-    skip: Sequence[Message] = field(default_factory=tuple)
+    Each is a list of messages, or a dict of message -> reason (a string, carried in the `zig-error` header)."""
+
+    retry: Named = field(default_factory=tuple)
+    skip: Named = field(default_factory=tuple)
+    dead_letter: Named = field(default_factory=tuple)
+
+
+class Answer(NamedTuple):
+    """A batch handler's answer read by zig: for each kind, position in the batch -> the reason given ("" if
+    none)."""
+
+    retry: dict[int, str]
+    skip: dict[int, str]
+    dead_letter: dict[int, str]
+
+
+NO_ANSWER = Answer({}, {}, {})
+# A handler's reason lands in a header beside zig's own words: capped, as a message quotes a value, not all of it.
+MAX_REASON = 1000
 
 
 def shown(value: Any) -> str:
@@ -156,11 +179,12 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"
 
 
-def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> tuple[list[int], list[int]]:
-    """Turn a batch handler's return value into the positions in `batch` of the messages to (retry, skip); raises
-    ContractError for anything else, including objects whose own methods raise while zig reads them."""
+def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> Answer:
+    """Turn a batch handler's return value into the positions in `batch` of the messages to retry, skip and
+    dead-letter, with their reasons; raises ContractError for anything else, including objects whose own methods
+    raise while zig reads them."""
     if value is None:
-        return [], []
+        return NO_ANSWER
     try:
         return _interpret_batch_result(route, value, batch)
     except ContractError:
@@ -171,41 +195,94 @@ def interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> 
         ) from None
 
 
-def _interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> tuple[list[int], list[int]]:
-    expected = "None, {'retry': [...], 'skip': [...]} or BatchResult(retry=..., skip=...)"
+_EXPECTED = (
+    "None, {'retry': [...], 'skip': [...], 'dead-letter': [...]} (lists of messages, or dicts of message -> reason) "
+    "or BatchResult(retry=..., skip=..., dead_letter=...)"
+)
+_KINDS = ("retry", "skip", "dead-letter")
+_BATCH_KEYS = {"retry": "retry", "skip": "skip", "dead-letter": "dead-letter", "dead_letter": "dead-letter"}
+
+
+def _interpret_batch_result(route: str, value: Any, batch: Sequence[Message]) -> Answer:
     if isinstance(value, BatchResult):
-        parts = {"retry": value.retry, "skip": value.skip}
+        parts = {"retry": value.retry, "skip": value.skip, "dead-letter": value.dead_letter}
     elif isinstance(value, dict):
-        unknown = [k for k in value if k not in ("retry", "skip")]
-        if unknown:
-            raise ContractError(
-                f"route {route!r}: handler returned {shown(value)}; unknown key(s) {unknown!r}, expected {expected}"
-            )
-        parts = {"retry": value.get("retry") or (), "skip": value.get("skip") or ()}
+        parts = _dict_parts(route, value)
     else:
-        raise ContractError(f"route {route!r}: handler returned {shown(value)}; expected {expected}")
+        raise ContractError(f"route {route!r}: handler returned {_returned(value)}; expected {_EXPECTED}")
     positions: dict[int, int] | None = None  # id(message) -> position, built only if some message is named
-    chosen: dict[str, list[int]] = {}
+    chosen: dict[str, dict[int, str]] = {}
+    owner: dict[int, str] = {}  # position -> the kind that named it first
     for name, items in parts.items():
-        if not isinstance(items, (list, tuple)):  # noqa: UP038  # a tuple of types is a constant; a union is built per call
-            raise ContractError(f"route {route!r}: handler returned {name}={shown(items)}; expected a list of messages")
+        pairs: Iterable[tuple[Any, Any]]
+        if isinstance(items, dict):
+            pairs = items.items()
+        elif isinstance(items, (list, tuple)):  # noqa: UP038  # a tuple of types is a constant; a union is built per call
+            pairs = ((item, "") for item in items)
+        else:
+            raise ContractError(
+                f"route {route!r}: handler returned {name}={shown(items)}; expected a list of messages or a dict of "
+                "message -> reason"
+            )
         if items and positions is None:
             positions = dict(zip(map(id, batch), range(len(batch)), strict=True))  # in C: no loop per message
-        found: list[int] = []
-        for item in items:
+        found: dict[int, str] = {}
+        for item, reason in pairs:
             position = positions.get(id(item)) if positions is not None else None
             if position is None:
                 raise ContractError(
                     f"route {route!r}: handler returned {name} containing {shown(item)}, "
                     "which is not a message of this batch"
                 )
-            found.append(position)
+            first = owner.setdefault(position, name)
+            if first != name:  # the same message twice in one list says one thing; in two lists, two
+                raise ContractError(f"route {route!r}: handler returned {shown(item)} in both {first} and {name}")
+            found[position] = _reason(route, name, item, reason)
         chosen[name] = found
-    both = set(chosen["retry"]) & set(chosen["skip"])
-    if both:
-        twice = batch[next(p for p in chosen["retry"] if p in both)]
-        raise ContractError(f"route {route!r}: handler returned {shown(twice)} in both retry and skip")
-    return chosen["retry"], chosen["skip"]
+    return Answer(chosen["retry"], chosen["skip"], chosen["dead-letter"])
+
+
+def _dict_parts(route: str, value: dict[Any, Any]) -> dict[str, Any]:
+    """The three kinds of a dict answer, each spelled "dead-letter" or "dead_letter" (Ziggurat's keyword style)."""
+    parts: dict[str, Any] = dict.fromkeys(_KINDS, ())
+    spelled: dict[str, Any] = {}
+    unknown = []
+    for key, items in value.items():
+        kind = _BATCH_KEYS.get(key) if isinstance(key, str) else None
+        if kind is None:
+            unknown.append(key)
+            continue
+        if kind in spelled:
+            raise ContractError(f"route {route!r}: handler returned both {spelled[kind]!r} and {key!r}; use one")
+        spelled[kind] = key
+        parts[kind] = items or ()
+    if unknown:
+        raise ContractError(
+            f"route {route!r}: handler returned {shown(value)}; unknown key(s) {unknown!r}, expected {_EXPECTED}"
+        )
+    return parts
+
+
+def _reason(route: str, name: str, message: Message, reason: Any) -> str:
+    """A handler's reason for one message, read as plain text and capped."""
+    if not isinstance(reason, str):
+        raise ContractError(
+            f"route {route!r}: handler returned {shown(reason)} as the {name} reason of {shown(message)}; "
+            "a reason is a string"
+        )
+    return shortened(str.__str__(reason), MAX_REASON)
+
+
+def _returned(value: Any) -> str:
+    """What a handler returned, for a contract error: a coroutine says where it came from (a plain function
+    returning what an async one made, which zig will never await)."""
+    if inspect.iscoroutine(value):
+        value.close()  # zig never awaits it; closed, so Python does not also warn that it was never awaited
+        return (
+            f"a coroutine ({value.__qualname__}), which zig does not await from a plain function; make the handler "
+            "itself `async def`"
+        )
+    return shown(value)
 
 
 class Outcome(StrEnum):
@@ -231,3 +308,22 @@ def interpret_stream_result(value: Any) -> Outcome | None:
     if not issubclass(kind, str):
         return None
     return _OUTCOME_SPELLINGS.get(str.lower(str.removeprefix(str.strip(value), ":")))
+
+
+def interpret_stream_answer(value: Any) -> tuple[Outcome, str]:
+    """A stream handler's return value as (outcome, reason): an outcome alone (reason "") or a tuple
+    `(outcome, reason)`. Raises ContractError saying why for anything else ("handler returned ..."); like
+    `interpret_stream_result`, asks the value nothing but its type."""
+    outcome = interpret_stream_result(value)
+    if outcome is not None:
+        return outcome, ""
+    if type(value) is tuple and len(value) == 2:
+        outcome = interpret_stream_result(value[0])
+        if outcome is not None:
+            reason = value[1]
+            if not isinstance(reason, str):
+                raise ContractError(f"handler returned {shown(value)}, whose reason is not a string")
+            return outcome, shortened(str.__str__(reason), MAX_REASON)
+    if inspect.iscoroutine(value):
+        raise ContractError(f"handler returned {_returned(value)}")
+    raise ContractError(f"handler returned {shown(value)}, not success, retry, skip or dead-letter")

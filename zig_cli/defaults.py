@@ -339,6 +339,7 @@ _SESSION_TIMEOUT_TEXT = "Consumer session timeout (group-protocol classic; with 
 # More handler calls at once than this costs a consumer thread more in its pool or event loop than it gains.
 _CONCURRENCY_MAX = 10_000
 _ORDERING_CHOICES = ("key", "partition", "none")
+ON_HANDLER_ERROR_CHOICES = ("retry-batch", "split")
 _HANDLER_TIMEOUT = Setting(
     "handler-timeout-ms",
     "int",
@@ -367,6 +368,14 @@ _BATCH_HANDLING = (
         choices=_ORDERING_CHOICES,
     ),
     _HANDLER_TIMEOUT,
+    Setting(
+        "on-handler-error",
+        "choice",
+        "retry-batch",
+        "When the handler raises: retry-batch (every message of the batch failed, as Ziggurat does) or split (the "
+        "batch's messages are handed to the handler again one at a time, so only those that raise alone fail)",
+        choices=ON_HANDLER_ERROR_CHOICES,
+    ),
 )
 _STREAM_HANDLING = (
     Setting(

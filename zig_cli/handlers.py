@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from zig_cli.contract import Message
 from zig_cli.errors import HandlerImportError
 
 Handler = Callable[[Any], Any]
@@ -43,13 +44,21 @@ def add_search_paths(paths: Iterable[Path]) -> None:
             sys.path.insert(0, path)
 
 
-def resolve(spec: str) -> Handler:
-    """Import the handler named by `spec`; raises HandlerImportError saying exactly what went wrong."""
+def resolve(spec: str, stream: bool | None = None) -> Handler:
+    """Import the handler named by `spec`; raises HandlerImportError saying exactly what went wrong, including
+    what zig knows would fail when it calls the handler of a batch route (`stream` False) or a stream route (True)."""
     target, walked = _locate(spec)
     wrong = _wrong_kind(target)
     if wrong:
         raise HandlerImportError(f"{walked!r} is {wrong}; name a function")
+    if not is_async(target) and any(_wraps_async(f) for f in _called(target)):
+        raise HandlerImportError(
+            f"{walked!r} is a plain function wrapping an async one (a decorator whose wrapper is not `async def`): "
+            "zig would call it without awaiting what it returns; make the wrapper `async def`"
+        )
     _check_arguments(target, walked, 1)
+    if stream is not None:
+        _check_annotation(target, walked, stream)
     return target  # type: ignore[no-any-return]
 
 
@@ -150,6 +159,56 @@ def _wrong_kind(target: Any) -> str:
         return "an async generator function: calling it returns an async generator, not an outcome"
     if any(inspect.isgeneratorfunction(f) for f in _called(target)):
         return "a generator function: calling it returns a generator, not an outcome"
+    return ""
+
+
+def _wraps_async(function: Any) -> bool:
+    """True when `function` is a wrapper (it has `__wrapped__`, as functools.wraps sets) of an `async def`."""
+    try:
+        inner = inspect.unwrap(function)
+    except ValueError:  # a cycle of __wrapped__: nothing zig can tell
+        return False
+    return inner is not function and inspect.iscoroutinefunction(inner)
+
+
+_ONE_MESSAGE = re.compile(r"(?:zig_cli\.(?:contract\.)?)?Message")
+_MESSAGES = re.compile(
+    r"(?:typing\.|collections\.abc\.)?(?:list|List|Sequence|Iterable|Collection)\[(?:zig_cli\.(?:contract\.)?)?Message\]"
+)
+
+
+def _check_annotation(function: Callable[..., Any], name: str, stream: bool) -> None:
+    """A handler annotated for the other kind of route fails on every call: a batch route passes a list of
+    messages, a stream route one message. Only the plain spellings are read; anything else is the handler's
+    business."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return
+    if not parameters or parameters[0].kind not in (parameters[0].POSITIONAL_ONLY, parameters[0].POSITIONAL_OR_KEYWORD):
+        return
+    annotation = parameters[0].annotation
+    text = annotation if isinstance(annotation, str) else _annotation_text(annotation)
+    if not stream and _ONE_MESSAGE.fullmatch(text):
+        raise HandlerImportError(
+            f"{name!r} takes one Message ({parameters[0].name}: {text}), but a batch route calls its handler with a "
+            "list of messages; put the route under stream-router, or take list[Message]"
+        )
+    if stream and _MESSAGES.fullmatch(text):
+        raise HandlerImportError(
+            f"{name!r} takes {text} ({parameters[0].name}), but a stream route calls its handler with one message; "
+            "put the route under batch-routes, or take a Message"
+        )
+
+
+def _annotation_text(annotation: Any) -> str:
+    """An evaluated annotation as it is written: `Message`, `list[Message]`."""
+    if annotation is Message:
+        return "Message"
+    args = getattr(annotation, "__args__", None)
+    origin = getattr(annotation, "__origin__", None)
+    if args == (Message,) and origin is not None:
+        return f"{getattr(origin, '__name__', '')}[Message]"
     return ""
 
 

@@ -46,7 +46,7 @@ def check_file(path: Path, environ: Mapping[str, str], import_handlers: bool = T
         handlers.add_search_paths([path.parent, Path.cwd()])
         for key_path, spec in report.handler_specs.items():
             try:
-                resolved[key_path] = handlers.resolve(spec)
+                resolved[key_path] = handlers.resolve(spec, stream=key_path in report.stream_handlers)
             except HandlerImportError as error:
                 problems.append(Problem(file, key_path, error.message, detail=error.detail))
         for key_path, spec in report.hook_specs.items():

@@ -298,13 +298,33 @@ class Producers:
         return sum(p.close(timeout) for p in producers)
 
 
-_active: Producers | None = None
+class Sender(Protocol):
+    """What `send` asks of one route's producer: a RouteProducer, or zig_cli.testing's recorder."""
+
+    def send(
+        self,
+        topic: str,
+        key: Any,
+        value: Any,
+        partition: int | None = None,
+        headers: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]] | None = None,
+    ) -> Future[tuple[str, int, int]]: ...
 
 
-def activate(producers: Producers | None) -> None:
-    """Make `send` use these producers (zig run does this for its handlers)."""
+class Senders(Protocol):
+    """What `send` asks of the active producers: the one of a route."""
+
+    def get(self, route: str) -> Sender: ...
+
+
+_active: Senders | None = None
+
+
+def activate(producers: Senders | None) -> Senders | None:
+    """Make `send` use these producers (zig run does this for its handlers); returns the ones they replace."""
     global _active
-    _active = producers
+    previous, _active = _active, producers
+    return previous
 
 
 def send(

@@ -31,6 +31,7 @@ from zig_cli.producer import ProducerLike, Producers, activate
 from zig_cli.server import OpsServer, Response, text
 from zig_cli.stats import RouteStats
 from zig_cli.worker import ConsumerFactory, RouteRuntime, Worker
+from zig_cli.worker.alone import decide_split, decide_split_async
 from zig_cli.worker.calls import AsyncCalls, Calls, DoneQueue, InlineCalls, ThreadCalls
 from zig_cli.worker.deciding import (
     Decide,
@@ -110,9 +111,7 @@ class Runner:
         config = self.config
         if config.setting("prometheus.enabled"):
             if config.setting("prometheus.ziggurat-names"):
-                routes = {route.name: route.kind for route in self.routes}
-                env = config.setting("env") or ""
-                self.metrics.registry.register(ZigguratNames(self.metrics, routes, config.app_name, env))
+                ZigguratNames.register(self.metrics, config, self.routes)
             host, port = config.setting("prometheus.host"), config.setting("prometheus.port")
             try:
                 server, _ = start_http_server(port, addr=host, registry=self.metrics.registry)
@@ -202,6 +201,7 @@ class Runner:
             handler_timeout_s=route["handler-timeout-ms"] / 1000,
             graceful_timeout_s=self.graceful_timeout_s,
             group=route.group_id,
+            split_on_error=not stream and route["on-handler-error"] == "split",
         )
         # Each consumer its own config: a static member's group-instance-id names its thread.
         plans = [(kafka.consumer_properties(self.config, route, index), False) for index in range(route.threads)]
@@ -304,16 +304,18 @@ def build_worker(
     keeper: Keeper | None = None
     calls: Calls
     if is_async(runtime.handler):
-        decide_async: DecideAsync = _decider(runtime, stop, oldest, decide_each_async, decide_batch_async)
+        batch_async = decide_split_async if runtime.split_on_error else decide_batch_async
+        decide_async: DecideAsync = _decider(runtime, stop, oldest, decide_each_async, batch_async)
 
         def call_async(item: Item) -> Awaitable[Decided]:
             return pipeline.decide_async(item.raws, item.origins, decide_async)
 
         calls = AsyncCalls(name, runtime.concurrency, lanes, call_async, done)
     else:
+        batch_sync = decide_split if runtime.split_on_error else decide_batch
 
         def new_call() -> Callable[[Item], Decided]:
-            decide: Decide = _decider(runtime, stop, oldest, decide_each, decide_batch)  # per thread: its own timer
+            decide: Decide = _decider(runtime, stop, oldest, decide_each, batch_sync)  # per thread: its own timer
             return lambda item: pipeline.decide(item.raws, item.origins, decide)
 
         if runtime.concurrency == 1:

@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from zig_cli.config import Config, Route
 from zig_cli.defaults import RouteKind
 from zig_cli.metrics import Metrics
 
@@ -68,6 +69,12 @@ class ZigguratNames(Collector):
         self._metrics = metrics
         self._routes = dict(routes)
         self._labels = (app, env)  # Ziggurat's actor and env
+
+    @classmethod
+    def register(cls, metrics: Metrics, config: Config, routes: Iterable[Route]) -> None:
+        """Serve Ziggurat's series of `routes` beside zig's, labelled with the config's app-name and env."""
+        kinds = {route.name: route.kind for route in routes}
+        metrics.registry.register(cls(metrics, kinds, config.app_name, config.setting("env") or ""))
 
     def collect(self) -> Iterator[Metric]:
         metrics = self._metrics

@@ -11,6 +11,7 @@ throttle.py    stops fetching while too much is buffered: waits, pauses, resumes
 pipeline.py    one item through the route: build -> decide (where calls run) -> forward (on the loop's thread)
 batch.py       raw messages -> the `Message`s a handler sees, decode failures, origins (a hot path)
 deciding.py    the handler called, its answer read into one `Verdict` per message (a hot path)
+alone.py       on-handler-error split: a batch whose handler raised, handed over again one message at a time
 forwarding.py  verdicts -> retry and dead-letter records, and their writing
 outcomes.py    finished items applied: forwarded, stored, counted; late ones of revoked partitions dropped
 ledger.py      the offsets ledger: the one place offsets are stored and committed

@@ -19,6 +19,7 @@ from typing import Any
 
 from zig_cli import contract
 from zig_cli.contract import Message, Outcome
+from zig_cli.errors import ContractError
 from zig_cli.metrics import HandlerTimes
 from zig_cli.worker import logs
 from zig_cli.worker.batch import Batch, ranges
@@ -41,11 +42,12 @@ class Verdict(StrEnum):
 Reasoned = tuple[Verdict, str]  # a verdict and why, for the zig-error header
 SUCCEEDED: Reasoned = (Verdict.SUCCESS, "")
 ASKED_RETRY = "the handler asked for a retry"
+ASKED_DEAD_LETTER = "the handler asked for a dead letter"
 _FROM_OUTCOME: dict[Outcome, Reasoned] = {
     Outcome.SUCCESS: SUCCEEDED,
     Outcome.RETRY: (Verdict.RETRY, ASKED_RETRY),
     Outcome.SKIP: (Verdict.SKIP, ""),
-    Outcome.DEAD_LETTER: (Verdict.DEAD_LETTER, "the handler asked for a dead letter"),
+    Outcome.DEAD_LETTER: (Verdict.DEAD_LETTER, ASKED_DEAD_LETTER),
 }
 SUCCESS_TEXT = "success"  # the answer most stream handlers give: recognised before any parsing
 
@@ -69,18 +71,18 @@ def decide_batch(
 ) -> Decision | None:
     """One handler call for the batch. What did not decode is a dead letter; a handler that raises retries every
     message it was given; an answer zig cannot read raises ContractError."""
-    handed, verdicts = _handed(batch)
+    handed, verdicts = handed_of(batch)
     if not handed:
         return Decision(len(batch.raws), verdicts, 0) if verdicts else None
     started = time.perf_counter()
     try:
         result = handler(handed)
     except Exception as error:  # the handler's own failure: the whole batch is retried
-        return _batch_raised(batch, route, verdicts, error)
+        return batch_raised(batch, route, verdicts, error)
     finally:
         if observe_time is not None:
             observe_time(time.perf_counter() - started)
-    return _batch_answered(batch, route, handed, verdicts, result)
+    return batch_answered(batch, route, handed, verdicts, result)
 
 
 async def decide_batch_async(
@@ -90,21 +92,21 @@ async def decide_batch_async(
     observe_time: Callable[[float], None] | None = None,
 ) -> Decision | None:
     """`decide_batch` for an `async def` handler."""
-    handed, verdicts = _handed(batch)
+    handed, verdicts = handed_of(batch)
     if not handed:
         return Decision(len(batch.raws), verdicts, 0) if verdicts else None
     started = time.perf_counter()
     try:
         result = await handler(handed)
     except Exception as error:
-        return _batch_raised(batch, route, verdicts, error)
+        return batch_raised(batch, route, verdicts, error)
     finally:
         if observe_time is not None:
             observe_time(time.perf_counter() - started)
-    return _batch_answered(batch, route, handed, verdicts, result)
+    return batch_answered(batch, route, handed, verdicts, result)
 
 
-def _handed(batch: Batch) -> tuple[list[Message], dict[int, Reasoned]]:
+def handed_of(batch: Batch) -> tuple[list[Message], dict[int, Reasoned]]:
     """What the handler is given, and the verdicts of what did not decode."""
     # A copy: what a handler does to its list must not change what zig applies and stores.
     handed = [m for m in batch.messages if m is not None]
@@ -125,7 +127,7 @@ def _foreign(group: str) -> Reasoned:
     return (Verdict.SKIP, f"a retry of consumer group {group!r}")
 
 
-def _batch_raised(batch: Batch, route: str, verdicts: dict[int, Reasoned], error: Exception) -> Decision:
+def batch_raised(batch: Batch, route: str, verdicts: dict[int, Reasoned], error: Exception) -> Decision:
     """Called while the handler's exception is handled: every message it was given fails (a retry)."""
     failed: Reasoned = (Verdict.FAILED, contract.describe_error(error))
     logger.error(
@@ -141,20 +143,29 @@ def _batch_raised(batch: Batch, route: str, verdicts: dict[int, Reasoned], error
     return Decision(len(batch.raws), verdicts, 1)
 
 
-def _batch_answered(
+def batch_answered(
     batch: Batch, route: str, handed: list[Message], verdicts: dict[int, Reasoned], result: Any
 ) -> Decision | None:
     if result is None and not verdicts:
         return None
-    retry, skip = contract.interpret_batch_result(route, result, handed)
-    if retry or skip:
+    answer = contract.interpret_batch_result(route, result, handed)
+    if answer is not contract.NO_ANSWER:
         # positions in `handed` are batch indexes unless some message did not decode
         index_of = [i for i, m in enumerate(batch.messages) if m is not None] if batch.reasons else None
-        for position in skip:
-            verdicts[index_of[position] if index_of else position] = (Verdict.SKIP, "")
-        for position in retry:
-            verdicts[index_of[position] if index_of else position] = (Verdict.RETRY, ASKED_RETRY)
+        apply_answer(answer, verdicts, index_of)
     return Decision(len(batch.raws), verdicts, 0) if verdicts else None
+
+
+def apply_answer(answer: contract.Answer, verdicts: dict[int, Reasoned], index_of: list[int] | None) -> None:
+    """Record a batch answer's verdicts, each with the handler's reason or zig's words; `index_of` maps positions
+    in what the handler was given to batch indexes (None: the same)."""
+    for kind, default, named in (
+        (Verdict.SKIP, "", answer.skip),
+        (Verdict.RETRY, ASKED_RETRY, answer.retry),
+        (Verdict.DEAD_LETTER, ASKED_DEAD_LETTER, answer.dead_letter),
+    ):
+        for position, reason in named.items():
+            verdicts[index_of[position] if index_of is not None else position] = (kind, reason or default)
 
 
 def decide_each(
@@ -274,15 +285,18 @@ def _too_old_limit(batch: Batch, oldest_before_ms: int) -> int | None:
 def stream_verdict(route: str, raw: Any, value: Any) -> Reasoned:
     """The verdict for a stream handler's answer other than "success"."""
     outcome = contract.interpret_stream_result(value)
-    if outcome is not None:
+    if outcome is not None:  # a plain outcome, as most answers are: no reason to read
         return _FROM_OUTCOME[outcome]
-    shown = contract.shown(value)
-    logger.error(
-        "route=%s %s handler returned %s, not success, retry, skip or dead-letter; the message failed"
-        " (retried, or dead-lettered when retry is off or spent)",
-        route,
-        logs.where(raw),
-        shown,
-        extra=logs.context(route, raw),
-    )
-    return (Verdict.FAILED, f"the handler returned {shown}")
+    try:
+        outcome, reason = contract.interpret_stream_answer(value)
+    except ContractError as error:
+        logger.error(
+            "route=%s %s %s; the message failed (retried, or dead-lettered when retry is off or spent)",
+            route,
+            logs.where(raw),
+            error,
+            extra=logs.context(route, raw),
+        )
+        return (Verdict.FAILED, f"the {error}")
+    verdict = _FROM_OUTCOME[outcome]
+    return verdict if outcome is Outcome.SUCCESS or not reason else (verdict[0], reason)

@@ -50,3 +50,4 @@ class RouteRuntime:
     handler_timeout_s: float = 0.0  # a call running longer is reported; 0: never
     graceful_timeout_s: float = 30.0  # how long a stop or a revoke waits for the calls in hand
     group: str | None = None  # the route's consumer group: its retries carry it, its retry worker handles only those
+    split_on_error: bool = False  # a batch route's on-handler-error split: a batch that raised is handed over again
