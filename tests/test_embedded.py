@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 from helpers import wait_until
 
 ROOT = Path(__file__).parent.parent
@@ -77,6 +78,30 @@ def test_zig_broker_runs_in_the_foreground_until_ctrl_c(tmp_path: Path):
         process.send_signal(signal.SIGINT)
         assert process.wait(30) == 0
         assert not listening(f"127.0.0.1:{number}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_zig_broker_with_a_config_creates_its_topics(tmp_path: Path):
+    port = socket.create_server(("127.0.0.1", 0))
+    number = port.getsockname()[1]
+    port.close()
+    config = ROOT / "sample-configs" / "quickstart.edn"
+    log = tmp_path / "broker.log"
+    with log.open("wb") as sink:
+        command = zig_args(f"zig broker --port {number} --config {config}")
+        process = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "created the topics" in log.read_text() or process.poll() is not None, 60, "the topics")
+        assert "quickstart-events" in log.read_text(), log.read_text()
+        admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{number}"})
+        topics = admin.list_topics(timeout=30).topics
+        assert "quickstart-events" in topics and len(topics["quickstart-events"].partitions) == 4
+        assert "quickstart-quickstart-dead-letter" in topics
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -580,6 +580,7 @@ GRACEFUL_TIMEOUT_S = (0.0, 86_400)
 # The share of --graceful-timeout workers wait for the handler calls in hand, so they still commit what those allow
 # before the CLI gives up on them.
 GRACEFUL_SHARE = 0.8
+EMBEDDED_PARTITIONS = 4  # topics created on a broker of zig's own: enough to see partitions handled side by side
 STATS_INTERVAL_S = (0.1, 86_400)
 
 
@@ -763,17 +764,39 @@ def _send_file(
 @reports_errors
 def broker(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 to listen on.")] = embedded.DEFAULT_PORT,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Create this config's topics on the broker.", show_default=False),
+    ] = None,
 ) -> None:
     """Run a local Kafka-compatible broker (tansu, in memory) in the foreground; Ctrl+C stops it."""
     from zig_cli import runner
 
+    checked = preflight.load(config, os.environ) if config is not None else None
     stop = threading.Event()
     runner.handle_signals(stop, abort=lambda: _abort(130))
     with embedded.running_broker(port) as address:
         out.print(f"broker listening on [bold]{address}[/bold]; Ctrl+C stops it")
+        if checked is not None and checked.config is not None:
+            created = config_topics(checked.config)
+            kafka.create_topics({"bootstrap.servers": address}, created, EMBEDDED_PARTITIONS, 30, stop)
+            out.print(f"created the topics of {escape(str(config))}: {escape(', '.join(created))}")
         while not stop.wait(0.5):
             pass
     out.print("broker stopped")
+
+
+def config_topics(config: Config) -> list[str]:
+    """The topics a config's routes read and write, to create on a broker of one's own: each origin topic (not a
+    pattern), retry topic (when retry is on) and dead-letter topic."""
+    topics: set[str] = set()
+    for route in config.routes:
+        if kafka.is_plain_topic(route["origin-topic"]):
+            topics.add(route["origin-topic"])
+        topics.add(route["dead-letter-topic"])
+        if route.retry.enabled:
+            topics.add(route["retry-topic"])
+    return sorted(topics)
 
 
 RouteArg = Annotated[
