@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -151,3 +152,21 @@ def test_each_consumer_joins_with_its_own_static_id():
         ("orders-group", "orders-web1-1"),
         ("orders-group-retry", "orders-web1-retry"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("section", "what", "variable"),
+    [("prometheus", "metrics", "ZIGGURAT_PROMETHEUS_PORT"), ("http-server", "HTTP", "ZIGGURAT_HTTP_SERVER_PORT")],
+)
+def test_a_port_in_use_names_the_setting_and_the_variable_that_move_it(section: str, what: str, variable: str):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        servers = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
+        servers[section] = {"host": "127.0.0.1", "port": port}
+        runner = Runner(config.validate(flat_config(**servers), "c.edn", {}), {"orders": lambda batch: None})
+        with pytest.raises(ZigError) as caught:
+            runner.start()
+    assert str(caught.value).startswith(f"cannot serve {what} on 127.0.0.1:{port}: [Errno 98] Address already in use;")
+    assert str(caught.value).endswith(f"set :{section} {{:port N}} (or {variable}=N; 0 picks a free port)")

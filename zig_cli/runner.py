@@ -7,6 +7,7 @@ so no thread dies quietly.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import queue
@@ -21,6 +22,7 @@ from typing import Any
 from prometheus_client import start_http_server
 
 from zig_cli import access, codecs, kafka, membership
+from zig_cli.checks import env_name
 from zig_cli.config import Config, Route
 from zig_cli.deadset import endpoints as deadset_endpoints
 from zig_cli.errors import ZigError
@@ -117,7 +119,7 @@ class Runner:
             try:
                 server, _ = start_http_server(port, addr=host, registry=self.metrics.registry)
             except OSError as error:
-                raise ZigError(f"cannot serve metrics on {host}:{port}: {error}") from None
+                raise ZigError(cannot_serve("metrics", "prometheus", host, port, error)) from None
             self._servers.append(server)
             logger.info("metrics at http://%s:%d/metrics", host, server.server_address[1])
         if config.setting("http-server.enabled"):
@@ -130,7 +132,7 @@ class Runner:
             try:
                 ops = OpsServer(port, endpoints, host)
             except OSError as error:
-                raise ZigError(f"cannot serve HTTP on {host}:{port}: {error}") from None
+                raise ZigError(cannot_serve("HTTP", "http-server", host, port, error)) from None
             ops.start()
             self._servers.append(ops)
             guarded = "" if "http-server.auth-token" in config.operations else "; off until :auth-token is set"
@@ -266,6 +268,16 @@ class Runner:
                 server.stop()
             else:
                 server.shutdown()
+
+
+def cannot_serve(what: str, section: str, host: str, port: int, error: OSError) -> str:
+    """Why an endpoint did not start, and the setting (and its variable) that moves it elsewhere."""
+    port_setting = f":{section} {{:port N}} (or {env_name(section, 'port')}=N; 0 picks a free port)"
+    if error.errno in (errno.EADDRINUSE, errno.EACCES):
+        fix = f"another process has the port, or it is reserved: set {port_setting}"
+    else:
+        fix = f"check :{section} {{:host ...}} (or {env_name(section, 'host')}), or set {port_setting}"
+    return f"cannot serve {what} on {host}:{port}: {error}; {fix}"
 
 
 def _needs(route: Route, consumer_props: Mapping[str, str]) -> list[access.Need]:
