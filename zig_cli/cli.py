@@ -31,6 +31,7 @@ from zig_cli import access, bulk, defaults, embedded, handlers, kafka, lifecycle
 from zig_cli import config as config_module
 from zig_cli.config import Config, Route
 from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ProducerError, ZigError
+from zig_cli.inhand import InHandFilter
 
 if TYPE_CHECKING:  # loaded by the commands that use them: the runtime (prometheus, HTTP) costs start-up time
     from zig_cli import deadset
@@ -328,9 +329,16 @@ class LogFormat(StrEnum):
     json = "json"
 
 
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
 # The context a log call gives with extra= that becomes fields of its JSON line: where (route, topic, partition,
-# offset) and, in the periodic summary, a route's counters.
-LOG_CONTEXT = ("route", "topic", "partition", "offset", *stats.COLUMNS)
+# offset, or a handler's batch) and, in the periodic summary, a route's counters.
+LOG_CONTEXT = (*InHandFilter.FIELDS, *stats.COLUMNS)
 
 
 class JsonLines(logging.Formatter):
@@ -351,7 +359,7 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry)
 
 
-def _setup_logging(log_format: LogFormat) -> None:
+def _setup_logging(log_format: LogFormat, level: LogLevel = LogLevel.INFO) -> None:
     handler: logging.Handler
     if log_format is LogFormat.json:
         handler = logging.StreamHandler(sys.stderr)
@@ -361,9 +369,10 @@ def _setup_logging(log_format: LogFormat) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(InHandFilter())  # a handler's own records: the route and messages of its call
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(logging.INFO)
+    root.setLevel(level.value)
 
 
 def _stats_table(route_stats: dict[str, stats.RouteStats]) -> Table:
@@ -411,6 +420,9 @@ def run(
         LogFormat | None,
         typer.Option("--log-format", help="text, or json lines for log shippers (default: the config's)."),
     ] = None,
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", case_sensitive=False, help="The least severe lines logged.")
+    ] = LogLevel.INFO,
     graceful_timeout: Annotated[
         float, typer.Option("--graceful-timeout", help="Seconds to finish the batches in hand after a stop signal.")
     ] = 30.0,
@@ -427,7 +439,7 @@ def run(
     stats_interval = _seconds(stats_interval, STATS_INTERVAL_S, "--stats-interval")
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
-    _setup_logging(log_format or LogFormat(checked.config.setting("log-format")))
+    _setup_logging(log_format or LogFormat(checked.config.setting("log-format")), log_level)
     for warning in checked.warnings:
         logging.getLogger("zig_cli.config").warning("%s", warning)
     with contextlib.ExitStack() as stack:

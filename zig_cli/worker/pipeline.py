@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from zig_cli import envelope
+from zig_cli.inhand import IN_HAND, InHand
 from zig_cli.producer import Delivery
 from zig_cli.stats import BatchReport
 from zig_cli.worker.batch import Batch, Builder
@@ -61,6 +62,7 @@ class Pipeline:
     the runner chose for it."""
 
     def __init__(self, runtime: RouteRuntime, decide: Decide | None = None) -> None:
+        self._route = runtime.name
         self._builder = Builder(runtime.key_decoder, runtime.value_decoder)
         self._decide = decide
         self._forwarder = Forwarder(runtime)
@@ -74,14 +76,22 @@ class Pipeline:
         batch = self._builder.build(raws, origins)
         decider = decide or self._decide
         assert decider is not None, "a pipeline without a decider is given one per call"
-        return Decided(batch, decider(batch))
+        in_hand = IN_HAND.set(InHand(self._route, raws))  # for the handler's own log records
+        try:
+            return Decided(batch, decider(batch))
+        finally:
+            IN_HAND.reset(in_hand)
 
     async def decide_async(
         self, raws: list[Any], origins: list[envelope.Origin] | None, decide: DecideAsync
     ) -> Decided:
         """Build the messages and await an `async def` handler."""
         batch = self._builder.build(raws, origins)
-        return Decided(batch, await decide(batch))
+        in_hand = IN_HAND.set(InHand(self._route, raws))  # the task's own context: other calls keep theirs
+        try:
+            return Decided(batch, await decide(batch))
+        finally:
+            IN_HAND.reset(in_hand)
 
     def forward(self, decided: Decided) -> Handled:
         """Write the retry and dead-letter copies of what did not succeed; the writes are not waited for here."""
