@@ -170,3 +170,26 @@ def test_a_port_in_use_names_the_setting_and_the_variable_that_move_it(section: 
             runner.start()
     assert str(caught.value).startswith(f"cannot serve {what} on 127.0.0.1:{port}: [Errno 98] Address already in use;")
     assert str(caught.value).endswith(f"set :{section} {{:port N}} (or {variable}=N; 0 picks a free port)")
+
+
+def test_each_route_says_which_groups_it_joins_and_the_session_timeout(caplog: pytest.LogCaptureFixture):
+    route = batch_route(**{"thread-count": 2, "session-timeout-ms-config": 6000})
+    servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
+    raw = flat_config(**{"batch-routes": {"orders": route}}, retry={"enabled": True}, **servers_off)
+    producer = FakeProducer()
+    stop = threading.Event()
+
+    def new_consumer(props: Any, callbacks: Any) -> FakeConsumer:
+        stop.set()
+        return FakeConsumer(producer)
+
+    clients = Clients(consumer=new_consumer, producer=lambda props: producer, prepare_topics=lambda *a: None)
+    runner = Runner(config.validate(raw, "c.edn", {}), {"orders": lambda batch: None}, clients=clients)
+    runner.stop = stop
+    caplog.set_level(logging.INFO, logger="zig_cli.runner")
+    runner.start()
+    assert runner.wait(10)
+    assert [r.getMessage() for r in caplog.records if "joining" in r.getMessage()] == [
+        "route=orders joining group orders-group with 2 consumer(s) (session timeout 6000 ms)",
+        "route=orders joining group orders-group-retry with its retry consumer (session timeout 6000 ms)",
+    ]

@@ -210,6 +210,8 @@ class Runner:
             retry_member = kafka.consumer_properties(self.config, route, membership.RETRY_THREAD)
             plans.append((kafka.retry_consumer_properties(retry_member), True))
         for index, (props, retrying) in enumerate(plans):
+            if index == 0 or retrying:
+                _joining(route.name, props, "its retry consumer" if retrying else f"{route.threads} consumer(s)")
             name = f"zig-{route.name}-{'retry' if retrying else index}"
             worker = build_worker(runtime, self._factory(props), self.stop, retrying=retrying, name=name)
             thread = threading.Thread(target=self._run_worker, args=(worker,), name=name, daemon=True)
@@ -217,16 +219,7 @@ class Runner:
             self._threads.append(thread)
             thread.start()
         if runtime.metrics is not None:
-            self._watch(runtime.metrics, [w for w in self.workers if w.runtime is runtime])
-
-    @staticmethod
-    def _watch(metrics: RouteMetrics, workers: list[Worker]) -> None:
-        runs = [worker.dispatch for worker in workers]
-        metrics.watch(
-            in_handler=lambda: sum(dispatch.in_handler() for dispatch in runs),
-            buffered=lambda: sum(dispatch.buffered for dispatch in runs),
-            oldest=lambda: max(dispatch.oldest_age(time.monotonic()) for dispatch in runs),
-        )
+            watch_gauges(runtime.metrics, [w for w in self.workers if w.runtime is runtime])
 
     def _factory(self, props: Mapping[str, str]) -> ConsumerFactory:
         return lambda callbacks: self.clients.consumer(props, callbacks)
@@ -268,6 +261,25 @@ class Runner:
                 server.stop()
             else:
                 server.shutdown()
+
+
+def watch_gauges(metrics: RouteMetrics, workers: list[Worker]) -> None:
+    """The route gauges read from its workers: messages in a handler, buffered, and the oldest one's age."""
+    runs = [worker.dispatch for worker in workers]
+    metrics.watch(
+        in_handler=lambda: sum(dispatch.in_handler() for dispatch in runs),
+        buffered=lambda: sum(dispatch.buffered for dispatch in runs),
+        oldest=lambda: max(dispatch.oldest_age(time.monotonic()) for dispatch in runs),
+    )
+
+
+def _joining(route: str, props: Mapping[str, str], consumers: str) -> None:
+    """Say which group a route's consumers join, and the session timeout that bounds a wait for a member gone."""
+    timeout = props.get("session.timeout.ms")
+    session = f"session timeout {timeout} ms" if timeout else "the broker sets the session timeout"
+    logger.info(
+        "route=%s joining group %s with %s (%s)", route, props["group.id"], consumers, session, extra={"route": route}
+    )
 
 
 def cannot_serve(what: str, section: str, host: str, port: int, error: OSError) -> str:

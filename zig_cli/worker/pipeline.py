@@ -29,6 +29,7 @@ class Handled:
     retried: int
     dead: int
     decode_failures: int
+    dead_letters: list[envelope.Record] | None = None  # the dead-letter records written, told once acknowledged
 
     def report(self, duration_ms: float) -> BatchReport:
         decided = len(self.raws)
@@ -66,6 +67,7 @@ class Pipeline:
         self._builder = Builder(runtime.key_decoder, runtime.value_decoder)
         self._decide = decide
         self._forwarder = Forwarder(runtime)
+        self._dead_letter_topic = runtime.dead_letter_topic
 
     def handle(self, raws: list[Any], origins: list[envelope.Origin] | None = None) -> Handled:
         """Build, decide and forward at once."""
@@ -105,4 +107,6 @@ class Pipeline:
         delivery = self._forwarder.send(batch, verdicts, records) if records else None
         # a stream worker told to stop leaves the rest for the next owner; copied only then
         decided_raws = raws if decision.decided == len(raws) else raws[: decision.decided]
-        return Handled(decided_raws, delivery, decision, retried, len(records) - retried, len(batch.reasons))
+        dead = len(records) - retried
+        letters = [r for r in records if r.topic == self._dead_letter_topic] if dead else None
+        return Handled(decided_raws, delivery, decision, retried, dead, len(batch.reasons), letters)

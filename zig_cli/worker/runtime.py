@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from zig_cli.config import Retry
 from zig_cli.metrics import RouteMetrics
 from zig_cli.producer import ProducerLike
 from zig_cli.stats import RouteStats
+from zig_cli.worker.notices import Notices
 
 # Milliseconds since the epoch: injected, so that due times and age limits can be tested without waiting.
 Clock = Callable[[], int]
@@ -49,3 +51,8 @@ class RouteRuntime:
     ordering: str = "key"  # key, partition or none: which items wait for each other
     handler_timeout_s: float = 0.0  # a call running longer is reported; 0: never
     graceful_timeout_s: float = 30.0  # how long a stop or a revoke waits for the calls in hand
+
+    @functools.cached_property
+    def notices(self) -> Notices:
+        """The route's lines about dead letters and retries, shared by its workers (made as the first is built)."""
+        return Notices(self.name)
