@@ -108,7 +108,7 @@ def send_lines(
     timeout: float,
     progress: Callable[[int], None] = lambda queued: None,
     result: BulkResult | None = None,
-    check: Callable[[], None] = lambda: None,
+    check: Callable[[], None] | None = None,
 ) -> BulkResult:
     """Produce every line without waiting between them, then wait for every delivery.
 
@@ -160,7 +160,7 @@ def send_lines(
         if not number % 10_000:
             progress(number - skipped)
     queued = number - skipped
-    undelivered = _flush(producer, timeout, check)
+    undelivered = producer.flush(timeout) if check is None else _flush(producer, timeout, check)
     with result._lock:
         if undelivered:
             result.failed += undelivered
