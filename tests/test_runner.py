@@ -98,7 +98,9 @@ def test_unknown_route_names_are_refused_with_the_known_ones():
 
 
 def test_a_contract_error_in_one_worker_stops_them_all_and_is_kept():
-    raw = flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": 3})}}, retry={"enabled": True})
+    servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}  # 8002 may be another's
+    route = batch_route(**{"thread-count": 3})
+    raw = flat_config(**{"batch-routes": {"orders": route}}, retry={"enabled": True}, **servers_off)
     cfg = config.validate(raw, "c.edn", {})
     producer = FakeProducer()
     consumers: list[FakeConsumer] = []
