@@ -14,6 +14,7 @@ deciding.py    the handler called, its answer read into one `Verdict` per messag
 forwarding.py  verdicts -> retry and dead-letter records, and their writing
 outcomes.py    finished items applied: forwarded, stored, counted; late ones of revoked partitions dropped
 ledger.py      the offsets ledger: the one place offsets are stored and committed
+notices.py     the lines telling each dead letter (once written) and retry handed back, rate-limited per route
 accounting.py  finished items -> the stats table and the metrics
 watchdog.py    handler calls past handler-timeout-ms, for the log, the metrics and /health
 runtime.py     what every worker of a route shares
