@@ -76,6 +76,47 @@ def test_a_refusal_is_kept_from_the_first_such_error_and_raised_when_checked():
         refusal.check(BROKERS)
 
 
+def refused(broker: str, why: str = "Connect to ipv4#10.0.0.1:9093 failed: Connection refused") -> KafkaError:
+    return KafkaError(KafkaError._TRANSPORT, f"{broker}: {why} (after 0ms in state CONNECT)")
+
+
+ALL_DOWN = KafkaError(KafkaError._ALL_BROKERS_DOWN, "2/2 brokers are down")
+
+
+def test_every_bootstrap_server_refusing_is_a_refusal_only_when_asked_for():
+    failures = [
+        refused("sasl_ssl://b2:9093/bootstrap"),
+        KafkaError(KafkaError._RESOLVE, "b1:9093/bootstrap: Failed to resolve 'b1:9093': Name or service not known"),
+    ]
+    waiting, one_shot = access.Refusal(), access.Refusal(unreachable=True)
+    for error in [*failures, ALL_DOWN]:
+        waiting.on_error(error)
+        one_shot.on_error(error)
+    waiting.check(BROKERS)  # zig run waits for brokers to come up
+    assert one_shot.refused
+    with pytest.raises(KafkaFatalError) as caught:
+        one_shot.check(BROKERS)
+    assert str(caught.value) == (
+        "cannot connect to any bootstrap server (b1:9093,b2:9093): b1:9093: Failed to resolve 'b1:9093': Name or "
+        "service not known; b2:9093: Connect to ipv4#10.0.0.1:9093 failed: Connection refused; is the broker "
+        "running, and are these its host and port?"
+    )
+
+
+@pytest.mark.parametrize(
+    "up",
+    ["b1:9093/1: Connect to ipv4#10.0.0.1:9093 failed", "b1:9093/bootstrap: Disconnected (after 5021ms in state UP)"],
+    ids=["a broker of the cluster", "a bootstrap server that was up"],
+)
+def test_brokers_going_down_after_one_was_up_are_waited_for(up: str):
+    refusal = access.Refusal(unreachable=True)
+    refusal.on_error(KafkaError(KafkaError._TRANSPORT, up))
+    refusal.on_error(refused("b2:9093/bootstrap"))
+    refusal.on_error(ALL_DOWN)
+    assert not refusal.refused
+    refusal.check(BROKERS)
+
+
 class Described:
     def __init__(self, *operations: AclOperation) -> None:
         self.authorized_operations = list(operations) or None

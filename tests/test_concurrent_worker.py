@@ -18,7 +18,7 @@ from test_worker import make_worker
 
 from zig_cli.errors import ZigError
 from zig_cli.metrics import Metrics
-from zig_cli.runner import Runner
+from zig_cli.runner import watch_gauges
 from zig_cli.worker import Worker, throttle
 
 Call = tuple[bytes, int, float, float]  # key, value, start, end
@@ -285,7 +285,7 @@ def test_the_route_gauges_read_messages_in_the_handler_buffered_and_the_oldest_s
     metrics = Metrics()
     route = metrics.route("orders", "app")
     worker = make_worker(lambda m: release.wait(10) and "success", producer, stream=True, concurrency=2, metrics=route)
-    Runner._watch(route, [worker])
+    watch_gauges(route, [worker])
     worker._submit(FakeConsumer(producer), keyed(10, keys=2), None)
     labels = {"topic_name": "orders", "actor": "app"}
     gauge = lambda name: metrics.registry.get_sample_value(name, labels)  # noqa: E731

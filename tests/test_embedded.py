@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
-from helpers import wait_until
+from helpers import batch_route, flat_config, stream_route, wait_until
+
+from zig_cli import config, embedded
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -50,7 +52,13 @@ def test_the_quickstart_runs_as_written_and_handles_a_sent_message(tmp_path: Pat
         wait_until(lambda: "assigned quickstart-events" in text() or process.poll() is not None, 60, "the quickstart")
         assert process.poll() is None, text()
         address = re.search(r"embedded broker listening on (\S+)", text())[1]  # type: ignore[index]
-        env = {**os.environ, "ZIGGURAT_BATCH_ROUTES_QUICKSTART_PRODUCER_BOOTSTRAP_SERVERS": address}
+        # Off 9092 (taken), zig prints the send that reaches its broker: run it as printed.
+        moved = re.search(r"send to this broker with:\n  (\S+)=(\S+) (zig send .*)\n", text())
+        env = dict(os.environ)
+        if moved:
+            assert (moved[1], moved[2]) == ("ZIGGURAT_BATCH_ROUTES_QUICKSTART_BOOTSTRAP_SERVERS", address)
+            assert moved[3] == send
+            env[moved[1]] = moved[2]
         sent = subprocess.run(zig_args(send), cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
         assert sent.returncode == 0, sent.stderr
         assert sent.stdout.startswith("delivered to quickstart-events partition ")
@@ -114,3 +122,21 @@ def test_without_the_extra_the_error_names_the_pip_command(command: str):
     result = subprocess.run(zig_args(command), cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 1
     assert "the embedded broker needs the broker extra: pip install 'zig-cli[broker]'" in result.stderr
+
+
+def test_the_send_that_reaches_a_moved_broker_overrides_what_the_route_sets():
+    servers = {"bootstrap-servers": "kafka:9092"}
+    raw = flat_config(
+        **{
+            "batch-routes": {"orders": batch_route(producer={}), "plain": batch_route()},
+            "stream-router": {"events": stream_route(producer=servers), "other": stream_route(producer={})},
+        }
+    )
+    cfg = config.validate(raw, "my config.edn", {})
+    assert embedded.send_commands(cfg, ["orders", "events", "plain"], "127.0.0.1:4321") == [
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_BOOTSTRAP_SERVERS=127.0.0.1:4321 zig send orders orders hello world -c "
+        "'my config.edn'",
+        "ZIGGURAT_STREAM_ROUTER_EVENTS_BOOTSTRAP_SERVERS=127.0.0.1:4321 "
+        "ZIGGURAT_STREAM_ROUTER_EVENTS_PRODUCER_BOOTSTRAP_SERVERS=127.0.0.1:4321 zig send events events hello world "
+        "-c 'my config.edn'",
+    ]

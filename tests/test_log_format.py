@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fakes import FakeConsumer, FakeProducer, FakeRaw
+from test_worker import make_worker
+from typer.testing import CliRunner
 
 from zig_cli import cli, stats
+from zig_cli.contract import Message
+from zig_cli.inhand import IN_HAND, InHand, InHandFilter
 
 
 def formatted(message: str, *args: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -64,3 +71,102 @@ def test_the_summary_line_carries_the_route_and_its_counters(caplog: pytest.LogC
         "batches": 1,
         "last_batch_ms": 12.5,
     }
+
+
+class Lines(logging.Handler):
+    """The JSON lines the CLI would write, with its filter of the messages in hand."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(cli.JsonLines())
+        self.addFilter(InHandFilter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def lines() -> Iterator[list[dict[str, Any]]]:
+    handler = Lines()
+    logger = logging.getLogger("shop")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler.lines
+    logger.removeHandler(handler)
+
+
+def fields(line: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(line.get(name) for name in ("message", "route", "topic", "partition", "offset", "batch"))
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_stream_handlers_own_lines_carry_the_message_in_hand(
+    lines: list[dict[str, Any]], asynchronous: bool, concurrency: int
+):
+    def on_message(message: Message) -> str:
+        logging.getLogger("shop").info("handling %s", message.value)
+        return "success"
+
+    async def on_message_async(message: Message) -> str:
+        await asyncio.sleep(0)  # other calls run meanwhile, each in its own context
+        return on_message(message)
+
+    producer = FakeProducer()
+    handler = on_message_async if asynchronous else on_message
+    worker = make_worker(handler, producer, value="string", stream=True, concurrency=concurrency)  # type: ignore[arg-type]
+    given = [FakeRaw("orders", p, 10 + i, f"{p}-{i}".encode(), f"k{p}".encode()) for p in (0, 1) for i in range(3)]
+    worker.handle(FakeConsumer(producer), given)
+    assert sorted(fields(line) for line in lines) == sorted(
+        (f"handling {p}-{i}", "orders", "orders", p, 10 + i, None) for p in (0, 1) for i in range(3)
+    )
+    logging.getLogger("shop").info("after the calls")
+    assert fields(lines[-1]) == ("after the calls", None, None, None, None, None)
+
+
+def test_a_batch_handlers_own_lines_carry_the_batch_in_hand(lines: list[dict[str, Any]]):
+    def on_batch(messages: list[Message]) -> None:
+        logging.getLogger("shop").info("handling %d", len(messages))
+
+    producer = FakeProducer()
+    worker = make_worker(on_batch, producer, value="string")
+    worker.handle(FakeConsumer(producer), [FakeRaw("orders", 2, 10 + i, b"v") for i in range(3)])
+    worker.handle(FakeConsumer(producer), [FakeRaw("orders", p, 7, b"v") for p in (0, 1)])
+    assert [fields(line) for line in lines] == [
+        ("handling 3", "orders", "orders", 2, None, "orders[2]@10..12"),
+        ("handling 2", "orders", None, None, None, "orders[0]@7..7, orders[1]@7..7"),
+    ]
+
+
+def test_zigs_own_lines_keep_their_context_during_a_call(lines: list[dict[str, Any]]):
+    token = IN_HAND.set(InHand("orders", [FakeRaw("orders", 0, 5, b"v")]))
+    try:
+        logging.getLogger("shop").warning("route=%s waiting", "other", extra={"route": "other"})
+    finally:
+        IN_HAND.reset(token)
+    assert fields(lines[0]) == ("route=other waiting", "other", None, None, None, None)
+
+
+@pytest.mark.parametrize("given", ["debug", "Warning", "ERROR"])
+def test_log_level_takes_any_case(given: str):
+    result = CliRunner().invoke(cli.app, ["run", "missing.edn", "--log-level", given])
+    assert (result.exit_code, result.stderr.strip()) == (2, "missing.edn: no such file")  # past the options
+
+
+def test_an_unknown_log_level_is_a_usage_error():
+    result = CliRunner().invoke(cli.app, ["run", "missing.edn", "--log-level", "verbose"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "Invalid value for '--log-level': 'verbose' is not one of 'debug', 'info', 'warning', 'error'." in (
+        result.stderr
+    )
+
+
+def test_the_log_level_is_the_roots_and_the_handler_gets_the_filter(monkeypatch: pytest.MonkeyPatch):
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))  # restored after the test, with the level
+    monkeypatch.setattr(root, "level", root.level)
+    cli._setup_logging(cli.LogFormat.json, cli.LogLevel("WARNING"))
+    assert root.level == logging.WARNING
+    [handler] = root.handlers
+    assert [type(f) for f in handler.filters] == [InHandFilter]

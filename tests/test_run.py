@@ -462,6 +462,13 @@ def test_a_message_that_is_not_json_goes_to_the_dead_letter_topic(bootstrap_serv
     lines = [json.loads(line) for line in zig.output().splitlines()]
     assigned = [line for line in lines if line["message"].startswith("route=j assigned")]
     assert assigned and assigned[0]["route"] == "j" and assigned[0]["level"] == "info"
+    told = [line for line in lines if f" dead-lettered to {app}-j-dead-letter: " in line["message"]]
+    assert sorted(
+        (line["level"], line["route"], line["topic"], line["message"].split(": ", 1)[1]) for line in told
+    ) == [
+        ("warning", "j", topic, "value is not JSON zig can read: nested too deeply"),
+        ("warning", "j", topic, "value is not JSON: Expecting value: line 1 column 1 (char 0)"),
+    ]
 
 
 def test_zig_survives_a_broker_outage(private_broker: tuple[str, subprocess.Popen[bytes]], tmp_path: Path):

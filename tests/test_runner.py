@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -97,7 +98,9 @@ def test_unknown_route_names_are_refused_with_the_known_ones():
 
 
 def test_a_contract_error_in_one_worker_stops_them_all_and_is_kept():
-    raw = flat_config(**{"batch-routes": {"orders": batch_route(**{"thread-count": 3})}}, retry={"enabled": True})
+    servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}  # 8002 may be another's
+    route = batch_route(**{"thread-count": 3})
+    raw = flat_config(**{"batch-routes": {"orders": route}}, retry={"enabled": True}, **servers_off)
     cfg = config.validate(raw, "c.edn", {})
     producer = FakeProducer()
     consumers: list[FakeConsumer] = []
@@ -171,3 +174,44 @@ def test_on_handler_error_reaches_the_route_s_workers(setting: dict[str, str], s
     runner.start()
     assert runner.wait(10)
     assert [worker.runtime.split_on_error for worker in runner.workers] == [split, split]  # and the retry worker
+
+
+@pytest.mark.parametrize(
+    ("section", "what", "variable"),
+    [("prometheus", "metrics", "ZIGGURAT_PROMETHEUS_PORT"), ("http-server", "HTTP", "ZIGGURAT_HTTP_SERVER_PORT")],
+)
+def test_a_port_in_use_names_the_setting_and_the_variable_that_move_it(section: str, what: str, variable: str):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        servers = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
+        servers[section] = {"host": "127.0.0.1", "port": port}
+        runner = Runner(config.validate(flat_config(**servers), "c.edn", {}), {"orders": lambda batch: None})
+        with pytest.raises(ZigError) as caught:
+            runner.start()
+    assert str(caught.value).startswith(f"cannot serve {what} on 127.0.0.1:{port}: [Errno 98] Address already in use;")
+    assert str(caught.value).endswith(f"set :{section} {{:port N}} (or {variable}=N; 0 picks a free port)")
+
+
+def test_each_route_says_which_groups_it_joins_and_the_session_timeout(caplog: pytest.LogCaptureFixture):
+    route = batch_route(**{"thread-count": 2, "session-timeout-ms-config": 6000})
+    servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
+    raw = flat_config(**{"batch-routes": {"orders": route}}, retry={"enabled": True}, **servers_off)
+    producer = FakeProducer()
+    stop = threading.Event()
+
+    def new_consumer(props: Any, callbacks: Any) -> FakeConsumer:
+        stop.set()
+        return FakeConsumer(producer)
+
+    clients = Clients(consumer=new_consumer, producer=lambda props: producer, prepare_topics=lambda *a: None)
+    runner = Runner(config.validate(raw, "c.edn", {}), {"orders": lambda batch: None}, clients=clients)
+    runner.stop = stop
+    caplog.set_level(logging.INFO, logger="zig_cli.runner")
+    runner.start()
+    assert runner.wait(10)
+    assert [r.getMessage() for r in caplog.records if "joining" in r.getMessage()] == [
+        "route=orders joining group orders-group with 2 consumer(s) (session timeout 6000 ms)",
+        "route=orders joining group orders-group-retry with its retry consumer (session timeout 6000 ms)",
+    ]

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -110,33 +109,6 @@ def test_send_does_not_import_the_handlers_it_never_calls(bootstrap_servers: str
     )
     assert validated.returncode == 2
     assert "zig_fixture_handlers" in validated.stdout + validated.stderr
-
-
-@pytest.mark.parametrize(
-    ("route", "message"),
-    [
-        ("nope", "can't publish: no route named 'nope' in config.edn; routes with a producer: 'default'"),
-        (
-            "plain",
-            "can't publish: route 'plain' has no :producer block in config.edn; routes with a producer: 'default'",
-        ),
-    ],
-)
-def test_unknown_route_and_route_without_producer(route: str, message: str, bootstrap_servers: str, tmp_path: Path):
-    producer_config(tmp_path, bootstrap_servers)
-    result = zig_send(route, "t", "k", "v", cwd=tmp_path, env=FIXTURES_ENV)
-    assert result.returncode == 1
-    assert result.stderr.strip() == message
-
-
-def test_an_unreachable_broker_fails_within_the_timeout(tmp_path: Path):
-    producer_config(tmp_path, "127.0.0.1:1")
-    started = time.monotonic()
-    result = zig_send("default", "t", "k", "v", "--timeout", "3", cwd=tmp_path, env=FIXTURES_ENV, timeout=60)
-    assert result.returncode == 1
-    assert time.monotonic() - started < 15
-    assert result.stderr.startswith("t: Local: Message timed out (last broker error: ")
-    assert "Connection refused" in result.stderr
 
 
 def test_bulk_sends_100000_lines_in_order_per_key(bootstrap_servers: str, tmp_path: Path):

@@ -56,19 +56,60 @@ def connection_refusal(error: KafkaError, props: Mapping[str, Any]) -> str | Non
 
 class Refusal:
     """The first error a client reports (its error_cb) that no wait can fix: credentials or a certificate refused.
-    librdkafka keeps retrying such a connection and its requests end in timeouts; this says why at once."""
+    librdkafka keeps retrying such a connection and its requests end in timeouts; this says why at once.
 
-    def __init__(self) -> None:
+    With `unreachable`, every bootstrap server failing to connect before any broker was ever up is such an error
+    too (librdkafka's _ALL_BROKERS_DOWN after a _TRANSPORT or _RESOLVE error per server): for a one-shot command
+    like `zig send`, not for zig run, which waits for brokers to come up."""
+
+    def __init__(self, unreachable: bool = False) -> None:
         self.error: KafkaError | None = None
+        self._watch_unreachable = unreachable
+        self._failures: dict[str, str] = {}  # bootstrap server -> why connecting to it failed, first reason kept
+        self._was_up = False
+        self.unreachable = False
+
+    @property
+    def refused(self) -> bool:
+        """True once something no wait can fix was reported: nothing queued will be delivered."""
+        return self.error is not None or self.unreachable
 
     def on_error(self, error: KafkaError) -> None:
-        if self.error is None and (error.code() in AUTHENTICATION_CODES or error.code() == KafkaError._SSL):
+        code = error.code()
+        if self.error is None and (code in AUTHENTICATION_CODES or code == KafkaError._SSL):
             self.error = error
+        elif not self._watch_unreachable or self._was_up:
+            return
+        elif code in _CONNECTION_CODES:
+            broker, _, why = str(error.str()).partition(": ")
+            if not broker.endswith("/bootstrap") or _WAS_UP in why:
+                self._was_up = True  # a broker answered once: a later outage is waited for, as librdkafka does
+            else:
+                server = broker.removesuffix("/bootstrap").rpartition("://")[2]
+                self._failures.setdefault(server, _STATE_SUFFIX.sub("", why))
+        elif code == KafkaError._ALL_BROKERS_DOWN:
+            self.unreachable = True
 
     def check(self, props: Mapping[str, Any]) -> None:
         """Raise KafkaFatalError saying what to change, once a refusal has been reported."""
         if self.error is not None:
             raise KafkaFatalError(connection_refusal(self.error, props) or str(self.error.str()))
+        if self.unreachable:
+            servers = props.get("bootstrap.servers", "")
+            order = [server.strip().rpartition("://")[2] for server in servers.split(",")]
+            failed = sorted(self._failures.items(), key=lambda item: order.index(item[0]) if item[0] in order else 0)
+            why = "; ".join(f"{server}: {reason}" for server, reason in failed)
+            raise KafkaFatalError(
+                f"cannot connect to any bootstrap server ({servers})"
+                + (f": {why}" if why else "")
+                + "; is the broker running, and are these its host and port?"
+            )
+
+
+# Errors librdkafka reports per broker connection: a refused or dropped connection, or a name that does not resolve.
+_CONNECTION_CODES = frozenset({KafkaError._TRANSPORT, KafkaError._RESOLVE})
+# How librdkafka ends the error of a connection that had been up ("... (after 5021ms in state UP)").
+_WAS_UP = "in state UP"
 
 
 @dataclass(frozen=True)

@@ -108,12 +108,13 @@ def send_lines(
     timeout: float,
     progress: Callable[[int], None] = lambda queued: None,
     result: BulkResult | None = None,
+    check: Callable[[], None] | None = None,
 ) -> BulkResult:
     """Produce every line without waiting between them, then wait for every delivery.
 
     The producer should report failed deliveries only (delivery.report.only.error) to `result.delivery_report`,
     set as its on_delivery callback: successes are then counted as what was queued minus what failed, which
-    spares a Python callback per message.
+    spares a Python callback per message. `check` may raise to stop waiting for deliveries (brokers refusing zig).
     """
     result = result if result is not None else BulkResult()
     failed = result.fail
@@ -159,7 +160,7 @@ def send_lines(
         if not number % 10_000:
             progress(number - skipped)
     queued = number - skipped
-    undelivered = producer.flush(timeout)
+    undelivered = producer.flush(timeout) if check is None else _flush(producer, timeout, check)
     with result._lock:
         if undelivered:
             result.failed += undelivered
@@ -168,6 +169,20 @@ def send_lines(
     result.seconds = time.perf_counter() - started
     result.failures.sort()
     return result
+
+
+# How long each wait for the last deliveries lasts before `check` is asked whether to give up.
+FLUSH_STEP_S = 0.1
+
+
+def _flush(producer: RouteProducer, timeout: float, check: Callable[[], None]) -> int:
+    """Wait up to `timeout` for every delivery, in steps between which `check` may raise; how many are left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        undelivered = producer.flush(max(0.0, min(FLUSH_STEP_S, deadline - time.monotonic())))
+        if not undelivered or time.monotonic() >= deadline:
+            return undelivered
+        check()
 
 
 def _is_utf8(raw: bytes) -> bool:

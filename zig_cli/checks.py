@@ -229,6 +229,11 @@ def env_name(*parts: str) -> str:
     return defaults.ENV_PREFIX + "_".join(parts).upper().replace("-", "_").replace(".", "_")
 
 
+def route_env_name(route_path: str, key: str) -> str:
+    """The variable that overrides a route's setting: its key path, without the root form's :ziggurat."""
+    return env_name(route_path.removeprefix("ziggurat."), key)
+
+
 class Environment:
     """The ZIGGURAT_* variables, and the name of every variable that would have overridden a setting."""
 

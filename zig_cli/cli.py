@@ -33,7 +33,8 @@ from zig_cli import config as config_module
 from zig_cli.config import Config, Route
 from zig_cli.deadset_filter import DeadLetterFilter
 from zig_cli.envelope import give_up_ms
-from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ZigError
+from zig_cli.errors import ConfigError, EncodeError, KafkaFatalError, Problem, ProducerError, ZigError
+from zig_cli.inhand import InHandFilter
 
 if TYPE_CHECKING:  # loaded by the commands that use them: the runtime (prometheus, HTTP) costs start-up time
     from zig_cli import deadset
@@ -368,9 +369,16 @@ class LogFormat(StrEnum):
     json = "json"
 
 
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
 # The context a log call gives with extra= that becomes fields of its JSON line: where (route, topic, partition,
-# offset) and, in the periodic summary, a route's counters.
-LOG_CONTEXT = ("route", "topic", "partition", "offset", *stats.COLUMNS)
+# offset, or a handler's batch) and, in the periodic summary, a route's counters.
+LOG_CONTEXT = (*InHandFilter.FIELDS, *stats.COLUMNS)
 
 
 class JsonLines(logging.Formatter):
@@ -391,7 +399,7 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry)
 
 
-def _setup_logging(log_format: LogFormat) -> None:
+def _setup_logging(log_format: LogFormat, level: LogLevel = LogLevel.INFO) -> None:
     handler: logging.Handler
     if log_format is LogFormat.json:
         handler = logging.StreamHandler(sys.stderr)
@@ -401,9 +409,10 @@ def _setup_logging(log_format: LogFormat) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(InHandFilter())  # a handler's own records: the route and messages of its call
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(logging.INFO)
+    root.setLevel(level.value)
 
 
 def _stats_table(route_stats: dict[str, stats.RouteStats]) -> Table:
@@ -451,6 +460,9 @@ def run(
         LogFormat | None,
         typer.Option("--log-format", help="text, or json lines for log shippers (default: the config's)."),
     ] = None,
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", case_sensitive=False, help="The least severe lines logged.")
+    ] = LogLevel.INFO,
     graceful_timeout: Annotated[
         float, typer.Option("--graceful-timeout", help="Seconds to finish the batches in hand after a stop signal.")
     ] = 30.0,
@@ -467,7 +479,7 @@ def run(
     stats_interval = _seconds(stats_interval, STATS_INTERVAL_S, "--stats-interval")
     checked = preflight.load(config, os.environ)
     assert checked.config is not None
-    _setup_logging(log_format or LogFormat(checked.config.setting("log-format")))
+    _setup_logging(log_format or LogFormat(checked.config.setting("log-format")), log_level)
     for warning in checked.warnings:
         logging.getLogger("zig_cli.config").warning("%s", warning)
     with contextlib.ExitStack() as stack:
@@ -482,9 +494,15 @@ def _start_embedded_broker(stack: contextlib.ExitStack, zig_config: Config, rout
     port = embedded.DEFAULT_PORT if embedded.port_is_free(embedded.DEFAULT_PORT) else embedded.free_port()
     address = stack.enter_context(embedded.running_broker(port))
     err.print(f"embedded broker listening on [bold]{address}[/bold] (stopped when zig exits)")
+    commands = embedded.send_commands(zig_config, routes, address) if port != embedded.DEFAULT_PORT else []
+    if commands:  # the README's `zig send` reaches whatever has 9092
+        err.print(f"port {embedded.DEFAULT_PORT} is taken; send to this broker with:")
+        for command in commands:
+            err.print(f"  {escape(command)}")
     zig_config = config_module.with_bootstrap_servers(zig_config, address)
     origins = sorted({r["origin-topic"] for r in zig_config.routes if not routes or r.name in routes})
-    kafka.create_topics({"bootstrap.servers": address}, [t for t in origins if kafka.is_plain_topic(t)], 4, 30)
+    plain = [t for t in origins if kafka.is_plain_topic(t)]
+    kafka.create_topics({"bootstrap.servers": address}, plain, EMBEDDED_PARTITIONS, 30)
     return zig_config
 
 
@@ -554,10 +572,19 @@ class _LastError(logging.Handler):
 
 
 def _config_path(option: Path | None) -> Path:
-    """--config, else $ZIG_CONFIG, else ./config.edn."""
+    """--config, else $ZIG_CONFIG, else ./config.edn; a usage error naming all three when none is there."""
     if option is not None:
         return option
-    return Path(os.environ.get("ZIG_CONFIG") or "config.edn")
+    named = os.environ.get("ZIG_CONFIG")
+    path = Path(named or "config.edn")
+    if not path.exists():
+        where = f"$ZIG_CONFIG ({named}: no such file)" if named else "$ZIG_CONFIG (not set)"
+        raise typer.BadParameter(
+            f"no config file: looked for -c/--config (not given), {where} and ./config.edn"
+            + (" (no such file)" if not named else ""),
+            param_hint="--config",
+        )
+    return path
 
 
 def _parse_headers(pairs: list[str]) -> list[tuple[str, str | bytes | None]]:
@@ -650,14 +677,18 @@ def send(
     librdkafka.addHandler(last_broker_error)
     librdkafka.propagate = False
     assert checked.config is not None
-    refusal = access.Refusal()  # credentials or a certificate refused: said at once, not after the timeout
+    # credentials or a certificate refused, or no bootstrap server answering: said at once, not after the timeout
+    refusal = access.Refusal(unreachable=True)
     overrides: dict[str, Any] = {"message.timeout.ms": str(max(1, int(timeout * 1000))), "error_cb": refusal.on_error}
     bulk_result = bulk.BulkResult()
     if file is not None:  # bulk counts failures only; see bulk.send_lines
         overrides |= {"delivery.report.only.error": True, "on_delivery": bulk_result.delivery_report}
     producers = producer.Producers(checked.config, overrides, background=False)  # this thread serves reports
     try:
-        route_producer = producers.get(route)
+        try:
+            route_producer = producers.get(route)
+        except ProducerError as error:  # no such route, or no :producer in it: the command line names the wrong one
+            raise typer.BadParameter(str(error), param_hint="ROUTE") from None
         chosen = checked.config.route(route)
         check_refusal = functools.partial(refusal.check, kafka.producer_properties(checked.config, chosen))
         if file is None:
@@ -670,7 +701,7 @@ def send(
         json_values = chosen["producer.value-serializer-class"] == "json"
         _send_file(route_producer, topic, file, json_values, headers, timeout, bulk_result, check_refusal)
     finally:
-        producers.close(0 if refusal.error is not None else timeout)  # a refused message will never be delivered
+        producers.close(0 if refusal.refused else timeout)  # a refused message will never be delivered
 
 
 # How long each wait for the one message of `zig send` lasts before checking whether its brokers refused zig.
@@ -749,7 +780,9 @@ def _send_file(
                 rate = queued / max(time.perf_counter() - started, 1e-9)
                 progress.update(task, description=f"{queued:,} queued, {rate:,.0f} msg/s")
 
-        bulk.send_lines(route_producer, topic, stream, json_values, headers, timeout, progress_update, result)
+        bulk.send_lines(
+            route_producer, topic, stream, json_values, headers, timeout, progress_update, result, check_refusal
+        )
     check_refusal()  # one line for the cause, rather than every message timing out
     blank = f", {result.blank:,} blank line(s) skipped" if result.blank else ""
     out.print(f"sent {result.sent:,}, failed {result.failed:,}, {result.rate:,.0f} msgs/s{blank}")

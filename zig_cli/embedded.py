@@ -6,17 +6,38 @@ Nothing else in zig depends on it; users run real Kafka. It keeps everything in 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO
 
+from zig_cli import checks, kafka
+from zig_cli.config import Config
 from zig_cli.errors import ZigError
 
 DEFAULT_PORT = 9092
 INSTALL_HINT = "pip install 'zig-cli[broker]'"
 _running: list[subprocess.Popen[bytes]] = []
+
+
+def send_commands(config: Config, routes: Sequence[str], address: str) -> list[str]:
+    """A `zig send` that reaches the broker at `address`, for each route run (`routes`, empty: all) with a producer:
+    its bootstrap-servers (and its producer's own, when set) overridden by their variables."""
+    commands = []
+    for route in config.routes:
+        if not route.has_producer or (routes and route.name not in routes):
+            continue
+        producer_own = route.values.get("producer.bootstrap-servers")  # derived from the route's unless set
+        keys = ["bootstrap-servers"] + (
+            ["producer.bootstrap-servers"] if producer_own and producer_own.origin != "derived" else []
+        )
+        env = " ".join(f"{checks.route_env_name(route.path, key)}={address}" for key in keys)
+        topic = route["origin-topic"] if kafka.is_plain_topic(route["origin-topic"]) else "TOPIC"
+        words = ["zig", "send", route.name, topic, "hello", "world", "-c", config.file]
+        commands.append(f"{env} {shlex.join(words)}")
+    return commands
 
 
 def port_is_free(port: int) -> bool:

@@ -7,6 +7,7 @@ so no thread dies quietly.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import queue
@@ -21,6 +22,7 @@ from typing import Any
 from prometheus_client import start_http_server
 
 from zig_cli import access, codecs, kafka, membership
+from zig_cli.checks import env_name
 from zig_cli.config import Config, Route
 from zig_cli.deadset import endpoints as deadset_endpoints
 from zig_cli.errors import ZigError
@@ -116,7 +118,7 @@ class Runner:
             try:
                 server, _ = start_http_server(port, addr=host, registry=self.metrics.registry)
             except OSError as error:
-                raise ZigError(f"cannot serve metrics on {host}:{port}: {error}") from None
+                raise ZigError(cannot_serve("metrics", "prometheus", host, port, error)) from None
             self._servers.append(server)
             logger.info("metrics at http://%s:%d/metrics", host, server.server_address[1])
         if config.setting("http-server.enabled"):
@@ -129,7 +131,7 @@ class Runner:
             try:
                 ops = OpsServer(port, endpoints, host)
             except OSError as error:
-                raise ZigError(f"cannot serve HTTP on {host}:{port}: {error}") from None
+                raise ZigError(cannot_serve("HTTP", "http-server", host, port, error)) from None
             ops.start()
             self._servers.append(ops)
             guarded = "" if "http-server.auth-token" in config.operations else "; off until :auth-token is set"
@@ -209,6 +211,8 @@ class Runner:
             retry_member = kafka.consumer_properties(self.config, route, membership.RETRY_THREAD)
             plans.append((kafka.retry_consumer_properties(retry_member), True))
         for index, (props, retrying) in enumerate(plans):
+            if index == 0 or retrying:
+                _joining(route.name, props, "its retry consumer" if retrying else f"{route.threads} consumer(s)")
             name = f"zig-{route.name}-{'retry' if retrying else index}"
             worker = build_worker(runtime, self._factory(props), self.stop, retrying=retrying, name=name)
             thread = threading.Thread(target=self._run_worker, args=(worker,), name=name, daemon=True)
@@ -216,16 +220,7 @@ class Runner:
             self._threads.append(thread)
             thread.start()
         if runtime.metrics is not None:
-            self._watch(runtime.metrics, [w for w in self.workers if w.runtime is runtime])
-
-    @staticmethod
-    def _watch(metrics: RouteMetrics, workers: list[Worker]) -> None:
-        runs = [worker.dispatch for worker in workers]
-        metrics.watch(
-            in_handler=lambda: sum(dispatch.in_handler() for dispatch in runs),
-            buffered=lambda: sum(dispatch.buffered for dispatch in runs),
-            oldest=lambda: max(dispatch.oldest_age(time.monotonic()) for dispatch in runs),
-        )
+            watch_gauges(runtime.metrics, [w for w in self.workers if w.runtime is runtime])
 
     def _factory(self, props: Mapping[str, str]) -> ConsumerFactory:
         return lambda callbacks: self.clients.consumer(props, callbacks)
@@ -267,6 +262,35 @@ class Runner:
                 server.stop()
             else:
                 server.shutdown()
+
+
+def watch_gauges(metrics: RouteMetrics, workers: list[Worker]) -> None:
+    """The route gauges read from its workers: messages in a handler, buffered, and the oldest one's age."""
+    runs = [worker.dispatch for worker in workers]
+    metrics.watch(
+        in_handler=lambda: sum(dispatch.in_handler() for dispatch in runs),
+        buffered=lambda: sum(dispatch.buffered for dispatch in runs),
+        oldest=lambda: max(dispatch.oldest_age(time.monotonic()) for dispatch in runs),
+    )
+
+
+def _joining(route: str, props: Mapping[str, str], consumers: str) -> None:
+    """Say which group a route's consumers join, and the session timeout that bounds a wait for a member gone."""
+    timeout = props.get("session.timeout.ms")
+    session = f"session timeout {timeout} ms" if timeout else "the broker sets the session timeout"
+    logger.info(
+        "route=%s joining group %s with %s (%s)", route, props["group.id"], consumers, session, extra={"route": route}
+    )
+
+
+def cannot_serve(what: str, section: str, host: str, port: int, error: OSError) -> str:
+    """Why an endpoint did not start, and the setting (and its variable) that moves it elsewhere."""
+    port_setting = f":{section} {{:port N}} (or {env_name(section, 'port')}=N; 0 picks a free port)"
+    if error.errno in (errno.EADDRINUSE, errno.EACCES):
+        fix = f"another process has the port, or it is reserved: set {port_setting}"
+    else:
+        fix = f"check :{section} {{:host ...}} (or {env_name(section, 'host')}), or set {port_setting}"
+    return f"cannot serve {what} on {host}:{port}: {error}; {fix}"
 
 
 def _needs(route: Route, consumer_props: Mapping[str, str]) -> list[access.Need]:

@@ -15,6 +15,7 @@ alone.py       on-handler-error split: a batch whose handler raised, handed over
 forwarding.py  verdicts -> retry and dead-letter records, and their writing
 outcomes.py    finished items applied: forwarded, stored, counted; late ones of revoked partitions dropped
 ledger.py      the offsets ledger: the one place offsets are stored and committed
+notices.py     the lines telling each dead letter (once written) and retry handed back, rate-limited per route
 accounting.py  finished items -> the stats table and the metrics
 watchdog.py    handler calls past handler-timeout-ms, for the log, the metrics and /health
 runtime.py     what every worker of a route shares

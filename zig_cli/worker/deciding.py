@@ -20,6 +20,7 @@ from typing import Any
 from zig_cli import contract
 from zig_cli.contract import Message, Outcome
 from zig_cli.errors import ContractError
+from zig_cli.inhand import IN_HAND, InHand
 from zig_cli.metrics import HandlerTimes
 from zig_cli.worker import logs
 from zig_cli.worker.batch import Batch, ranges
@@ -184,10 +185,12 @@ def decide_each(
     decided = failures = 0
     limit = None if oldest_ms is None else _too_old_limit(batch, clock() - oldest_ms)
     timer = time.perf_counter
+    in_hand = IN_HAND.get() or InHand(route, batch.raws)  # the pipeline's, which the handler's log records read
     for index, message in enumerate(batch.messages):
         if stop.is_set():
             break  # the rest is left undecided, for the next owner
         decided = index + 1
+        in_hand.index = index
         if message is None:
             verdicts[index] = _unhanded(batch, index)
             continue
@@ -231,10 +234,12 @@ async def decide_each_async(
     decided = failures = 0
     limit = None if oldest_ms is None else _too_old_limit(batch, clock() - oldest_ms)
     timer = time.perf_counter
+    in_hand = IN_HAND.get() or InHand(route, batch.raws)
     for index, message in enumerate(batch.messages):
         if stop.is_set():
             break
         decided = index + 1
+        in_hand.index = index
         if message is None:
             verdicts[index] = _unhanded(batch, index)
             continue

@@ -25,6 +25,7 @@ from zig_cli.producer import ProducerLike, wait_for
 from zig_cli.worker import logs
 from zig_cli.worker.batch import Where, firsts
 from zig_cli.worker.lanes import Item
+from zig_cli.worker.notices import Notices
 from zig_cli.worker.pipeline import Handled
 
 logger = logging.getLogger(__name__)
@@ -37,9 +38,15 @@ class OffsetsLedger:
     """The open items of one consumer per partition, the writes they wait for, and the offsets stored."""
 
     def __init__(
-        self, route: str, producer: ProducerLike, delivery_deadline_s: float, metrics: RouteMetrics | None = None
+        self,
+        route: str,
+        producer: ProducerLike,
+        delivery_deadline_s: float,
+        metrics: RouteMetrics | None = None,
+        notices: Notices | None = None,
     ) -> None:
         self._route = route
+        self._notices = notices
         self._producer = producer
         self._deadline_s = delivery_deadline_s
         self._metrics = metrics
@@ -113,6 +120,8 @@ class OffsetsLedger:
                     self._store(consumer)
                     raise
                 self._count_deliveries(handled, ok=True)
+                if handled.dead_letters and self._notices is not None:
+                    self._notices.dead_lettered(handled.dead_letters)  # now that they are written
                 self._close(item, handled)
             self._unacked = waiting
         self._store(consumer)
@@ -158,6 +167,8 @@ class OffsetsLedger:
                 extra=logs.context(self._route),
             )
         self.commit(consumer)
+        if self._notices is not None:
+            self._notices.flush(everything=True)  # what the last interval held back, before the worker stops
 
     def _close(self, item: Item, handled: Handled) -> None:
         """The item is done up to what was decided: a stopping stream worker leaves the rest open."""

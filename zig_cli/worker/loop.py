@@ -19,7 +19,7 @@ from confluent_kafka import KafkaError, TopicPartition
 from zig_cli import access, envelope, kafka
 from zig_cli.errors import KafkaFatalError, ZigError
 from zig_cli.worker import logs
-from zig_cli.worker.assignment import Assignment
+from zig_cli.worker.assignment import Assignment, listed
 from zig_cli.worker.dispatch import Dispatch
 from zig_cli.worker.gate import Gate
 from zig_cli.worker.keeper import Keeper
@@ -87,15 +87,16 @@ class Worker:
         self.kind = source.kind
         self.dispatch = dispatch
         self._source = source
-        self._pipeline = pipeline
         self._new_consumer = new_consumer
-        self._ledger = OffsetsLedger(runtime.name, runtime.producer, runtime.delivery_deadline_s, runtime.metrics)
+        self._ledger = OffsetsLedger(
+            runtime.name, runtime.producer, runtime.delivery_deadline_s, runtime.metrics, runtime.notices
+        )
         self._fatal: KafkaFatalError | None = None
         self._outcomes = Outcomes(runtime, pipeline, dispatch, self._ledger, source.observe_delay)
         self._throttle = Throttle(runtime.name, dispatch, stop)
         self._watchdog = watchdog
         self._keeper = keeper  # an inline worker's: polls while the loop thread is in a long call
-        self.assignment = Assignment()  # /health reads its `unready`
+        self.assignment = Assignment(runtime.name)  # /health reads its `unready`
 
     @property
     def overdue(self) -> str | None:
@@ -175,6 +176,8 @@ class Worker:
             self._submit(consumer, released, origins)
 
     def _submit(self, consumer: ConsumerLike, raws: list[Any], origins: list[envelope.Origin] | None) -> None:
+        if origins is not None:  # a retry worker's: retried messages handed back
+            self.runtime.notices.handed_back(raws, origins)
         items = self.dispatch.split(raws, origins)
         self._ledger.register(items)  # before any can finish
         finished = self.dispatch.start(items)
@@ -205,17 +208,14 @@ class Worker:
     # --- librdkafka's callbacks: the partitions that move (see assignment.py) ---
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
-        self.assignment.assigned(partitions)
+        self.assignment.assigned(partitions)  # logs it
         self._ledger.forget(partitions)
-        logger.info(
-            "route=%s assigned %s", self.runtime.name, _partitions(partitions), extra=logs.context(self.runtime.name)
-        )
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         logger.info(
             "route=%s revoked %s; committing what is handled",
             self.runtime.name,
-            _partitions(partitions),
+            listed(partitions),
             extra=logs.context(self.runtime.name),
         )
         revoked = self.assignment.revoked(partitions)
@@ -234,7 +234,7 @@ class Worker:
         logger.warning(
             "route=%s lost %s; uncommitted messages will be delivered again",
             self.runtime.name,
-            _partitions(partitions),
+            listed(partitions),
             extra=logs.context(self.runtime.name),
         )
         self._ledger.forget(partitions)
@@ -274,7 +274,3 @@ def _unpause(consumer: Any, partitions: list[TopicPartition]) -> None:
     forget it when it leaves."""
     if partitions:
         consumer.resume(partitions)
-
-
-def _partitions(partitions: list[TopicPartition]) -> str:
-    return ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing"

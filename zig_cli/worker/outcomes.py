@@ -47,6 +47,7 @@ class Outcomes:
     def collect(self, consumer: Any, timeout: float) -> None:
         """Apply what the handlers finished, waiting up to `timeout` for a first one; store what the writes allow."""
         self.apply(consumer, self._dispatch.finished(timeout))
+        self._runtime.notices.flush()  # "and N more" once an interval is over, even when nothing else comes
 
     def apply(self, consumer: Any, finished: list[Done]) -> None:
         """Forward, store and count finished items."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from zig_cli import envelope
+from zig_cli.inhand import IN_HAND, InHand
 from zig_cli.producer import Delivery
 from zig_cli.stats import BatchReport
 from zig_cli.worker.batch import Batch, Builder
@@ -28,6 +29,7 @@ class Handled:
     retried: int
     dead: int
     decode_failures: int
+    dead_letters: list[envelope.Record] | None = None  # the dead-letter records written, told once acknowledged
 
     def report(self, duration_ms: float) -> BatchReport:
         decided = len(self.raws)
@@ -61,9 +63,11 @@ class Pipeline:
     the runner chose for it."""
 
     def __init__(self, runtime: RouteRuntime, decide: Decide | None = None) -> None:
+        self._route = runtime.name
         self._builder = Builder(runtime.key_decoder, runtime.value_decoder, runtime.group, runtime.name)
         self._decide = decide
         self._forwarder = Forwarder(runtime)
+        self._dead_letter_topic = runtime.dead_letter_topic
 
     def handle(self, raws: list[Any], origins: list[envelope.Origin] | None = None) -> Handled:
         """Build, decide and forward at once."""
@@ -74,14 +78,22 @@ class Pipeline:
         batch = self._builder.build(raws, origins)
         decider = decide or self._decide
         assert decider is not None, "a pipeline without a decider is given one per call"
-        return Decided(batch, decider(batch))
+        in_hand = IN_HAND.set(InHand(self._route, raws))  # for the handler's own log records
+        try:
+            return Decided(batch, decider(batch))
+        finally:
+            IN_HAND.reset(in_hand)
 
     async def decide_async(
         self, raws: list[Any], origins: list[envelope.Origin] | None, decide: DecideAsync
     ) -> Decided:
         """Build the messages and await an `async def` handler."""
         batch = self._builder.build(raws, origins)
-        return Decided(batch, await decide(batch))
+        in_hand = IN_HAND.set(InHand(self._route, raws))  # the task's own context: other calls keep theirs
+        try:
+            return Decided(batch, await decide(batch))
+        finally:
+            IN_HAND.reset(in_hand)
 
     def forward(self, decided: Decided) -> Handled:
         """Write the retry and dead-letter copies of what did not succeed; the writes are not waited for here."""
@@ -95,4 +107,6 @@ class Pipeline:
         delivery = self._forwarder.send(batch, verdicts, records) if records else None
         # a stream worker told to stop leaves the rest for the next owner; copied only then
         decided_raws = raws if decision.decided == len(raws) else raws[: decision.decided]
-        return Handled(decided_raws, delivery, decision, retried, len(records) - retried, len(batch.reasons))
+        dead = len(records) - retried
+        letters = [r for r in records if r.topic == self._dead_letter_topic] if dead else None
+        return Handled(decided_raws, delivery, decision, retried, dead, len(batch.reasons), letters)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from zig_cli.config import Retry
 from zig_cli.metrics import RouteMetrics
 from zig_cli.producer import ProducerLike
 from zig_cli.stats import RouteStats
+from zig_cli.worker.notices import Notices
 
 # Milliseconds since the epoch: injected, so that due times and age limits can be tested without waiting.
 Clock = Callable[[], int]
@@ -51,3 +53,8 @@ class RouteRuntime:
     graceful_timeout_s: float = 30.0  # how long a stop or a revoke waits for the calls in hand
     group: str | None = None  # the route's consumer group: its retries carry it, its retry worker handles only those
     split_on_error: bool = False  # a batch route's on-handler-error split: a batch that raised is handed over again
+
+    @functools.cached_property
+    def notices(self) -> Notices:
+        """The route's lines about dead letters and retries, shared by its workers (made as the first is built)."""
+        return Notices(self.name)
