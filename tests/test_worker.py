@@ -181,6 +181,27 @@ def test_a_retry_worker_hands_over_only_its_own_groups_retries(caplog: pytest.Lo
     assert worker.runtime.stats.snapshot().skipped == 1
     [logged] = [r.getMessage() for r in caplog.records if "belong to the group" in r.getMessage()]
     assert "skipped 1 retry written by consumer group(s) 'old-group'" in logged
+    handed = [r.getMessage() for r in caplog.records if "handed back" in r.getMessage()]
+    assert [line.split()[1] for line in handed] == ["orders[0]@0", "orders[0]@2", "orders[0]@3"]
+
+
+def test_a_handlers_answer_names_the_messages_it_was_given_past_another_groups_retry():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: {"retry": [batch[-1]]}, producer, delayed=True, group="orders-group")
+
+    def retried(offset: int, group: bytes) -> FakeRaw:
+        headers = [
+            ("zig-origin-topic", b"orders"),
+            ("zig-origin-partition", b"0"),
+            ("zig-origin-offset", b"%d" % offset),
+        ]
+        headers += [("zig-retry-count", b"0"), ("zig-due-ms", b"0"), ("zig-group", group)]
+        return FakeRaw("shop-orders-retry", 0, offset, b"1", b"k", headers)
+
+    worker.handle(consumer, [retried(0, b"old-group"), retried(1, b"orders-group"), retried(2, b"orders-group")])
+    [record] = producer.produced
+    assert record["headers"]["zig-origin-offset"] == b"2"  # the message named, not the one before it
 
 
 def test_retries_and_dead_letters_name_the_group_of_the_route_that_wrote_them():
