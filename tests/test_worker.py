@@ -80,6 +80,18 @@ def test_success_stores_the_next_offset_of_each_partition():
     assert worker.runtime.stats.snapshot().succeeded == 3
 
 
+def test_a_message_of_another_partition_filling_an_offset_gap_is_still_its_partitions():
+    # A transaction's commit marker leaves offset 15 of partition 0 out; partition 1's one message takes its place in
+    # the batch, so the first and last messages alone look like one unbroken run of partition 0.
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: None, producer)
+    batch = raws(b"1", b"2", b"3", b"4", b"5", start=10) + raws(b"6", partition=1, start=7)
+    batch += raws(b"7", b"8", b"9", b"10", b"11", start=16)
+    worker.handle(consumer, batch)
+    assert sorted(consumer.stored) == [("orders", 0, 21), ("orders", 1, 8)]
+
+
 def test_retry_is_written_and_acknowledged_before_offsets_are_stored():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
