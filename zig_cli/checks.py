@@ -212,10 +212,8 @@ def _properties(raw: Any) -> Any:
         return Bad(f"expected a map of librdkafka properties, got {_kind_only(raw)}")
     props: dict[str, str] = {}
     for name, item in raw.items():
-        if isinstance(item, bool):
-            props[str(name)] = "true" if item else "false"
-        elif isinstance(item, str | int | float):
-            props[str(name)] = str(item)
+        if isinstance(item, str | int | float):
+            props[str(name)] = librdkafka.text(item)
         else:
             return Bad(f"{name!r}: expected a string, number or boolean, got {_kind_only(item)}")
     return props
@@ -293,15 +291,10 @@ def _owner(section: Section, key: str) -> Setting | None:
 
 def _passed(key: str, raw: Any) -> Any:
     """A key passed on to librdkafka as its property: the value as text, or Bad."""
-    if isinstance(raw, bool):
-        text = "true" if raw else "false"
-    elif isinstance(raw, str | int | float):
-        text = str(raw)
-    else:
-        return Bad(
-            f"expected a string, number or boolean for librdkafka's {key.replace('-', '.')}, got {_kind_only(raw)}"
-        )
-    return Value(text, "file", passed=librdkafka.property_name(key))
+    name = librdkafka.property_name(key)
+    if not isinstance(raw, str | int | float):
+        return Bad(f"expected a string, number or boolean for librdkafka's {name}, got {_kind_only(raw)}")
+    return Value(librdkafka.text(raw), "file", passed=name)
 
 
 # --- one map ---

@@ -18,12 +18,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from zig_cli import access, defaults, membership, security
+from zig_cli import access, defaults, librdkafka, membership, security
 from zig_cli.config import Config, Route, Value
 from zig_cli.config import is_plain_topic as is_plain_topic  # config validates origin topics by the same rule
 from zig_cli.config import subscription as subscription
 from zig_cli.defaults import Section
 from zig_cli.errors import KafkaFatalError, Problem, ZigError
+from zig_cli.model import passed
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +50,11 @@ def mask(properties: Mapping[str, str]) -> dict[str, str]:
     return {k: MASK if is_secret(k) else v for k, v in properties.items()}
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _mapped(section: Section, values: Mapping[str, Value]) -> dict[str, str]:
     props: dict[str, str] = {}
     for setting in section.settings:
         if setting.kafka and setting.key in values:
-            props[setting.kafka] = _text(values[setting.key].value)
+            props[setting.kafka] = librdkafka.text(values[setting.key].value)
     return props
 
 
@@ -73,14 +68,9 @@ def security_explained(config: Config) -> tuple[str, ...]:
     return security.resolve(config.security).explained
 
 
-def _passed(values: Mapping[str, Value]) -> dict[str, str]:
-    """The keys of a section that are librdkafka properties in kebab case, by their property names."""
-    return {value.passed: str(value.value) for value in values.values() if value.passed}
-
-
 def route_raw_properties(route: Route) -> dict[str, str]:
     """The librdkafka properties a route names itself: its kebab-case keys passed through, then kafka-properties."""
-    return _passed(route.own()) | (route["kafka-properties"] if "kafka-properties" in route.values else {})
+    return passed(route.own()) | (route["kafka-properties"] if "kafka-properties" in route.values else {})
 
 
 # What a client needs to reach and authenticate to a cluster. Of a route's own properties only these reach the clients
@@ -186,7 +176,7 @@ def producer_properties(config: Config, route: Route) -> dict[str, str]:
     on_route_cluster = servers is None or servers.value == route["bootstrap-servers"]
     props = connection_properties(config, route) if on_route_cluster else security_properties(config)
     props.update(_mapped(defaults.PRODUCER, producer))
-    props.update(_passed(producer))
+    props.update(passed(producer))
     props.update(producer["kafka-properties"].value if "kafka-properties" in producer else {})
     return props
 

@@ -1,4 +1,5 @@
-"""Ask librdkafka itself whether it has a configuration property, without building a client.
+"""librdkafka's configuration properties as zig names them: whether librdkafka has one (asked without building a
+client), the property a kebab-case key names, and a value as the property's text.
 
 Ziggurat passed any kebab-case key of a route, :ssl or :sasl to the Java client (`isolation-level` became
 isolation.level); zig passes on such a key when librdkafka knows the property it names.
@@ -25,6 +26,13 @@ _NAME = re.compile(r"[a-z][a-z0-9]*(\.[a-z0-9]+)+")
 def property_name(key: str) -> str:
     """The librdkafka property a kebab-case key names: `fetch-max-bytes` is fetch.max.bytes."""
     return key.replace("-", ".")
+
+
+def text(value: object) -> str:
+    """A value as librdkafka takes a property's: text, with booleans as true and false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @functools.cache

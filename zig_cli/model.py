@@ -27,6 +27,11 @@ class Value:
     passed: str = ""
 
 
+def passed(values: Mapping[str, Value]) -> dict[str, str]:
+    """The librdkafka properties of a map's keys that are passed through (Value.passed), with their values."""
+    return {value.passed: str(value.value) for value in values.values() if value.passed}
+
+
 @dataclass(frozen=True)
 class Retry:
     enabled: bool

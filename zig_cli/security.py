@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from zig_cli import defaults
+from zig_cli import defaults, librdkafka
 from zig_cli.defaults import Section
-from zig_cli.model import Value
+from zig_cli.model import Value, passed
 
 SECTIONS: tuple[tuple[str, Section], ...] = (("ssl", defaults.SSL), ("sasl", defaults.SASL))
 # The keys resolve() decides itself, rather than each section setting its own.
@@ -41,12 +41,6 @@ class Resolved:
     properties: dict[str, str]
     explained: tuple[str, ...] = ()
     notes: tuple[Note, ...] = ()
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _set(value: Value | None) -> bool:
@@ -114,10 +108,8 @@ class _Resolution:
         for setting in section.settings:
             value = self.values.get(f"{name}.{setting.key}")
             if setting.kafka and setting.kafka not in _RESOLVED and value is not None:
-                self.props[setting.kafka] = _text(value.value)
-        for key, value in self.values.items():
-            if value.passed and key.startswith(name + "."):
-                self.props[value.passed] = value.value
+                self.props[setting.kafka] = librdkafka.text(value.value)
+        self.props.update(passed({k: v for k, v in self.values.items() if k.startswith(name + ".")}))
         keystore_type = self.values.get(f"{name}.ssl-keystore-type")
         if keystore_type is not None and str(keystore_type.value).upper() != "PKCS12":
             self.error(
