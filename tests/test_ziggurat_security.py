@@ -294,8 +294,8 @@ def test_ssl_as_sasl_ssl_beside_sasl_without_a_protocol_stays_sasl_ssl():
         (
             {"ssl": {"enabled": True, "protocol": "SASL_SSL"}, "sasl": {"enabled": True, "protocol": "SASL_PLAINTEXT"}},
             "SASL_SSL",
-            "security.protocol SASL_SSL from ssl.security-protocol (over sasl.protocol: the first set wins, :ssl's "
-            "before :sasl's)",
+            "security.protocol SASL_SSL from ssl.protocol (over sasl.protocol: the first set wins, :ssl's before "
+            ":sasl's)",
         ),
         (
             {"ssl": {"enabled": True}, "sasl": {"enabled": True, "jaas": jaas()}},
@@ -346,7 +346,7 @@ def test_validate_shows_the_resolved_protocol_and_masks_the_credentials(tmp_path
     result = CliRunner().invoke(app, ["validate", str(path)], env={"PYTHONPATH": str(FIXTURES)})
     assert result.exit_code == 0, result.stderr
     assert "security (every client): security.protocol=SASL_SSL, " in result.stdout
-    assert "  security.protocol SASL_SSL from ssl.security-protocol" in result.stdout
+    assert "  security.protocol SASL_SSL from ssl.protocol\n" in result.stdout
     assert "sasl.username=***, sasl.password=***, sasl.mechanism=***" in result.stdout
     assert "ssl.cipher.suites=HIGH" in result.stdout
     assert "77" not in result.stdout
@@ -463,3 +463,46 @@ def test_configuration_md_example_means_sasl_ssl_with_its_keystore_and_scram():
     )
     for route in report.config.routes:
         assert kafka.admin_properties(report.config, route)["security.protocol"] == "SASL_SSL"
+
+
+# --- a property librdkafka knows by two names is one setting ---
+
+
+def test_sasl_mechanisms_is_another_spelling_of_mechanism():
+    report = checked(
+        sasl={"enabled": True, "protocol": "SASL_SSL", "sasl-mechanisms": "SCRAM-SHA-256", "jaas": jaas()},
+        ssl={"enabled": False},
+    )
+    assert report.config is not None, [str(p) for p in report.problems]
+    assert kafka.security_properties(report.config) == {
+        "security.protocol": "SASL_SSL",
+        "sasl.username": "svc",
+        "sasl.password": "pw",
+        "sasl.mechanism": "SCRAM-SHA-256",
+    }
+    assert "sasl.mechanism from sasl.sasl-mechanisms" in kafka.security_explained(report.config)
+    both = checked(sasl={"enabled": True, "mechanism": "PLAIN", "sasl-mechanisms": "SCRAM-SHA-256", "jaas": jaas()})
+    assert [str(p) for p in both.problems] == ["c.edn: sasl.sasl-mechanisms: set twice, also as 'mechanism'"]
+
+
+def test_a_routes_sasl_mechanisms_is_its_sasl_mechanism_and_wins_over_the_global_one():
+    route = batch_route(**{"kafka-properties": {"sasl.mechanisms": "SCRAM-SHA-512"}})
+    report = checked(sasl={"enabled": True, "protocol": "SASL_SSL", "jaas": jaas()}, **{"batch-routes": {"o": route}})
+    assert report.config is not None, [str(p) for p in report.problems]
+    consumer = kafka.consumer_properties(report.config, report.config.route("o"))
+    assert consumer["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert "sasl.mechanisms" not in consumer
+    twice = batch_route(**{"sasl-mechanism": "PLAIN", "kafka-properties": {"sasl.mechanisms": "SCRAM-SHA-512"}})
+    assert [str(p) for p in checked(**{"batch-routes": {"o": twice}}).problems] == [
+        "c.edn: batch-routes.o.kafka-properties.sasl.mechanisms: set twice, also as 'sasl-mechanism'"
+    ]
+
+
+def test_a_username_with_no_mechanism_is_said_to_mean_plain():
+    report = checked(sasl={"enabled": True, "protocol": "SASL_SSL", "jaas": jaas()})
+    assert report.config is not None
+    assert kafka.security_properties(report.config)["sasl.mechanism"] == "PLAIN"
+    assert (
+        "sasl.mechanism PLAIN: :sasl :jaas has a username and neither :mechanism nor :login-module names a mechanism "
+        "(Ziggurat's Java client used GSSAPI here: set :mechanism if PLAIN is not meant)"
+    ) in kafka.security_explained(report.config)

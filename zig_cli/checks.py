@@ -349,7 +349,7 @@ class SectionCheck:
                 raw = self._string_bool(setting, raw, key_path)
                 checked = self._reported(check_value(setting, raw), key_path)
                 if not isinstance(checked, Bad):
-                    values[setting.key] = Value(checked, "file")
+                    values[setting.key] = Value(checked, "file", written=key if key != setting.key else "")
             elif key in section.children:
                 if raw is not None and not isinstance(raw, Mapping):
                     shown = MASKED if holds_secrets(section.children[key]) else describe(raw)
@@ -413,11 +413,14 @@ class SectionCheck:
         passed = {value.passed: key for key, value in values.items() if value.passed}
         # A plugin may add properties of its own, which librdkafka knows only once the plugin is loaded.
         plugins = PLUGINS in props.value or PLUGINS in passed
-        for prop, text in props.value.items():
-            prop_path = join(join(path, spelled.get("kafka-properties", "kafka-properties")), prop)
-            if prop in passed:
-                self.findings.error(prop_path, f"set twice, also as {passed[prop]!r}")
+        written: dict[str, str] = {}  # property -> the name it was written under, for one written under both names
+        for written_name, text in props.value.items():
+            prop_path = join(join(path, spelled.get("kafka-properties", "kafka-properties")), written_name)
+            prop = librdkafka.canonical(written_name)
+            if prop in passed or prop in written:
+                self.findings.error(prop_path, f"set twice, also as {passed.get(prop) or written[prop]!r}")
                 continue
+            written[prop] = written_name
             if prop not in JAVA_ONLY and not plugins and not librdkafka.has_property(prop):
                 close = librdkafka.close_name(prop)
                 hint = f"; did you mean {close!r}?" if close else ""

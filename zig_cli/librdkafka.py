@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Mapping
 
 from confluent_kafka import KafkaException, Producer
 
@@ -23,9 +24,33 @@ _UNKNOWN = "No such configuration property"
 _NAME = re.compile(r"[a-z][a-z0-9]*(\.[a-z0-9]+)+")
 
 
+# Properties librdkafka knows by two names (its table's "Alias for"), by the one zig uses: the Java client's, which
+# zig's settings use too. One property, one name: a config that sets both names would otherwise have librdkafka apply
+# whichever comes last, silently (`:sasl-mechanisms` beside :mechanism). tests/test_librdkafka_names.py checks it.
+SAME_PROPERTY: Mapping[str, str] = {
+    "metadata.broker.list": "bootstrap.servers",
+    "sasl.mechanisms": "sasl.mechanism",
+    "sasl.oauthbearer.client.credentials.client.id": "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.credentials.client.secret": "sasl.oauthbearer.client.secret",
+    "max.in.flight": "max.in.flight.requests.per.connection",
+    "fetch.message.max.bytes": "max.partition.fetch.bytes",
+    "queue.buffering.max.ms": "linger.ms",
+    "message.send.max.retries": "retries",
+    "compression.codec": "compression.type",
+    "request.required.acks": "acks",
+    "message.timeout.ms": "delivery.timeout.ms",
+}
+
+
+def canonical(name: str) -> str:
+    """The one name zig gives a property librdkafka knows by two (SAME_PROPERTY), or `name`."""
+    return SAME_PROPERTY.get(name, name)
+
+
 def property_name(key: str) -> str:
-    """The librdkafka property a kebab-case key names: `fetch-max-bytes` is fetch.max.bytes."""
-    return key.replace("-", ".")
+    """The librdkafka property a kebab-case key names: `fetch-max-bytes` is fetch.max.bytes; `sasl-mechanisms`, one of
+    two names of a property, is sasl.mechanism (canonical)."""
+    return canonical(key.replace("-", "."))
 
 
 def text(value: object) -> str:

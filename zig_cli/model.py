@@ -25,6 +25,9 @@ class Value:
     # For a key that is no zig setting but a librdkafka property in kebab case (Ziggurat passed any key to Kafka):
     # the property its value is passed to, as text.
     passed: str = ""
+    # The key as the file wrote it, when that is another spelling of the setting's key (`:protocol` for
+    # security-protocol): what is said about the value names it as the file does.
+    written: str = ""
 
 
 def passed(values: Mapping[str, Value]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from zig_cli import defaults, librdkafka
+from zig_cli.checks import env_name
 from zig_cli.defaults import Section
 from zig_cli.model import Value, passed
 
@@ -74,8 +75,19 @@ class _Resolution:
             return None
         value = str(self.values[found[0]].value)
         overruled = [key for key in found[1:] if str(self.values[key].value) != value]
-        why = f" (over {overruled[0]}: the first set wins, :ssl's before :sasl's)" if overruled else ""
+        why = f" (over {self.said(overruled[0])}: the first set wins, :ssl's before :sasl's)" if overruled else ""
         return found[0], value, why
+
+    def written(self, path: str) -> str:
+        """A key path in the file's spelling (`ssl.protocol` for ssl.security-protocol)."""
+        value = self.values.get(path)
+        return f"{path.rsplit('.', 1)[0]}.{value.written}" if value is not None and value.written else path
+
+    def said(self, path: str) -> str:
+        """A key path as the config gave it: in the file's spelling, or with the variable that set it."""
+        value = self.values.get(path)
+        env = f" ({env_name(*path.split('.'))})" if value is not None and value.origin == "env" else ""
+        return self.written(path) + env
 
     def error(self, path: str, message: str) -> None:
         self.notes.append(Note(path, message, "error"))
@@ -144,14 +156,23 @@ class _Resolution:
         module = str(self.values[module_path].value) if credentials and module_path in self.values else None
         implied = defaults.LOGIN_MODULES.get(module) if module else None
         if named is not None:
-            self.explained.append(f"sasl.mechanism from {named[0]}{named[2]}")
+            self.explained.append(f"sasl.mechanism from {self.said(named[0])}{named[2]}")
             if module is not None and module in defaults.LOGIN_MODULES and implied not in (None, named[1]):
-                self.warn(module_path, f"{_module_name(module)} means mechanism {implied}, but {named[0]} is used")
+                self.warn(
+                    module_path,
+                    f"{_module_name(module)} means mechanism {implied}, but {self.written(named[0])} is used",
+                )
             elif module is not None and module not in defaults.LOGIN_MODULES:
-                self.warn(module_path, f"librdkafka cannot load a Java login module; {named[0]} is used")
+                self.warn(module_path, f"librdkafka cannot load a Java login module; {self.written(named[0])} is used")
             return named[1]
         if module is None:
-            return "PLAIN" if credentials is not None and self._jaas_user(credentials) else None
+            if credentials is None or not self._jaas_user(credentials):
+                return None
+            self.explained.append(
+                f"sasl.mechanism PLAIN: :{credentials} :jaas has a username and neither :mechanism nor :login-module "
+                "names a mechanism (Ziggurat's Java client used GSSAPI here: set :mechanism if PLAIN is not meant)"
+            )
+            return "PLAIN"
         if module not in defaults.LOGIN_MODULES:
             self.error(
                 module_path, "librdkafka cannot load a Java login module: name the SASL mechanism with :mechanism"
@@ -170,13 +191,13 @@ class _Resolution:
         named = self._first([f"{n}.{_PROTOCOL_KEY[n]}" for n, _ in SECTIONS])
         if named is not None:
             path, protocol, why = named
-            self.protocol_path = path
-            self.explained.append(f"security.protocol {protocol} from {path}{why}")
+            self.protocol_path = self.written(path)
+            self.explained.append(f"security.protocol {protocol} from {self.said(path)}{why}")
             if protocol == "SASL_PLAINTEXT" and "ssl" in self.enabled:
                 self.warn(
                     "ssl.enabled",
-                    f"{path} is SASL_PLAINTEXT, which does not use TLS: :ssl's settings are unused (set :ssl "
-                    ':protocol "SASL_SSL" for TLS)',
+                    f"{self.protocol_path} is SASL_PLAINTEXT, which does not use TLS: :ssl's settings are unused "
+                    '(set :ssl :protocol "SASL_SSL" for TLS)',
                 )
             return protocol
         if "ssl" in self.enabled:
