@@ -347,7 +347,7 @@ def test_validate_shows_the_resolved_protocol_and_masks_the_credentials(tmp_path
     assert result.exit_code == 0, result.stderr
     assert "security (every client): security.protocol=SASL_SSL, " in result.stdout
     assert "  security.protocol SASL_SSL from ssl.protocol\n" in result.stdout
-    assert "sasl.username=***, sasl.password=***, sasl.mechanism=***" in result.stdout
+    assert "sasl.username=***, sasl.password=***, sasl.mechanism=SCRAM-SHA-512" in result.stdout
     assert "ssl.cipher.suites=HIGH" in result.stdout
     assert "77" not in result.stdout
 
@@ -506,3 +506,69 @@ def test_a_username_with_no_mechanism_is_said_to_mean_plain():
         "sasl.mechanism PLAIN: :sasl :jaas has a username and neither :mechanism nor :login-module names a mechanism "
         "(Ziggurat's Java client used GSSAPI here: set :mechanism if PLAIN is not meant)"
     ) in kafka.security_explained(report.config)
+
+
+# --- what librdkafka refuses in :ssl or :sasl is said once, at the section ---
+
+OIDC_WITHOUT_SECRET = {
+    "enabled": True,
+    "protocol": "SASL_SSL",
+    "mechanism": "OAUTHBEARER",
+    "sasl-oauthbearer-method": "oidc",
+    "sasl-oauthbearer-client-id": "zig",
+    "sasl-oauthbearer-token-endpoint-url": "https://idp/token",
+}
+TWO_ROUTES = {"orders": batch_route(producer={"acks": "all"}), "more": batch_route(**{"origin-topic": "more"})}
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        (
+            {"sasl": OIDC_WITHOUT_SECRET},
+            "sasl: librdkafka refuses these settings: `sasl.oauthbearer.client.secret` is mandatory when "
+            "`sasl.oauthbearer.method=***` is set",
+        ),
+        (
+            {"sasl": {**OIDC_WITHOUT_SECRET, "sasl-oauthbearer-method": "bogus"}},
+            'sasl: librdkafka refuses these settings: Invalid value "***" for configuration property '
+            '"sasl.oauthbearer.method"',
+        ),
+        (
+            {"ssl": {"enabled": True, "ssl-keystore-location": "/nonexistent/ks.p12", "ssl-keystore-password": "k"}},
+            "ssl: librdkafka refuses these settings: Failed to open ssl.keystore.location: ***: ",
+        ),
+    ],
+    ids=["a missing OIDC secret", "a bad sasl-oauthbearer-method", "a missing keystore"],
+)
+def test_a_refused_security_setting_is_reported_once_at_its_section(sections: dict[str, Any], message: str):
+    report = checked(**sections, **{"batch-routes": TWO_ROUTES})
+    assert report.config is not None
+    problems, _ = kafka.property_problems(report.config)
+    assert len(problems) == 1, [str(p) for p in problems]
+    assert str(problems[0]).startswith(f"c.edn: {message}")
+
+
+def test_in_the_root_form_the_section_is_under_ziggurat():
+    report = config.check({"ziggurat": flat_config(sasl=OIDC_WITHOUT_SECRET)}, "c.edn", {})
+    assert report.config is not None
+    assert [p.path for p in kafka.property_problems(report.config)[0]] == ["ziggurat.sasl"]
+
+
+def test_a_route_that_mends_the_sections_refusal_has_no_problem():
+    route = batch_route(**{"sasl-oauthbearer-client-secret": "s3"})
+    report = checked(sasl=OIDC_WITHOUT_SECRET, **{"batch-routes": {"orders": route}})
+    assert report.config is not None
+    assert kafka.property_problems(report.config)[0] == []
+
+
+def test_the_mechanism_is_shown_and_oauthbearer_settings_are_not():
+    report = checked(sasl={**OIDC_WITHOUT_SECRET, "sasl-oauthbearer-client-secret": "s3"})
+    assert report.config is not None
+    shown = kafka.mask(kafka.security_properties(report.config))
+    assert shown["sasl.mechanism"] == "OAUTHBEARER"
+    assert {shown[k] for k in shown if k.startswith("sasl.oauthbearer.")} == {"***"}
+    assert [str(p) for p in checked(sasl={"jaas": {"mechanism": "SCRAM"}}).problems] == [
+        "c.edn: sasl.jaas.mechanism: must be one of 'GSSAPI', 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', "
+        "'OAUTHBEARER', got 'SCRAM'"
+    ]

@@ -191,9 +191,11 @@ class _Collect(logging.Handler):
 
 
 def property_problems(config: Config) -> tuple[list[Problem], list[Problem]]:
-    """Let librdkafka itself judge each client config, without connecting; returns (problems, warnings)."""
+    """Let librdkafka itself judge each client config, without connecting; returns (problems, warnings). What it
+    refuses in the global :ssl and :sasl sections is reported once, at the section, not at every route."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
+    shared = _SharedRefusal(config)
     for route in config.routes:
         checks: list[tuple[str, str, dict[str, str]]] = [
             ("consumer", f"{route.path}.kafka-properties", consumer_properties(config, route))
@@ -204,10 +206,62 @@ def property_problems(config: Config) -> tuple[list[Problem], list[Problem]]:
         for role, path, props in checks:
             error, notes = _try_client(role, props)
             hide = _masker(props)
-            if error:
+            if error and not shared.refused(error):
                 problems.append(Problem(config.file, path, hide(f"librdkafka refuses the {role} config: {error}")))
-            warnings.extend(Problem(config.file, path, hide(note), severity="warning") for note in notes)
+            warnings.extend(
+                Problem(config.file, path, hide(note), severity="warning") for note in notes if not shared.warned(note)
+            )
+    problems.extend(shared.problems)
+    warnings.extend(shared.warnings)
     return problems, warnings
+
+
+# How librdkafka's refusal begins, naming the kind of client: the same refusal reads alike for both kinds without it.
+_CLIENT_KIND = re.compile(r"^Failed to create (consumer|producer): ")
+# A librdkafka property name in its messages.
+_PROPERTY = re.compile(r"[a-z][a-z0-9]*(?:\.[a-z0-9]+)+")
+
+
+class _SharedRefusal:
+    """What librdkafka says of the global :ssl and :sasl properties alone. The clients of every route carry them, so
+    each would repeat it; it is reported once, at the section whose property it names (the first enabled one when
+    it names none of theirs)."""
+
+    def __init__(self, config: Config) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        props = security_properties(config)
+        error, notes = _try_client("producer", props) if props else ("", [])
+        self._error = _CLIENT_KIND.sub("", error)
+        self._notes = set(notes)
+        self._warned: set[str] = set()
+        self._config = config
+        self._said = False
+        self._hide = _masker(props)
+
+    def refused(self, error: str) -> bool:
+        """True when a route's refusal is the sections' own (reported once, by this)."""
+        if not self._error or _CLIENT_KIND.sub("", error) != self._error:
+            return False
+        if not self._said:
+            self._said = True
+            message = self._hide(f"librdkafka refuses these settings: {self._error}")
+            self.problems.append(Problem(self._config.file, self._path(self._error), message))
+        return True
+
+    def warned(self, note: str) -> bool:
+        """True when a route's warning is about the sections' properties (reported once, by this)."""
+        if note not in self._notes:
+            return False
+        if note not in self._warned:
+            self._warned.add(note)
+            self.warnings.append(Problem(self._config.file, self._path(note), self._hide(note), severity="warning"))
+        return True
+
+    def _path(self, text: str) -> str:
+        named = (security.section_of(self._config.security, name) for name in _PROPERTY.findall(text))
+        section = next((name for name in named if name), None) or security.enabled(self._config.security)[0]
+        return f"{self._config.root}.{section}" if self._config.root else section
 
 
 def _masker(props: Mapping[str, str]) -> Callable[[str], str]:

@@ -121,6 +121,7 @@ class Config:
     security: Mapping[str, Value]  # "ssl.enabled", "sasl.jaas.username", ...
     warnings: tuple[Problem, ...] = ()
     operations: Mapping[str, Value] = field(default_factory=dict)  # "log-format", "prometheus.port", ...
+    root: str = ""  # the key path the settings sit under: "ziggurat" in Ziggurat's root form, else ""
 
     def setting(self, key: str) -> Any:
         return self.operations[key].value

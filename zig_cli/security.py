@@ -222,6 +222,25 @@ class _Resolution:
             self.error(path, defaults.SSL.setting("login-callback-handler").description)  # type: ignore[union-attr]
 
 
+def enabled(values: Mapping[str, Value]) -> list[str]:
+    """The sections that are enabled, ssl before sasl."""
+    return _Resolution(values).enabled
+
+
+def section_of(values: Mapping[str, Value], prop: str) -> str | None:
+    """The enabled section (ssl or sasl) whose keys set librdkafka property `prop`: the later one when both do, as its
+    keys win; None when neither does."""
+    found = None
+    for name in enabled(values):
+        section = dict(SECTIONS)[name]
+        held = {key.removeprefix(name + "."): value for key, value in values.items() if key.startswith(name + ".")}
+        if any(value.passed == prop for value in held.values()) or any(
+            setting.kafka == prop and setting.key in held for setting in section.settings
+        ):
+            found = name
+    return found
+
+
 def resolve(values: Mapping[str, Value]) -> Resolved:
     """The librdkafka properties of the :ssl and :sasl sections (values keyed "ssl.enabled", "sasl.jaas.username"...),
     the lines that explain them, and what is wrong with them."""
