@@ -299,6 +299,9 @@ def _passed(key: str, raw: Any) -> Any:
 
 # --- one map ---
 
+# The sections whose :enabled Ziggurat compared with "true" (build-ssl-properties, build-sasl-properties).
+_COMPARED_WITH_TRUE = ("ssl", "sasl")
+
 
 class SectionCheck:
     """Checks one map against its section: its keys and their values, then env overrides and defaults. The
@@ -346,7 +349,7 @@ class SectionCheck:
                     self.findings.error(key_path, f"set twice, also as {spelled[setting.key]!r}")
                     continue
                 spelled[setting.key] = key
-                raw = self._string_bool(setting, raw, key_path)
+                raw = self._string_bool(section, setting, raw, key_path)
                 checked = self._reported(check_value(setting, raw), key_path)
                 if not isinstance(checked, Bad):
                     values[setting.key] = Value(checked, "file", written=key if key != setting.key else "")
@@ -375,16 +378,22 @@ class SectionCheck:
             self.findings.warn(path, f"ignored {keys}: {section.tolerates}")
         return spelled
 
-    def _string_bool(self, setting: Setting, raw: Any, key_path: str) -> Any:
+    def _string_bool(self, section: Section, setting: Setting, raw: Any, key_path: str) -> Any:
         """ "true" or "false" written as a string for a boolean (Ziggurat configs have them, e.g. `:enabled "true"`)
-        is read as the boolean, with a warning: Ziggurat's code took any string as true, "false" included."""
+        is read as the boolean, with a warning that says how Ziggurat read it when that differs."""
         if setting.kind != "bool" or not isinstance(raw, str) or raw.strip().lower() not in ("true", "false"):
             return raw
         meant = raw.strip().lower() == "true"
+        text = str(meant).lower()
+        # Ziggurat's :ssl and :sasl compared :enabled with "true" (config.clj); elsewhere it tested a value for truth,
+        # and any string is true in Clojure.
+        if section.name in _COMPARED_WITH_TRUE:
+            ziggurat, how = raw == "true", 'only "true" was true there'
+        else:
+            ziggurat, how = True, 'any string was true there, "false" included'
+        differs = f"; Ziggurat read it as {str(ziggurat).lower()}: {how}" if ziggurat != meant else ""
         self.findings.warn(
-            key_path,
-            f"{quoted(raw)} is a string; read as {str(meant).lower()} (write {str(meant).lower()} or "
-            f"[{str(meant).lower()} :bool]; Ziggurat took any string as true)",
+            key_path, f"{quoted(raw)} is a string; read as {text} (write {text} or [{text} :bool]{differs})"
         )
         return meant
 
