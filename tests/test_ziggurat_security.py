@@ -5,6 +5,7 @@ resources/config.test.edn and doc/configuration.md example (tests/fixtures/ziggu
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -572,3 +573,59 @@ def test_the_mechanism_is_shown_and_oauthbearer_settings_are_not():
         "c.edn: sasl.jaas.mechanism: must be one of 'GSSAPI', 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', "
         "'OAUTHBEARER', got 'SCRAM'"
     ]
+
+
+# --- passed-through properties from the environment ---
+
+OIDC_SECRET_ENV = "ZIGGURAT_SASL_SASL_OAUTHBEARER_CLIENT_SECRET"
+
+
+def test_a_passed_through_secret_may_come_from_the_environment_alone():
+    report = config.check(flat_config(sasl=OIDC_WITHOUT_SECRET), "c.edn", {OIDC_SECRET_ENV: "s3cr3t-env"})
+    assert [str(p) for p in report.problems] == []
+    assert report.warnings == ()
+    assert report.config is not None
+    assert kafka.security_properties(report.config)["sasl.oauthbearer.client.secret"] == "s3cr3t-env"
+    assert kafka.property_problems(report.config) == ([], [])
+    assert f"from the environment: sasl.sasl-oauthbearer-client-secret ({OIDC_SECRET_ENV})" in (
+        kafka.security_explained(report.config)
+    )
+
+
+def test_a_routes_passed_through_key_from_the_environment_wins_and_stays_secret(tmp_path: Path):
+    route = batch_route(**{"fetch-max-bytes": 1000, "kafka-properties": {"ssl.key.password": "in-file"}})
+    environ = {
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_FETCH_MAX_BYTES": "2000000",
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_SSL_KEY_PASSWORD": "kpw-from-env-99",
+    }
+    report = config.check(flat_config(**{"batch-routes": {"orders": route}}), "c.edn", environ)
+    assert [str(p) for p in report.problems] == []
+    assert report.config is not None
+    orders = report.config.route("orders")
+    assert orders.values["fetch-max-bytes"] == config.Value("2000000", "env", passed="fetch.max.bytes")
+    consumer = kafka.consumer_properties(report.config, orders)
+    assert (consumer["fetch.max.bytes"], consumer["ssl.key.password"]) == ("2000000", "kpw-from-env-99")
+    path = tmp_path / "config.edn"
+    path.write_text(loader.dumps(flat_config(**{"batch-routes": {"orders": route}}), "edn"), encoding="utf-8")
+    env = {"PYTHONPATH": str(FIXTURES), "COLUMNS": "250", **environ}
+    for fmt in ("text", "json"):
+        result = CliRunner().invoke(app, ["validate", str(path), "--format", fmt], env=env)
+        assert result.exit_code == 0, result.stderr
+        assert "kpw-from-env-99" not in result.stdout + result.stderr
+    settings = json.loads(result.stdout)["routes"][0]["settings"]
+    assert settings["ssl-key-password"] == {"value": "***", "origin": "env", "librdkafka": "ssl.key.password"}
+    assert "ssl.key.password" not in settings["kafka-properties"]["value"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "warning"),
+    [
+        ("ZIGGURAT_SASL_SASL_OAUTHBEARER_CLIENT_SECRE", "matches no setting"),
+        ("ZIGGURAT_SSL_FOO_BAR", "matches no setting"),
+        ("ZIGGURAT_SASL_SASL_MECHANISM", "matches no setting; did you mean ZIGGURAT_SASL_JAAS_MECHANISM?"),
+    ],
+    ids=["a misspelt property", "no property", "a property zig sets from its own key"],
+)
+def test_a_variable_that_names_no_passed_property_still_warns(variable: str, warning: str):
+    report = config.check(flat_config(), "c.edn", {variable: "x"})
+    assert [str(w) for w in report.warnings] == [f"c.edn: environment variable {variable} {warning}"]

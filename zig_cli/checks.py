@@ -254,6 +254,24 @@ class Environment:
         self.known.add(name)
         return name, self.values.get(name)
 
+    def properties(self, env_parts: tuple[str, ...], held: Mapping[str, Section]) -> list[tuple[str, str, str]]:
+        """(variable, kebab-case key, value) of each variable under `env_parts` that no setting claimed and whose
+        rest names a librdkafka property, as a kebab-case key of the file would: ZIGGURAT_SASL_SASL_OAUTHBEARER_
+        CLIENT_SECRET is :sasl's sasl-oauthbearer-client-secret. Variables under a `held` section are that section's.
+        """
+        prefix = env_name(*env_parts, "")
+        inner = tuple(env_name(key, "").removeprefix(defaults.ENV_PREFIX) for key in held)
+        found = []
+        for name, text in self.values.items():
+            rest = name.removeprefix(prefix)
+            if rest == name or name in self.known or rest.startswith(inner):
+                continue
+            key = rest.lower().replace("_", "-")
+            if librdkafka.knows(librdkafka.property_name(key)):
+                self.known.add(name)
+                found.append((name, key, text))
+        return found
+
     def unknown(self) -> list[str]:
         """A warning for each ZIGGURAT_* variable that matches no setting, with the closest name."""
         found = []
@@ -320,6 +338,8 @@ class SectionCheck:
             data = {}
         values: dict[str, Value] = {}
         spelled = self._keys(section, data, path, values)
+        if section.passes_through:
+            self._passed_from_env(section, values, path, env_parts)
         self._translate_java_properties(section, values, spelled, path)
         for setting in section.settings:
             key_path = join(path, setting.key)
@@ -378,6 +398,24 @@ class SectionCheck:
             self.findings.warn(path, f"ignored {keys}: {section.tolerates}")
         return spelled
 
+    def _passed_from_env(
+        self, section: Section, values: dict[str, Value], path: str, env_parts: tuple[str, ...]
+    ) -> None:
+        """librdkafka properties from ZIGGURAT_* variables, as the file's kebab-case keys give them, also when the
+        file omits them (an OIDC client secret kept out of the file); a variable wins over the file's key. A property
+        zig sets from a key of its own is set by that key's variable."""
+        for name, key, text in self.env.properties(env_parts, section.children):
+            if section.setting(key) is not None or _owner(section, key) is not None:
+                self.env.known.discard(name)  # not a property to pass: said to match no setting, with its did-you-mean
+                continue
+            if not_utf8(text):
+                self.findings.error(join(path, key), f"{name}: {not_utf8(text)}")
+                continue
+            prop = librdkafka.property_name(key)
+            for written in [k for k, value in values.items() if value.passed == prop]:
+                del values[written]
+            values[key] = Value(text, "env", passed=prop)
+
     def _string_bool(self, section: Section, setting: Setting, raw: Any, key_path: str) -> Any:
         """ "true" or "false" written as a string for a boolean (Ziggurat configs have them, e.g. `:enabled "true"`)
         is read as the boolean, with a warning that says how Ziggurat read it when that differs."""
@@ -426,6 +464,8 @@ class SectionCheck:
         for written_name, text in props.value.items():
             prop_path = join(join(path, spelled.get("kafka-properties", "kafka-properties")), written_name)
             prop = librdkafka.canonical(written_name)
+            if prop in passed and values[passed[prop]].origin == "env":
+                continue  # a variable overrides the file, kafka-properties included
             if prop in passed or prop in written:
                 self.findings.error(prop_path, f"set twice, also as {passed.get(prop) or written[prop]!r}")
                 continue

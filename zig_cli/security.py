@@ -89,6 +89,11 @@ class _Resolution:
         env = f" ({env_name(*path.split('.'))})" if value is not None and value.origin == "env" else ""
         return self.written(path) + env
 
+    def _applies(self, path: str) -> bool:
+        """True for a key path of an enabled section, other than its :enabled."""
+        section, key = path.split(".", 1)
+        return section in self.enabled and key != "enabled"
+
     def error(self, path: str, message: str) -> None:
         self.notes.append(Note(path, message, "error"))
 
@@ -99,6 +104,9 @@ class _Resolution:
         for name, section in SECTIONS:
             if name in self.enabled:
                 self._own(name, section)
+        from_env = [path for path, value in self.values.items() if value.origin == "env" and self._applies(path)]
+        if from_env:
+            self.explained.append("from the environment: " + ", ".join(self.said(path) for path in from_env))
         credentials = self._credentials()
         mechanism = self._mechanism(credentials)
         protocol = self._protocol(mechanism is not None or credentials is not None)
