@@ -26,8 +26,8 @@ def bundled_library() -> Path | None:
     return found[0] if found else None
 
 
-def property_names(library: Path) -> list[str]:
-    """Every property name librdkafka's table lists (global and topic), sorted."""
+def _table(library: Path) -> list[list[str]]:
+    """librdkafka's table of properties, row by row, each row's cells stripped."""
     rdkafka = ctypes.CDLL(str(library))
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
     libc.tmpfile.restype = ctypes.c_void_p
@@ -47,12 +47,27 @@ def property_names(library: Path) -> list[str]:
             chunks.append(buffer.raw[:read])
     finally:
         libc.fclose(stream)
-    names = set()
+    rows = []
     for line in b"".join(chunks).decode().splitlines():
-        first = line.split("|", 1)[0].strip()
-        if "|" in line and first and first != "Property" and not first.startswith("-"):
-            names.add(first)
-    return sorted(names)
+        cells = [cell.strip() for cell in line.split("|")]
+        if "|" in line and cells[0] and cells[0] != "Property" and not cells[0].startswith("-"):
+            rows.append(cells)
+    return rows
+
+
+def property_names(library: Path) -> list[str]:
+    """Every property name librdkafka's table lists (global and topic), sorted."""
+    return sorted({row[0] for row in _table(library)})
+
+
+def aliases(library: Path) -> set[frozenset[str]]:
+    """Each pair of names librdkafka's table gives one property ("Alias for `...`")."""
+    found = set()
+    for row in _table(library):
+        said = row[-1]
+        if said.startswith("Alias for `"):
+            found.add(frozenset((row[0], said.split("`")[1])))
+    return found
 
 
 def module_text(names: list[str]) -> str:

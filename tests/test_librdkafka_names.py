@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from confluent_kafka import KafkaException, Producer
-from librdkafka_table import bundled_library, property_names
+from librdkafka_table import aliases, bundled_library, property_names
 
 from zig_cli import librdkafka
 from zig_cli.librdkafka_names import NAMES
@@ -49,3 +49,12 @@ def test_the_closest_name_is_suggested(written: str, meant: str | None):
 def test_one_word_properties_count_as_properties():
     assert librdkafka.has_property("acks") and librdkafka.has_property("debug")
     assert not librdkafka.has_property("fetch.min.byte")
+
+
+def test_zig_gives_each_property_librdkafka_knows_by_two_names_one_name():
+    library = bundled_library()
+    if library is None:
+        pytest.skip("confluent-kafka is linked to a librdkafka outside the wheel")
+    named = {frozenset(pair) for pair in librdkafka.SAME_PROPERTY.items()}
+    assert named == aliases(library)
+    assert not set(librdkafka.SAME_PROPERTY) & set(librdkafka.SAME_PROPERTY.values())

@@ -80,6 +80,18 @@ def test_success_stores_the_next_offset_of_each_partition():
     assert worker.runtime.stats.snapshot().succeeded == 3
 
 
+def test_a_message_of_another_partition_filling_an_offset_gap_is_still_its_partitions():
+    # A transaction's commit marker leaves offset 15 of partition 0 out; partition 1's one message takes its place in
+    # the batch, so the first and last messages alone look like one unbroken run of partition 0.
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: None, producer)
+    batch = raws(b"1", b"2", b"3", b"4", b"5", start=10) + raws(b"6", partition=1, start=7)
+    batch += raws(b"7", b"8", b"9", b"10", b"11", start=16)
+    worker.handle(consumer, batch)
+    assert sorted(consumer.stored) == [("orders", 0, 21), ("orders", 1, 8)]
+
+
 def test_retry_is_written_and_acknowledged_before_offsets_are_stored():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)
@@ -181,6 +193,27 @@ def test_a_retry_worker_hands_over_only_its_own_groups_retries(caplog: pytest.Lo
     assert worker.runtime.stats.snapshot().skipped == 1
     [logged] = [r.getMessage() for r in caplog.records if "belong to the group" in r.getMessage()]
     assert "skipped 1 retry written by consumer group(s) 'old-group'" in logged
+    handed = [r.getMessage() for r in caplog.records if "handed back" in r.getMessage()]
+    assert [line.split()[1] for line in handed] == ["orders[0]@0", "orders[0]@2", "orders[0]@3"]
+
+
+def test_a_handlers_answer_names_the_messages_it_was_given_past_another_groups_retry():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    worker = make_worker(lambda batch: {"retry": [batch[-1]]}, producer, delayed=True, group="orders-group")
+
+    def retried(offset: int, group: bytes) -> FakeRaw:
+        headers = [
+            ("zig-origin-topic", b"orders"),
+            ("zig-origin-partition", b"0"),
+            ("zig-origin-offset", b"%d" % offset),
+        ]
+        headers += [("zig-retry-count", b"0"), ("zig-due-ms", b"0"), ("zig-group", group)]
+        return FakeRaw("shop-orders-retry", 0, offset, b"1", b"k", headers)
+
+    worker.handle(consumer, [retried(0, b"old-group"), retried(1, b"orders-group"), retried(2, b"orders-group")])
+    [record] = producer.produced
+    assert record["headers"]["zig-origin-offset"] == b"2"  # the message named, not the one before it
 
 
 def test_retries_and_dead_letters_name_the_group_of_the_route_that_wrote_them():

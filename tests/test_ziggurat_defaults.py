@@ -138,12 +138,11 @@ def test_keys_ziggurat_accepts_and_zig_does_not_need_are_warnings():
     assert [str(w) for w in report.warnings] == [
         "c.edn: ziggurat.default-api-timeout-ms-config: ignored: Ziggurat's code reads it only inside a route, "
         "as zig does (a route's default-api-timeout-ms)",
-        "c.edn: ziggurat.http-server.enabled: 'true' is a string; read as true (write true or [true :bool]; "
-        "Ziggurat took any string as true)",
+        "c.edn: ziggurat.http-server.enabled: 'true' is a string; read as true (write true or [true :bool])",
         "c.edn: ziggurat.http-server.graceful-shutdown-timeout-ms: ignored: zig's HTTP server answers until the "
         "workers have stopped (zig run --graceful-timeout), then stops at once",
         "c.edn: ziggurat.prometheus.enabled: 'False' is a string; read as false (write false or [false :bool]; "
-        "Ziggurat took any string as true)",
+        'Ziggurat read it as true: any string was true there, "false" included)',
         "c.edn: ziggurat.shutdown: ignored: zig run waits for the messages in hand up to --graceful-timeout (30 s), "
         "not :drain-timeout-ms",
     ]
@@ -198,3 +197,30 @@ def test_the_configuration_md_example_validates_with_ziggurat_s_meaning(tmp_path
         "ziggurat.http-server.graceful-shutdown-timeout-ms",
         "ziggurat.rabbit-mq.delay",
     } <= set(warned(found))
+
+
+@pytest.mark.parametrize(
+    ("section", "written", "warning"),
+    [
+        ("sasl", "false", "'false' is a string; read as false (write false or [false :bool])"),
+        ("ssl", "true", "'true' is a string; read as true (write true or [true :bool])"),
+        (
+            "ssl",
+            "TRUE",
+            "'TRUE' is a string; read as true (write true or [true :bool]; Ziggurat read it as false: only \"true\" "
+            "was true there)",
+        ),
+        (
+            "retry",
+            "false",
+            "'false' is a string; read as false (write false or [false :bool]; Ziggurat read it as true: any string "
+            'was true there, "false" included)',
+        ),
+    ],
+    ids=["ssl and sasl: false as Ziggurat", "true as Ziggurat", "ssl: TRUE, false to Ziggurat", "elsewhere: false"],
+)
+def test_a_string_boolean_warns_of_how_ziggurat_read_it_only_where_that_differs(
+    section: str, written: str, warning: str
+):
+    report = checked(flat_config(**{section: {"enabled": written}}))
+    assert f"c.edn: ziggurat.{section}.enabled: {warning}" in [str(w) for w in report.warnings]

@@ -5,6 +5,7 @@ resources/config.test.edn and doc/configuration.md example (tests/fixtures/ziggu
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -294,8 +295,8 @@ def test_ssl_as_sasl_ssl_beside_sasl_without_a_protocol_stays_sasl_ssl():
         (
             {"ssl": {"enabled": True, "protocol": "SASL_SSL"}, "sasl": {"enabled": True, "protocol": "SASL_PLAINTEXT"}},
             "SASL_SSL",
-            "security.protocol SASL_SSL from ssl.security-protocol (over sasl.protocol: the first set wins, :ssl's "
-            "before :sasl's)",
+            "security.protocol SASL_SSL from ssl.protocol (over sasl.protocol: the first set wins, :ssl's before "
+            ":sasl's)",
         ),
         (
             {"ssl": {"enabled": True}, "sasl": {"enabled": True, "jaas": jaas()}},
@@ -336,7 +337,7 @@ def test_plain_over_a_plaintext_listener_is_warned_of():
 
 
 def test_validate_shows_the_resolved_protocol_and_masks_the_credentials(tmp_path: Path):
-    credentials = {"username": "svc-user-77", "password": "s3cr3t-77", "login-module": SCRAM_MODULE}
+    credentials = {"username": "svc-user-qz", "password": "s3cr3t-qz", "login-module": SCRAM_MODULE}
     raw = flat_config(
         ssl={"enabled": True, "protocol": "SASL_SSL", "mechanism": "SCRAM-SHA-512", "ssl-cipher-suites": "HIGH"},
         sasl={"enabled": True, "jaas": credentials},
@@ -346,10 +347,10 @@ def test_validate_shows_the_resolved_protocol_and_masks_the_credentials(tmp_path
     result = CliRunner().invoke(app, ["validate", str(path)], env={"PYTHONPATH": str(FIXTURES)})
     assert result.exit_code == 0, result.stderr
     assert "security (every client): security.protocol=SASL_SSL, " in result.stdout
-    assert "  security.protocol SASL_SSL from ssl.security-protocol" in result.stdout
-    assert "sasl.username=***, sasl.password=***, sasl.mechanism=***" in result.stdout
+    assert "  security.protocol SASL_SSL from ssl.protocol\n" in result.stdout
+    assert "sasl.username=***, sasl.password=***, sasl.mechanism=SCRAM-SHA-512" in result.stdout
     assert "ssl.cipher.suites=HIGH" in result.stdout
-    assert "77" not in result.stdout
+    assert "-qz" not in result.stdout  # not "77": pytest's temporary directory, in the output, may have it
 
 
 # --- item 4: route keys that are librdkafka properties ---
@@ -463,3 +464,168 @@ def test_configuration_md_example_means_sasl_ssl_with_its_keystore_and_scram():
     )
     for route in report.config.routes:
         assert kafka.admin_properties(report.config, route)["security.protocol"] == "SASL_SSL"
+
+
+# --- a property librdkafka knows by two names is one setting ---
+
+
+def test_sasl_mechanisms_is_another_spelling_of_mechanism():
+    report = checked(
+        sasl={"enabled": True, "protocol": "SASL_SSL", "sasl-mechanisms": "SCRAM-SHA-256", "jaas": jaas()},
+        ssl={"enabled": False},
+    )
+    assert report.config is not None, [str(p) for p in report.problems]
+    assert kafka.security_properties(report.config) == {
+        "security.protocol": "SASL_SSL",
+        "sasl.username": "svc",
+        "sasl.password": "pw",
+        "sasl.mechanism": "SCRAM-SHA-256",
+    }
+    assert "sasl.mechanism from sasl.sasl-mechanisms" in kafka.security_explained(report.config)
+    both = checked(sasl={"enabled": True, "mechanism": "PLAIN", "sasl-mechanisms": "SCRAM-SHA-256", "jaas": jaas()})
+    assert [str(p) for p in both.problems] == ["c.edn: sasl.sasl-mechanisms: set twice, also as 'mechanism'"]
+
+
+def test_a_routes_sasl_mechanisms_is_its_sasl_mechanism_and_wins_over_the_global_one():
+    route = batch_route(**{"kafka-properties": {"sasl.mechanisms": "SCRAM-SHA-512"}})
+    report = checked(sasl={"enabled": True, "protocol": "SASL_SSL", "jaas": jaas()}, **{"batch-routes": {"o": route}})
+    assert report.config is not None, [str(p) for p in report.problems]
+    consumer = kafka.consumer_properties(report.config, report.config.route("o"))
+    assert consumer["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert "sasl.mechanisms" not in consumer
+    twice = batch_route(**{"sasl-mechanism": "PLAIN", "kafka-properties": {"sasl.mechanisms": "SCRAM-SHA-512"}})
+    assert [str(p) for p in checked(**{"batch-routes": {"o": twice}}).problems] == [
+        "c.edn: batch-routes.o.kafka-properties.sasl.mechanisms: set twice, also as 'sasl-mechanism'"
+    ]
+
+
+def test_a_username_with_no_mechanism_is_said_to_mean_plain():
+    report = checked(sasl={"enabled": True, "protocol": "SASL_SSL", "jaas": jaas()})
+    assert report.config is not None
+    assert kafka.security_properties(report.config)["sasl.mechanism"] == "PLAIN"
+    assert (
+        "sasl.mechanism PLAIN: :sasl :jaas has a username and neither :mechanism nor :login-module names a mechanism "
+        "(Ziggurat's Java client used GSSAPI here: set :mechanism if PLAIN is not meant)"
+    ) in kafka.security_explained(report.config)
+
+
+# --- what librdkafka refuses in :ssl or :sasl is said once, at the section ---
+
+OIDC_WITHOUT_SECRET = {
+    "enabled": True,
+    "protocol": "SASL_SSL",
+    "mechanism": "OAUTHBEARER",
+    "sasl-oauthbearer-method": "oidc",
+    "sasl-oauthbearer-client-id": "zig",
+    "sasl-oauthbearer-token-endpoint-url": "https://idp/token",
+}
+TWO_ROUTES = {"orders": batch_route(producer={"acks": "all"}), "more": batch_route(**{"origin-topic": "more"})}
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        (
+            {"sasl": OIDC_WITHOUT_SECRET},
+            "sasl: librdkafka refuses these settings: `sasl.oauthbearer.client.secret` is mandatory when "
+            "`sasl.oauthbearer.method=***` is set",
+        ),
+        (
+            {"sasl": {**OIDC_WITHOUT_SECRET, "sasl-oauthbearer-method": "bogus"}},
+            'sasl: librdkafka refuses these settings: Invalid value "***" for configuration property '
+            '"sasl.oauthbearer.method"',
+        ),
+        (
+            {"ssl": {"enabled": True, "ssl-keystore-location": "/nonexistent/ks.p12", "ssl-keystore-password": "k"}},
+            "ssl: librdkafka refuses these settings: Failed to open ssl.keystore.location: ***: ",
+        ),
+    ],
+    ids=["a missing OIDC secret", "a bad sasl-oauthbearer-method", "a missing keystore"],
+)
+def test_a_refused_security_setting_is_reported_once_at_its_section(sections: dict[str, Any], message: str):
+    report = checked(**sections, **{"batch-routes": TWO_ROUTES})
+    assert report.config is not None
+    problems, _ = kafka.property_problems(report.config)
+    assert len(problems) == 1, [str(p) for p in problems]
+    assert str(problems[0]).startswith(f"c.edn: {message}")
+
+
+def test_in_the_root_form_the_section_is_under_ziggurat():
+    report = config.check({"ziggurat": flat_config(sasl=OIDC_WITHOUT_SECRET)}, "c.edn", {})
+    assert report.config is not None
+    assert [p.path for p in kafka.property_problems(report.config)[0]] == ["ziggurat.sasl"]
+
+
+def test_a_route_that_mends_the_sections_refusal_has_no_problem():
+    route = batch_route(**{"sasl-oauthbearer-client-secret": "s3"})
+    report = checked(sasl=OIDC_WITHOUT_SECRET, **{"batch-routes": {"orders": route}})
+    assert report.config is not None
+    assert kafka.property_problems(report.config)[0] == []
+
+
+def test_the_mechanism_is_shown_and_oauthbearer_settings_are_not():
+    report = checked(sasl={**OIDC_WITHOUT_SECRET, "sasl-oauthbearer-client-secret": "s3"})
+    assert report.config is not None
+    shown = kafka.mask(kafka.security_properties(report.config))
+    assert shown["sasl.mechanism"] == "OAUTHBEARER"
+    assert {shown[k] for k in shown if k.startswith("sasl.oauthbearer.")} == {"***"}
+    assert [str(p) for p in checked(sasl={"jaas": {"mechanism": "SCRAM"}}).problems] == [
+        "c.edn: sasl.jaas.mechanism: must be one of 'GSSAPI', 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', "
+        "'OAUTHBEARER', got 'SCRAM'"
+    ]
+
+
+# --- passed-through properties from the environment ---
+
+OIDC_SECRET_ENV = "ZIGGURAT_SASL_SASL_OAUTHBEARER_CLIENT_SECRET"
+
+
+def test_a_passed_through_secret_may_come_from_the_environment_alone():
+    report = config.check(flat_config(sasl=OIDC_WITHOUT_SECRET), "c.edn", {OIDC_SECRET_ENV: "s3cr3t-env"})
+    assert [str(p) for p in report.problems] == []
+    assert report.warnings == ()
+    assert report.config is not None
+    assert kafka.security_properties(report.config)["sasl.oauthbearer.client.secret"] == "s3cr3t-env"
+    assert kafka.property_problems(report.config) == ([], [])
+    assert f"from the environment: sasl.sasl-oauthbearer-client-secret ({OIDC_SECRET_ENV})" in (
+        kafka.security_explained(report.config)
+    )
+
+
+def test_a_routes_passed_through_key_from_the_environment_wins_and_stays_secret(tmp_path: Path):
+    route = batch_route(**{"fetch-max-bytes": 1000, "kafka-properties": {"ssl.key.password": "in-file"}})
+    environ = {
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_FETCH_MAX_BYTES": "2000000",
+        "ZIGGURAT_BATCH_ROUTES_ORDERS_SSL_KEY_PASSWORD": "kpw-from-env-99",
+    }
+    report = config.check(flat_config(**{"batch-routes": {"orders": route}}), "c.edn", environ)
+    assert [str(p) for p in report.problems] == []
+    assert report.config is not None
+    orders = report.config.route("orders")
+    assert orders.values["fetch-max-bytes"] == config.Value("2000000", "env", passed="fetch.max.bytes")
+    consumer = kafka.consumer_properties(report.config, orders)
+    assert (consumer["fetch.max.bytes"], consumer["ssl.key.password"]) == ("2000000", "kpw-from-env-99")
+    path = tmp_path / "config.edn"
+    path.write_text(loader.dumps(flat_config(**{"batch-routes": {"orders": route}}), "edn"), encoding="utf-8")
+    env = {"PYTHONPATH": str(FIXTURES), "COLUMNS": "250", **environ}
+    for fmt in ("text", "json"):
+        result = CliRunner().invoke(app, ["validate", str(path), "--format", fmt], env=env)
+        assert result.exit_code == 0, result.stderr
+        assert "kpw-from-env-99" not in result.stdout + result.stderr
+    settings = json.loads(result.stdout)["routes"][0]["settings"]
+    assert settings["ssl-key-password"] == {"value": "***", "origin": "env", "librdkafka": "ssl.key.password"}
+    assert "ssl.key.password" not in settings["kafka-properties"]["value"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "warning"),
+    [
+        ("ZIGGURAT_SASL_SASL_OAUTHBEARER_CLIENT_SECRE", "matches no setting"),
+        ("ZIGGURAT_SSL_FOO_BAR", "matches no setting"),
+        ("ZIGGURAT_SASL_SASL_MECHANISM", "matches no setting; did you mean ZIGGURAT_SASL_JAAS_MECHANISM?"),
+    ],
+    ids=["a misspelt property", "no property", "a property zig sets from its own key"],
+)
+def test_a_variable_that_names_no_passed_property_still_warns(variable: str, warning: str):
+    report = config.check(flat_config(), "c.edn", {variable: "x"})
+    assert [str(w) for w in report.warnings] == [f"c.edn: environment variable {variable} {warning}"]

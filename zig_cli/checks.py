@@ -212,10 +212,8 @@ def _properties(raw: Any) -> Any:
         return Bad(f"expected a map of librdkafka properties, got {_kind_only(raw)}")
     props: dict[str, str] = {}
     for name, item in raw.items():
-        if isinstance(item, bool):
-            props[str(name)] = "true" if item else "false"
-        elif isinstance(item, str | int | float):
-            props[str(name)] = str(item)
+        if isinstance(item, str | int | float):
+            props[str(name)] = librdkafka.text(item)
         else:
             return Bad(f"{name!r}: expected a string, number or boolean, got {_kind_only(item)}")
     return props
@@ -256,6 +254,24 @@ class Environment:
         self.known.add(name)
         return name, self.values.get(name)
 
+    def properties(self, env_parts: tuple[str, ...], held: Mapping[str, Section]) -> list[tuple[str, str, str]]:
+        """(variable, kebab-case key, value) of each variable under `env_parts` that no setting claimed and whose
+        rest names a librdkafka property, as a kebab-case key of the file would: ZIGGURAT_SASL_SASL_OAUTHBEARER_
+        CLIENT_SECRET is :sasl's sasl-oauthbearer-client-secret. Variables under a `held` section are that section's.
+        """
+        prefix = env_name(*env_parts, "")
+        inner = tuple(env_name(key, "").removeprefix(defaults.ENV_PREFIX) for key in held)
+        found = []
+        for name, text in self.values.items():
+            rest = name.removeprefix(prefix)
+            if rest == name or name in self.known or rest.startswith(inner):
+                continue
+            key = rest.lower().replace("_", "-")
+            if librdkafka.knows(librdkafka.property_name(key)):
+                self.known.add(name)
+                found.append((name, key, text))
+        return found
+
     def unknown(self) -> list[str]:
         """A warning for each ZIGGURAT_* variable that matches no setting, with the closest name."""
         found = []
@@ -293,18 +309,16 @@ def _owner(section: Section, key: str) -> Setting | None:
 
 def _passed(key: str, raw: Any) -> Any:
     """A key passed on to librdkafka as its property: the value as text, or Bad."""
-    if isinstance(raw, bool):
-        text = "true" if raw else "false"
-    elif isinstance(raw, str | int | float):
-        text = str(raw)
-    else:
-        return Bad(
-            f"expected a string, number or boolean for librdkafka's {key.replace('-', '.')}, got {_kind_only(raw)}"
-        )
-    return Value(text, "file", passed=librdkafka.property_name(key))
+    name = librdkafka.property_name(key)
+    if not isinstance(raw, str | int | float):
+        return Bad(f"expected a string, number or boolean for librdkafka's {name}, got {_kind_only(raw)}")
+    return Value(librdkafka.text(raw), "file", passed=name)
 
 
 # --- one map ---
+
+# The sections whose :enabled Ziggurat compared with "true" (build-ssl-properties, build-sasl-properties).
+_COMPARED_WITH_TRUE = ("ssl", "sasl")
 
 
 class SectionCheck:
@@ -324,6 +338,8 @@ class SectionCheck:
             data = {}
         values: dict[str, Value] = {}
         spelled = self._keys(section, data, path, values)
+        if section.passes_through:
+            self._passed_from_env(section, values, path, env_parts)
         self._translate_java_properties(section, values, spelled, path)
         for setting in section.settings:
             key_path = join(path, setting.key)
@@ -353,10 +369,10 @@ class SectionCheck:
                     self.findings.error(key_path, f"set twice, also as {spelled[setting.key]!r}")
                     continue
                 spelled[setting.key] = key
-                raw = self._string_bool(setting, raw, key_path)
+                raw = self._string_bool(section, setting, raw, key_path)
                 checked = self._reported(check_value(setting, raw), key_path)
                 if not isinstance(checked, Bad):
-                    values[setting.key] = Value(checked, "file")
+                    values[setting.key] = Value(checked, "file", written=key if key != setting.key else "")
             elif key in section.children:
                 if raw is not None and not isinstance(raw, Mapping):
                     shown = MASKED if holds_secrets(section.children[key]) else describe(raw)
@@ -382,16 +398,40 @@ class SectionCheck:
             self.findings.warn(path, f"ignored {keys}: {section.tolerates}")
         return spelled
 
-    def _string_bool(self, setting: Setting, raw: Any, key_path: str) -> Any:
+    def _passed_from_env(
+        self, section: Section, values: dict[str, Value], path: str, env_parts: tuple[str, ...]
+    ) -> None:
+        """librdkafka properties from ZIGGURAT_* variables, as the file's kebab-case keys give them, also when the
+        file omits them (an OIDC client secret kept out of the file); a variable wins over the file's key. A property
+        zig sets from a key of its own is set by that key's variable."""
+        for name, key, text in self.env.properties(env_parts, section.children):
+            if section.setting(key) is not None or _owner(section, key) is not None:
+                self.env.known.discard(name)  # not a property to pass: said to match no setting, with its did-you-mean
+                continue
+            if not_utf8(text):
+                self.findings.error(join(path, key), f"{name}: {not_utf8(text)}")
+                continue
+            prop = librdkafka.property_name(key)
+            for written in [k for k, value in values.items() if value.passed == prop]:
+                del values[written]
+            values[key] = Value(text, "env", passed=prop)
+
+    def _string_bool(self, section: Section, setting: Setting, raw: Any, key_path: str) -> Any:
         """ "true" or "false" written as a string for a boolean (Ziggurat configs have them, e.g. `:enabled "true"`)
-        is read as the boolean, with a warning: Ziggurat's code took any string as true, "false" included."""
+        is read as the boolean, with a warning that says how Ziggurat read it when that differs."""
         if setting.kind != "bool" or not isinstance(raw, str) or raw.strip().lower() not in ("true", "false"):
             return raw
         meant = raw.strip().lower() == "true"
+        text = str(meant).lower()
+        # Ziggurat's :ssl and :sasl compared :enabled with "true" (config.clj); elsewhere it tested a value for truth,
+        # and any string is true in Clojure.
+        if section.name in _COMPARED_WITH_TRUE:
+            ziggurat, how = raw == "true", 'only "true" was true there'
+        else:
+            ziggurat, how = True, 'any string was true there, "false" included'
+        differs = f"; Ziggurat read it as {str(ziggurat).lower()}: {how}" if ziggurat != meant else ""
         self.findings.warn(
-            key_path,
-            f"{quoted(raw)} is a string; read as {str(meant).lower()} (write {str(meant).lower()} or "
-            f"[{str(meant).lower()} :bool]; Ziggurat took any string as true)",
+            key_path, f"{quoted(raw)} is a string; read as {text} (write {text} or [{text} :bool]{differs})"
         )
         return meant
 
@@ -420,11 +460,16 @@ class SectionCheck:
         passed = {value.passed: key for key, value in values.items() if value.passed}
         # A plugin may add properties of its own, which librdkafka knows only once the plugin is loaded.
         plugins = PLUGINS in props.value or PLUGINS in passed
-        for prop, text in props.value.items():
-            prop_path = join(join(path, spelled.get("kafka-properties", "kafka-properties")), prop)
-            if prop in passed:
-                self.findings.error(prop_path, f"set twice, also as {passed[prop]!r}")
+        written: dict[str, str] = {}  # property -> the name it was written under, for one written under both names
+        for written_name, text in props.value.items():
+            prop_path = join(join(path, spelled.get("kafka-properties", "kafka-properties")), written_name)
+            prop = librdkafka.canonical(written_name)
+            if prop in passed and values[passed[prop]].origin == "env":
+                continue  # a variable overrides the file, kafka-properties included
+            if prop in passed or prop in written:
+                self.findings.error(prop_path, f"set twice, also as {passed.get(prop) or written[prop]!r}")
                 continue
+            written[prop] = written_name
             if prop not in JAVA_ONLY and not plugins and not librdkafka.has_property(prop):
                 close = librdkafka.close_name(prop)
                 hint = f"; did you mean {close!r}?" if close else ""

@@ -122,7 +122,8 @@ class _Walk:
         for message in self.env.unknown():
             self.findings.warn("", message)
         warnings = tuple(self.findings.warnings)
-        return Config(self.findings.file, app_name, tuple(routes), scoped["clients"], warnings, scoped["process"])
+        clients = scoped["clients"]
+        return Config(self.findings.file, app_name, tuple(routes), clients, warnings, scoped["process"], root_path)
 
     def _root(self, raw: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         """The map that holds the settings (inside :ziggurat, or the file itself) and its key path."""

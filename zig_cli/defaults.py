@@ -635,7 +635,6 @@ def _mechanism(description: str) -> Setting:
         description,
         kafka="sasl.mechanism",
         choices=SASL_MECHANISMS,
-        secret=True,  # as every SASL property: it says which credentials to try
         aliases=("sasl-mechanism",),
         default_text=_MECHANISM_DEFAULT,
     )
@@ -938,7 +937,6 @@ LIBRDKAFKA_SECRETS: frozenset[str] = frozenset(
     {
         "ssl.key.pem",
         "ssl.ca.pem",
-        "sasl.mechanisms",
         "sasl.kerberos.keytab",
         "sasl.kerberos.kinit.cmd",
         "sasl.kerberos.min.time.before.relogin",

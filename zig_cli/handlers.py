@@ -47,10 +47,7 @@ def add_search_paths(paths: Iterable[Path]) -> None:
 def resolve(spec: str, stream: bool | None = None) -> Handler:
     """Import the handler named by `spec`; raises HandlerImportError saying exactly what went wrong, including
     what zig knows would fail when it calls the handler of a batch route (`stream` False) or a stream route (True)."""
-    target, walked = _locate(spec)
-    wrong = _wrong_kind(target)
-    if wrong:
-        raise HandlerImportError(f"{walked!r} is {wrong}; name a function")
+    target, walked = _locate_function(spec)
     if not is_async(target) and any(_wraps_async(f) for f in _called(target)):
         raise HandlerImportError(
             f"{walked!r} is a plain function wrapping an async one (a decorator whose wrapper is not `async def`): "
@@ -64,10 +61,7 @@ def resolve(spec: str, stream: bool | None = None) -> Handler:
 
 def resolve_hook(spec: str) -> Callable[[], Any]:
     """Import a start-fn or stop-fn: a plain function zig calls once with no arguments, as Ziggurat did."""
-    target, walked = _locate(spec)
-    wrong = _wrong_kind(target)
-    if wrong:
-        raise HandlerImportError(f"{walked!r} is {wrong}; name a function")
+    target, walked = _locate_function(spec)
     if is_async(target):
         raise HandlerImportError(
             f"{walked!r} is an async function: zig calls a start-fn or stop-fn once, outside any event loop; "
@@ -75,6 +69,15 @@ def resolve_hook(spec: str) -> Callable[[], Any]:
         )
     _check_arguments(target, walked, 0)
     return target  # type: ignore[no-any-return]
+
+
+def _locate_function(spec: str) -> tuple[Any, str]:
+    """As _locate, refusing what zig cannot call as a function: classes and generator functions."""
+    target, walked = _locate(spec)
+    wrong = _wrong_kind(target)
+    if wrong:
+        raise HandlerImportError(f"{walked!r} is {wrong}; name a function")
+    return target, walked
 
 
 def _locate(spec: str) -> tuple[Any, str]:

@@ -18,12 +18,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from zig_cli import access, defaults, membership, security
+from zig_cli import access, defaults, librdkafka, membership, security
 from zig_cli.config import Config, Route, Value
 from zig_cli.config import is_plain_topic as is_plain_topic  # config validates origin topics by the same rule
 from zig_cli.config import subscription as subscription
 from zig_cli.defaults import Section
 from zig_cli.errors import KafkaFatalError, Problem, ZigError
+from zig_cli.model import passed
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +50,11 @@ def mask(properties: Mapping[str, str]) -> dict[str, str]:
     return {k: MASK if is_secret(k) else v for k, v in properties.items()}
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _mapped(section: Section, values: Mapping[str, Value]) -> dict[str, str]:
     props: dict[str, str] = {}
     for setting in section.settings:
         if setting.kafka and setting.key in values:
-            props[setting.kafka] = _text(values[setting.key].value)
+            props[setting.kafka] = librdkafka.text(values[setting.key].value)
     return props
 
 
@@ -73,14 +68,9 @@ def security_explained(config: Config) -> tuple[str, ...]:
     return security.resolve(config.security).explained
 
 
-def _passed(values: Mapping[str, Value]) -> dict[str, str]:
-    """The keys of a section that are librdkafka properties in kebab case, by their property names."""
-    return {value.passed: str(value.value) for value in values.values() if value.passed}
-
-
 def route_raw_properties(route: Route) -> dict[str, str]:
     """The librdkafka properties a route names itself: its kebab-case keys passed through, then kafka-properties."""
-    return _passed(route.own()) | (route["kafka-properties"] if "kafka-properties" in route.values else {})
+    return passed(route.own()) | (route["kafka-properties"] if "kafka-properties" in route.values else {})
 
 
 # What a client needs to reach and authenticate to a cluster. Of a route's own properties only these reach the clients
@@ -186,7 +176,7 @@ def producer_properties(config: Config, route: Route) -> dict[str, str]:
     on_route_cluster = servers is None or servers.value == route["bootstrap-servers"]
     props = connection_properties(config, route) if on_route_cluster else security_properties(config)
     props.update(_mapped(defaults.PRODUCER, producer))
-    props.update(_passed(producer))
+    props.update(passed(producer))
     props.update(producer["kafka-properties"].value if "kafka-properties" in producer else {})
     return props
 
@@ -201,9 +191,11 @@ class _Collect(logging.Handler):
 
 
 def property_problems(config: Config) -> tuple[list[Problem], list[Problem]]:
-    """Let librdkafka itself judge each client config, without connecting; returns (problems, warnings)."""
+    """Let librdkafka itself judge each client config, without connecting; returns (problems, warnings). What it
+    refuses in the global :ssl and :sasl sections is reported once, at the section, not at every route."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
+    shared = _SharedRefusal(config)
     for route in config.routes:
         checks: list[tuple[str, str, dict[str, str]]] = [
             ("consumer", f"{route.path}.kafka-properties", consumer_properties(config, route))
@@ -214,10 +206,62 @@ def property_problems(config: Config) -> tuple[list[Problem], list[Problem]]:
         for role, path, props in checks:
             error, notes = _try_client(role, props)
             hide = _masker(props)
-            if error:
+            if error and not shared.refused(error):
                 problems.append(Problem(config.file, path, hide(f"librdkafka refuses the {role} config: {error}")))
-            warnings.extend(Problem(config.file, path, hide(note), severity="warning") for note in notes)
+            warnings.extend(
+                Problem(config.file, path, hide(note), severity="warning") for note in notes if not shared.warned(note)
+            )
+    problems.extend(shared.problems)
+    warnings.extend(shared.warnings)
     return problems, warnings
+
+
+# How librdkafka's refusal begins, naming the kind of client: the same refusal reads alike for both kinds without it.
+_CLIENT_KIND = re.compile(r"^Failed to create (consumer|producer): ")
+# A librdkafka property name in its messages.
+_PROPERTY = re.compile(r"[a-z][a-z0-9]*(?:\.[a-z0-9]+)+")
+
+
+class _SharedRefusal:
+    """What librdkafka says of the global :ssl and :sasl properties alone. The clients of every route carry them, so
+    each would repeat it; it is reported once, at the section whose property it names (the first enabled one when
+    it names none of theirs)."""
+
+    def __init__(self, config: Config) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        props = security_properties(config)
+        error, notes = _try_client("producer", props) if props else ("", [])
+        self._error = _CLIENT_KIND.sub("", error)
+        self._notes = set(notes)
+        self._warned: set[str] = set()
+        self._config = config
+        self._said = False
+        self._hide = _masker(props)
+
+    def refused(self, error: str) -> bool:
+        """True when a route's refusal is the sections' own (reported once, by this)."""
+        if not self._error or _CLIENT_KIND.sub("", error) != self._error:
+            return False
+        if not self._said:
+            self._said = True
+            message = self._hide(f"librdkafka refuses these settings: {self._error}")
+            self.problems.append(Problem(self._config.file, self._path(self._error), message))
+        return True
+
+    def warned(self, note: str) -> bool:
+        """True when a route's warning is about the sections' properties (reported once, by this)."""
+        if note not in self._notes:
+            return False
+        if note not in self._warned:
+            self._warned.add(note)
+            self.warnings.append(Problem(self._config.file, self._path(note), self._hide(note), severity="warning"))
+        return True
+
+    def _path(self, text: str) -> str:
+        named = (security.section_of(self._config.security, name) for name in _PROPERTY.findall(text))
+        section = next((name for name in named if name), None) or security.enabled(self._config.security)[0]
+        return f"{self._config.root}.{section}" if self._config.root else section
 
 
 def _masker(props: Mapping[str, str]) -> Callable[[str], str]:

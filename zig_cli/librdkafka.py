@@ -1,4 +1,5 @@
-"""Ask librdkafka itself whether it has a configuration property, without building a client.
+"""librdkafka's configuration properties as zig names them: whether librdkafka has one (asked without building a
+client), the property a kebab-case key names, and a value as the property's text.
 
 Ziggurat passed any kebab-case key of a route, :ssl or :sasl to the Java client (`isolation-level` became
 isolation.level); zig passes on such a key when librdkafka knows the property it names.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Mapping
 
 from confluent_kafka import KafkaException, Producer
 
@@ -22,9 +24,40 @@ _UNKNOWN = "No such configuration property"
 _NAME = re.compile(r"[a-z][a-z0-9]*(\.[a-z0-9]+)+")
 
 
+# Properties librdkafka knows by two names (its table's "Alias for"), by the one zig uses: the Java client's, which
+# zig's settings use too. One property, one name: a config that sets both names would otherwise have librdkafka apply
+# whichever comes last, silently (`:sasl-mechanisms` beside :mechanism). tests/test_librdkafka_names.py checks it.
+SAME_PROPERTY: Mapping[str, str] = {
+    "metadata.broker.list": "bootstrap.servers",
+    "sasl.mechanisms": "sasl.mechanism",
+    "sasl.oauthbearer.client.credentials.client.id": "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.credentials.client.secret": "sasl.oauthbearer.client.secret",
+    "max.in.flight": "max.in.flight.requests.per.connection",
+    "fetch.message.max.bytes": "max.partition.fetch.bytes",
+    "queue.buffering.max.ms": "linger.ms",
+    "message.send.max.retries": "retries",
+    "compression.codec": "compression.type",
+    "request.required.acks": "acks",
+    "message.timeout.ms": "delivery.timeout.ms",
+}
+
+
+def canonical(name: str) -> str:
+    """The one name zig gives a property librdkafka knows by two (SAME_PROPERTY), or `name`."""
+    return SAME_PROPERTY.get(name, name)
+
+
 def property_name(key: str) -> str:
-    """The librdkafka property a kebab-case key names: `fetch-max-bytes` is fetch.max.bytes."""
-    return key.replace("-", ".")
+    """The librdkafka property a kebab-case key names: `fetch-max-bytes` is fetch.max.bytes; `sasl-mechanisms`, one of
+    two names of a property, is sasl.mechanism (canonical)."""
+    return canonical(key.replace("-", "."))
+
+
+def text(value: object) -> str:
+    """A value as librdkafka takes a property's: text, with booleans as true and false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @functools.cache

@@ -25,6 +25,14 @@ class Value:
     # For a key that is no zig setting but a librdkafka property in kebab case (Ziggurat passed any key to Kafka):
     # the property its value is passed to, as text.
     passed: str = ""
+    # The key as the file wrote it, when that is another spelling of the setting's key (`:protocol` for
+    # security-protocol): what is said about the value names it as the file does.
+    written: str = ""
+
+
+def passed(values: Mapping[str, Value]) -> dict[str, str]:
+    """The librdkafka properties of a map's keys that are passed through (Value.passed), with their values."""
+    return {value.passed: str(value.value) for value in values.values() if value.passed}
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class Config:
     security: Mapping[str, Value]  # "ssl.enabled", "sasl.jaas.username", ...
     warnings: tuple[Problem, ...] = ()
     operations: Mapping[str, Value] = field(default_factory=dict)  # "log-format", "prometheus.port", ...
+    root: str = ""  # the key path the settings sit under: "ziggurat" in Ziggurat's root form, else ""
 
     def setting(self, key: str) -> Any:
         return self.operations[key].value

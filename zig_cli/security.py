@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from zig_cli import defaults
+from zig_cli import defaults, librdkafka
+from zig_cli.checks import env_name
 from zig_cli.defaults import Section
-from zig_cli.model import Value
+from zig_cli.model import Value, passed
 
 SECTIONS: tuple[tuple[str, Section], ...] = (("ssl", defaults.SSL), ("sasl", defaults.SASL))
 # The keys resolve() decides itself, rather than each section setting its own.
@@ -41,12 +42,6 @@ class Resolved:
     properties: dict[str, str]
     explained: tuple[str, ...] = ()
     notes: tuple[Note, ...] = ()
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _set(value: Value | None) -> bool:
@@ -80,8 +75,24 @@ class _Resolution:
             return None
         value = str(self.values[found[0]].value)
         overruled = [key for key in found[1:] if str(self.values[key].value) != value]
-        why = f" (over {overruled[0]}: the first set wins, :ssl's before :sasl's)" if overruled else ""
+        why = f" (over {self.said(overruled[0])}: the first set wins, :ssl's before :sasl's)" if overruled else ""
         return found[0], value, why
+
+    def written(self, path: str) -> str:
+        """A key path in the file's spelling (`ssl.protocol` for ssl.security-protocol)."""
+        value = self.values.get(path)
+        return f"{path.rsplit('.', 1)[0]}.{value.written}" if value is not None and value.written else path
+
+    def said(self, path: str) -> str:
+        """A key path as the config gave it: in the file's spelling, or with the variable that set it."""
+        value = self.values.get(path)
+        env = f" ({env_name(*path.split('.'))})" if value is not None and value.origin == "env" else ""
+        return self.written(path) + env
+
+    def _applies(self, path: str) -> bool:
+        """True for a key path of an enabled section, other than its :enabled."""
+        section, key = path.split(".", 1)
+        return section in self.enabled and key != "enabled"
 
     def error(self, path: str, message: str) -> None:
         self.notes.append(Note(path, message, "error"))
@@ -93,6 +104,9 @@ class _Resolution:
         for name, section in SECTIONS:
             if name in self.enabled:
                 self._own(name, section)
+        from_env = [path for path, value in self.values.items() if value.origin == "env" and self._applies(path)]
+        if from_env:
+            self.explained.append("from the environment: " + ", ".join(self.said(path) for path in from_env))
         credentials = self._credentials()
         mechanism = self._mechanism(credentials)
         protocol = self._protocol(mechanism is not None or credentials is not None)
@@ -114,10 +128,8 @@ class _Resolution:
         for setting in section.settings:
             value = self.values.get(f"{name}.{setting.key}")
             if setting.kafka and setting.kafka not in _RESOLVED and value is not None:
-                self.props[setting.kafka] = _text(value.value)
-        for key, value in self.values.items():
-            if value.passed and key.startswith(name + "."):
-                self.props[value.passed] = value.value
+                self.props[setting.kafka] = librdkafka.text(value.value)
+        self.props.update(passed({k: v for k, v in self.values.items() if k.startswith(name + ".")}))
         keystore_type = self.values.get(f"{name}.ssl-keystore-type")
         if keystore_type is not None and str(keystore_type.value).upper() != "PKCS12":
             self.error(
@@ -152,14 +164,23 @@ class _Resolution:
         module = str(self.values[module_path].value) if credentials and module_path in self.values else None
         implied = defaults.LOGIN_MODULES.get(module) if module else None
         if named is not None:
-            self.explained.append(f"sasl.mechanism from {named[0]}{named[2]}")
+            self.explained.append(f"sasl.mechanism from {self.said(named[0])}{named[2]}")
             if module is not None and module in defaults.LOGIN_MODULES and implied not in (None, named[1]):
-                self.warn(module_path, f"{_module_name(module)} means mechanism {implied}, but {named[0]} is used")
+                self.warn(
+                    module_path,
+                    f"{_module_name(module)} means mechanism {implied}, but {self.written(named[0])} is used",
+                )
             elif module is not None and module not in defaults.LOGIN_MODULES:
-                self.warn(module_path, f"librdkafka cannot load a Java login module; {named[0]} is used")
+                self.warn(module_path, f"librdkafka cannot load a Java login module; {self.written(named[0])} is used")
             return named[1]
         if module is None:
-            return "PLAIN" if credentials is not None and self._jaas_user(credentials) else None
+            if credentials is None or not self._jaas_user(credentials):
+                return None
+            self.explained.append(
+                f"sasl.mechanism PLAIN: :{credentials} :jaas has a username and neither :mechanism nor :login-module "
+                "names a mechanism (Ziggurat's Java client used GSSAPI here: set :mechanism if PLAIN is not meant)"
+            )
+            return "PLAIN"
         if module not in defaults.LOGIN_MODULES:
             self.error(
                 module_path, "librdkafka cannot load a Java login module: name the SASL mechanism with :mechanism"
@@ -178,13 +199,13 @@ class _Resolution:
         named = self._first([f"{n}.{_PROTOCOL_KEY[n]}" for n, _ in SECTIONS])
         if named is not None:
             path, protocol, why = named
-            self.protocol_path = path
-            self.explained.append(f"security.protocol {protocol} from {path}{why}")
+            self.protocol_path = self.written(path)
+            self.explained.append(f"security.protocol {protocol} from {self.said(path)}{why}")
             if protocol == "SASL_PLAINTEXT" and "ssl" in self.enabled:
                 self.warn(
                     "ssl.enabled",
-                    f"{path} is SASL_PLAINTEXT, which does not use TLS: :ssl's settings are unused (set :ssl "
-                    ':protocol "SASL_SSL" for TLS)',
+                    f"{self.protocol_path} is SASL_PLAINTEXT, which does not use TLS: :ssl's settings are unused "
+                    '(set :ssl :protocol "SASL_SSL" for TLS)',
                 )
             return protocol
         if "ssl" in self.enabled:
@@ -207,6 +228,25 @@ class _Resolution:
             self.warn(path, "ignored: librdkafka fetches the tokens itself (sasl.oauthbearer.method oidc)")
         else:
             self.error(path, defaults.SSL.setting("login-callback-handler").description)  # type: ignore[union-attr]
+
+
+def enabled(values: Mapping[str, Value]) -> list[str]:
+    """The sections that are enabled, ssl before sasl."""
+    return _Resolution(values).enabled
+
+
+def section_of(values: Mapping[str, Value], prop: str) -> str | None:
+    """The enabled section (ssl or sasl) whose keys set librdkafka property `prop`: the later one when both do, as its
+    keys win; None when neither does."""
+    found = None
+    for name in enabled(values):
+        section = dict(SECTIONS)[name]
+        held = {key.removeprefix(name + "."): value for key, value in values.items() if key.startswith(name + ".")}
+        if any(value.passed == prop for value in held.values()) or any(
+            setting.kafka == prop and setting.key in held for setting in section.settings
+        ):
+            found = name
+    return found
 
 
 def resolve(values: Mapping[str, Value]) -> Resolved:

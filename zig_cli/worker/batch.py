@@ -157,18 +157,21 @@ def spans(raws: Sequence[Any]) -> dict[Where, tuple[Any, Any]]:
 
 
 def _single_partition(raws: Sequence[Any]) -> Where | None:
-    """The partition of a batch that is one partition's unbroken run of offsets (most batches are), else None.
+    """The partition of a batch whose messages are all of one partition (most batches are), else None.
 
-    Exact, without looking at the messages in between: a partition's messages come in increasing offsets, so if
-    the first and the last are `len - 1` offsets apart in the same partition, every message is of that partition.
+    Every message's partition is looked at, in C: the offsets of the first and the last cannot tell, because a
+    partition's offsets have gaps (a transaction's commit marker takes one) that messages of another partition can
+    fill exactly, and a message the ledger did not see could have its offset committed past it. The topic is the
+    first's and the last's: a route subscribed to one topic (all but pattern routes) has no other.
     """
     if not raws:
         return None
     first, last = raws[0], raws[-1]
     where = (first.topic(), first.partition())
-    if (last.topic(), last.partition()) == where and last.offset() - first.offset() == len(raws) - 1:
-        return where
-    return None
+    if (last.topic(), last.partition()) != where:
+        return None
+    partitions = list(map(type(first).partition, raws))
+    return where if partitions.count(where[1]) == len(partitions) else None
 
 
 def ranges(raws: Sequence[Any]) -> str:

@@ -151,8 +151,10 @@ def batch_answered(
         return None
     answer = contract.interpret_batch_result(route, result, handed)
     if answer is not contract.NO_ANSWER:
-        # positions in `handed` are batch indexes unless some message did not decode
-        index_of = [i for i, m in enumerate(batch.messages) if m is not None] if batch.reasons else None
+        # positions in `handed` are batch indexes unless some message was not handed (it did not decode, or it is
+        # another group's retry)
+        some_not_handed = len(handed) < len(batch.messages)
+        index_of = [i for i, m in enumerate(batch.messages) if m is not None] if some_not_handed else None
         apply_answer(answer, verdicts, index_of)
     return Decision(len(batch.raws), verdicts, 0) if verdicts else None
 

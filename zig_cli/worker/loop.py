@@ -177,7 +177,7 @@ class Worker:
 
     def _submit(self, consumer: ConsumerLike, raws: list[Any], origins: list[envelope.Origin] | None) -> None:
         if origins is not None:  # a retry worker's: retried messages handed back
-            self.runtime.notices.handed_back(raws, origins)
+            self.runtime.notices.handed_back(raws, origins, self.runtime.group)
         items = self.dispatch.split(raws, origins)
         self._ledger.register(items)  # before any can finish
         finished = self.dispatch.start(items)

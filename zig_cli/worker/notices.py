@@ -98,12 +98,16 @@ class Notices:
                 extra=logs.at(route, origin.topic, origin.partition, origin.offset),
             )
 
-    def handed_back(self, raws: Sequence[Any], origins: Sequence[envelope.Origin]) -> None:
-        """An INFO line per retried message handed to the handler again."""
-        allowed, held = self._handed.take(len(raws))
+    def handed_back(self, raws: Sequence[Any], origins: Sequence[envelope.Origin], group: str | None = None) -> None:
+        """An INFO line per retried message handed to the handler again (not another consumer group's retries: the
+        batch builder skips those)."""
+        own = [(raw, o) for raw, o in zip(raws, origins, strict=True) if o.group is None or o.group == group]
+        if not own:
+            return
+        allowed, held = self._handed.take(len(own))
         self._more_handed(held)
         route = self._route
-        for raw, origin in zip(raws[:allowed], origins, strict=False):
+        for raw, origin in own[:allowed]:
             logger.info(
                 "route=%s %s[%d]@%d key=%s handed back to the handler (retry %d)",
                 route,
