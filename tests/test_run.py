@@ -258,7 +258,8 @@ def test_kill_9_then_restart_handles_everything_at_least_once(bootstrap_servers:
 def test_a_second_process_joins_and_partitions_split(bootstrap_servers: str, tmp_path: Path):
     topic = create_topic(bootstrap_servers, unique("join"), 4)
     delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(4000)))
-    handlers(tmp_path, "import time\ndef handle(batch):\n    time.sleep(0.05)\n    record('j', batch)\n")
+    # 0.1 s a batch of 20: the first process alone needs about 10 s, time enough for the second to join
+    handlers(tmp_path, "import time\ndef handle(batch):\n    time.sleep(0.1)\n    record('j', batch)\n")
     group = unique("join")
     config = write_route_config(
         tmp_path / "config.edn",
