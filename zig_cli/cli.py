@@ -404,12 +404,12 @@ def _setup_logging(log_format: LogFormat, level: LogLevel = LogLevel.INFO) -> No
     if log_format is LogFormat.json:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonLines())
+        handler.addFilter(InHandFilter())  # a handler's own records: the route and messages of its call
     elif err.is_terminal:
         handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(InHandFilter())  # a handler's own records: the route and messages of its call
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.value)
