@@ -249,3 +249,23 @@ def test_the_log_level_is_the_roots_and_only_json_lines_get_the_filter(
     assert root.level == logging.WARNING
     [handler] = root.handlers
     assert [type(f) for f in handler.filters] == filters  # a text line shows none of the fields it adds
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_under_split_each_call_alone_carries_its_message(lines: list[dict[str, Any]], asynchronous: bool):
+    def on_batch(messages: list[Message]) -> None:
+        logging.getLogger("shop").info("handling %d", len(messages))
+        if len(messages) > 1:
+            raise ConnectionError("database down")
+
+    async def on_batch_async(messages: list[Message]) -> None:
+        on_batch(messages)
+
+    producer = FakeProducer()
+    handler = on_batch_async if asynchronous else on_batch
+    worker = make_worker(handler, producer, value="string", split_on_error=True)  # type: ignore[arg-type]
+    worker.handle(FakeConsumer(producer), [FakeRaw("orders", 2, 10 + i, b"v") for i in range(3)])
+    assert [fields(line) for line in lines] == [
+        ("handling 3", "orders", "orders", 2, None, "orders[2]@10..12"),
+        *(("handling 1", "orders", "orders", 2, 10 + i, None) for i in range(3)),
+    ]
