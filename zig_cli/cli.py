@@ -805,7 +805,10 @@ def broker(
     """Run a local Kafka-compatible broker (tansu, in memory) in the foreground; Ctrl+C stops it."""
     from zig_cli import runner
 
-    checked = preflight.load(config, os.environ) if config is not None else None
+    # Only the topics are needed: a broker may be started where the handlers' code is not importable.
+    checked = preflight.load(config, os.environ, import_handlers=False) if config is not None else None
+    log_format = checked.config.setting("log-format") if checked is not None and checked.config else "text"
+    _setup_logging(LogFormat(log_format))  # as zig run's: creating topics logs what it does and what it waits for
     stop = threading.Event()
     runner.handle_signals(stop, abort=lambda: _abort(130))
     with embedded.running_broker(port) as address:
