@@ -572,16 +572,19 @@ class _LastError(logging.Handler):
 
 
 def _config_path(option: Path | None) -> Path:
-    """--config, else $ZIG_CONFIG, else ./config.edn; a usage error naming all three when none is there."""
+    """--config, else $ZIG_CONFIG, else ./config.edn; a usage error saying what was tried when it is not there
+    (./config.edn only when $ZIG_CONFIG is not set)."""
     if option is not None:
         return option
     named = os.environ.get("ZIG_CONFIG")
     path = Path(named or "config.edn")
     if not path.exists():
-        where = f"$ZIG_CONFIG ({named}: no such file)" if named else "$ZIG_CONFIG (not set)"
         raise typer.BadParameter(
-            f"no config file: looked for -c/--config (not given), {where} and ./config.edn"
-            + (" (no such file)" if not named else ""),
+            f"no config file: -c/--config not given, and $ZIG_CONFIG names {named!r}, which does not exist "
+            "(./config.edn is read only when $ZIG_CONFIG is not set)"
+            if named
+            else "no config file: looked for -c/--config (not given), $ZIG_CONFIG (not set) and ./config.edn "
+            "(no such file)",
             param_hint="--config",
         )
     return path
