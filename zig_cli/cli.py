@@ -377,8 +377,9 @@ class LogLevel(StrEnum):
 
 
 # The context a log call gives with extra= that becomes fields of its JSON line: where (route, topic, partition,
-# offset, or a handler's batch) and, in the periodic summary, a route's counters.
-LOG_CONTEXT = (*InHandFilter.FIELDS, *stats.COLUMNS)
+# offset, or a handler's batch), a dead letter's reason (whole: its message has it on one line) and, in the periodic
+# summary, a route's counters.
+LOG_CONTEXT = (*InHandFilter.FIELDS, "reason", *stats.COLUMNS)
 
 
 class JsonLines(logging.Formatter):
