@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -147,3 +148,54 @@ def test_without_split_the_poison_order_fails_its_whole_batch():
     assert [(r["value"], r["headers"]["zig-error"]) for r in producer.produced] == [
         (str(n).encode(), b"ValueError: cannot parse order 3") for n in range(1, 5)
     ]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_stop_ends_the_calls_alone_and_leaves_the_rest_undecided(
+    asynchronous: bool, caplog: pytest.LogCaptureFixture
+):
+    stop = threading.Event()
+    calls: list[list[Any]] = []
+
+    def handle(batch: list[Message]) -> Any:
+        calls.append([m.value for m in batch])
+        if len(batch) == 1 and batch[0].value == 2:
+            stop.set()  # during the outage, zig is told to stop
+        raise ConnectionError("database down")
+
+    # 0..4: 1, 2, not JSON, 3, not JSON: the stop comes after the call of message 1 (value 2)
+    batch = batch_of(b"1", b"2", b"oops", b"3", b"oops")
+    with caplog.at_level(logging.INFO, logger="zig_cli.worker.alone"):
+        if asynchronous:
+            decision = asyncio.run(decide_split_async(batch, "orders", _async(handle), stop=stop))
+        else:
+            decision = decide_split(batch, "orders", handle, stop=stop)
+    assert calls == [[1, 2, 3], [1], [2]], "no call after the stop"
+    failed = (Verdict.FAILED, "ConnectionError: database down")
+    not_json = (Verdict.DEAD_LETTER, "value is not JSON: Expecting value: line 1 column 1 (char 0)")
+    assert decision == Decision(3, {0: failed, 1: failed, 2: not_json}, 3), "3 and the second not-JSON are undecided"
+    assert (
+        "route=orders stopping: 1 of 3 message(s) of orders[0]@0..4 not handed over alone; left for the next owner"
+        in [r.getMessage() for r in caplog.records]
+    )
+
+
+def test_what_a_stop_leaves_undecided_in_a_split_batch_is_not_written_nor_committed():
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    values: list[int] = []
+
+    def handle(batch: list[Message]) -> Any:
+        if len(batch) > 1:
+            raise ConnectionError("database down")
+        values.append(batch[0].value)
+        worker.stop.set()
+        raise ConnectionError("database down")
+
+    worker = make_worker(handle, producer, retry=dataclasses.replace(RETRY, enabled=False), split_on_error=True)
+    worker.handle(consumer, [FakeRaw("orders", 0, n, str(n).encode()) for n in range(10, 15)])
+    producer.poll()
+    worker.handle(consumer, [])
+    assert values == [10]
+    assert [r["value"] for r in producer.produced] == [b"10"]  # its dead letter, the only one
+    assert consumer.stored == [("orders", 0, 11)]  # 11..14 are read again by the next owner

@@ -133,6 +133,24 @@ def test_filters_move_only_the_letters_chosen_and_keep_every_other(bootstrap_ser
         dead_set.view(1, DeadLetterFilter(partition=3))
 
 
+def test_letters_passed_over_past_the_bound_are_written_back_without_waiting_for_a_match(
+    bootstrap_servers: str, tmp_path: Path
+):
+    config, _ = setup(bootstrap_servers, tmp_path)  # k0 to k5 at offsets 0 to 5, 4 bytes of key and value each
+    dead_set = DeadSet(load(config), "r")
+    dead_set.held_bytes = 8  # two letters
+    nothing = DeadLetterFilter(key="nope")
+
+    def placed() -> list[tuple[bytes | None, int]]:
+        return [(m.key, m.offset) for m in dead_set.view(10)]
+
+    assert dead_set.scan(10, nothing).passed_over == 6, "what a replay or delete would write back"
+    assert dead_set.replay(10, only=nothing) == 0
+    assert placed() == [(f"k{i}".encode(), 6 + i) for i in range(6)], "each written back once, in order"
+    assert dead_set.delete(1, DeadLetterFilter(key="k4")) == 1  # k0 to k3 written back in twos, k5 is not read
+    assert placed() == [(b"k5", 11), *((f"k{i}".encode(), 12 + i) for i in range(4))]
+
+
 def test_an_interrupted_replay_repeats_at_most_the_message_in_hand(bootstrap_servers: str, tmp_path: Path):
     config_path, app = setup(bootstrap_servers, tmp_path)
     config = config_module.validate(loader.load(config_path), str(config_path), {})

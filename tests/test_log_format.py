@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,6 +127,80 @@ def test_a_stream_handlers_own_lines_carry_the_message_in_hand(
     assert fields(lines[-1]) == ("after the calls", None, None, None, None, None)
 
 
+def test_a_thread_started_by_a_stream_handler_never_names_another_message(lines: list[dict[str, Any]]):
+    copied: list[contextvars.Context] = []
+
+    def audit() -> None:
+        logging.getLogger("shop").info("audit of the first message")
+
+    def on_message(message: Message) -> str:
+        if not copied:
+            copied.append(contextvars.copy_context())  # the call's context, as a thread pool would take it
+        elif message.offset == 12:  # the index has moved on: a thread of the first call logs now
+            thread = threading.Thread(target=copied[0].run, args=(audit,))
+            thread.start()
+            thread.join()
+        return "success"
+
+    producer = FakeProducer()
+    worker = make_worker(on_message, producer, value="string", stream=True)
+    worker.handle(FakeConsumer(producer), [FakeRaw("orders", 0, 10 + i, b"v") for i in range(3)])
+    assert [fields(line) for line in lines] == [
+        ("audit of the first message", "orders", "orders", 0, None, "orders[0]@10..12")
+    ]
+
+
+def test_tasks_started_by_an_async_stream_handler_keep_their_own_message(lines: list[dict[str, Any]]):
+    audits: list[asyncio.Task[None]] = []
+
+    async def audit(message: Message) -> None:
+        await asyncio.sleep(0)
+        logging.getLogger("shop").info("audit of %s", message.value)
+
+    async def on_message(message: Message) -> str:
+        audits.append(asyncio.create_task(audit(message)))
+        if message.offset == 12:  # the audits run now, while the last message is in hand
+            await asyncio.gather(*audits)
+            await asyncio.to_thread(logging.getLogger("shop").info, "from a thread")
+        return "success"
+
+    producer = FakeProducer()
+    worker = make_worker(on_message, producer, value="string", stream=True)  # type: ignore[arg-type]
+    worker.handle(FakeConsumer(producer), [FakeRaw("orders", 0, 10 + i, f"m{i}".encode()) for i in range(3)])
+    assert [fields(line) for line in lines] == [
+        *((f"audit of m{i}", "orders", "orders", 0, 10 + i, None) for i in range(3)),
+        ("from a thread", "orders", "orders", 0, 12, None),
+    ]
+
+
+class Counting(FakeRaw):
+    reads = 0
+
+    def offset(self) -> int:
+        Counting.reads += 1
+        return super().offset()
+
+
+def test_a_batchs_fields_are_worked_out_once_per_call(lines: list[dict[str, Any]]):
+    logs: list[bool] = []
+
+    def on_batch(messages: list[Message]) -> None:
+        for _ in messages * len(logs):
+            logging.getLogger("shop").info("handling one")
+
+    producer = FakeProducer()
+    worker = make_worker(on_batch, producer, value="string")
+    given = [Counting("orders", 0, 10 + i, b"v") for i in range(50)]
+    worker.handle(FakeConsumer(producer), given)
+    reads_without_logs = Counting.reads
+    Counting.reads = 0
+    logs.append(True)
+    worker.handle(FakeConsumer(producer), given)  # the same again, with the handler logging once per message
+
+    assert len(lines) == 50 and {line["batch"] for line in lines} == {"orders[0]@10..59"}
+    assert Counting.reads - reads_without_logs <= 50  # not once per record (2,500)
+
+
 def test_a_batch_handlers_own_lines_carry_the_batch_in_hand(lines: list[dict[str, Any]]):
     def on_batch(messages: list[Message]) -> None:
         logging.getLogger("shop").info("handling %d", len(messages))
@@ -162,11 +238,34 @@ def test_an_unknown_log_level_is_a_usage_error():
     )
 
 
-def test_the_log_level_is_the_roots_and_the_handler_gets_the_filter(monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize(("log_format", "filters"), [("json", [InHandFilter]), ("text", [])])
+def test_the_log_level_is_the_roots_and_only_json_lines_get_the_filter(
+    monkeypatch: pytest.MonkeyPatch, log_format: str, filters: list[type]
+):
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))  # restored after the test, with the level
     monkeypatch.setattr(root, "level", root.level)
-    cli._setup_logging(cli.LogFormat.json, cli.LogLevel("WARNING"))
+    cli._setup_logging(cli.LogFormat(log_format), cli.LogLevel("WARNING"))
     assert root.level == logging.WARNING
     [handler] = root.handlers
-    assert [type(f) for f in handler.filters] == [InHandFilter]
+    assert [type(f) for f in handler.filters] == filters  # a text line shows none of the fields it adds
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_under_split_each_call_alone_carries_its_message(lines: list[dict[str, Any]], asynchronous: bool):
+    def on_batch(messages: list[Message]) -> None:
+        logging.getLogger("shop").info("handling %d", len(messages))
+        if len(messages) > 1:
+            raise ConnectionError("database down")
+
+    async def on_batch_async(messages: list[Message]) -> None:
+        on_batch(messages)
+
+    producer = FakeProducer()
+    handler = on_batch_async if asynchronous else on_batch
+    worker = make_worker(handler, producer, value="string", split_on_error=True)  # type: ignore[arg-type]
+    worker.handle(FakeConsumer(producer), [FakeRaw("orders", 2, 10 + i, b"v") for i in range(3)])
+    assert [fields(line) for line in lines] == [
+        ("handling 3", "orders", "orders", 2, None, "orders[2]@10..12"),
+        *(("handling 1", "orders", "orders", 2, 10 + i, None) for i in range(3)),
+    ]

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 from fakes import FakeConsumer, FakeProducer, FakeRaw
 from test_worker import RETRY, make_worker
 
-from zig_cli import envelope
+from zig_cli import cli, envelope
 from zig_cli.config import Retry
 from zig_cli.worker.notices import Notices
 
@@ -119,3 +120,18 @@ def test_a_route_with_nothing_to_tell_logs_nothing(caplog: pytest.LogCaptureFixt
     worker.handle(FakeConsumer(producer), [FakeRaw("orders", 0, i, b"1") for i in range(5)])
     worker.runtime.notices.flush(everything=True)
     assert told(caplog) == []
+
+
+def test_a_reason_on_several_lines_is_one_line_of_text_and_whole_in_the_json_field(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger=NOTICES)
+    origin = envelope.Origin("orders", 0, 9, None, 0, None, ())
+    reason = "stock service said:\n500 Internal Server Error"
+    Notices("orders").dead_lettered([envelope.forward("dead", origin, b"k", b"v", "orders", 0, reason)])
+    assert told(caplog) == [
+        (
+            "WARNING",
+            "route=orders orders[0]@9 key='k' dead-lettered to dead: stock service said:\\n500 Internal Server Error",
+        )
+    ]
+    [record] = caplog.records
+    assert json.loads(cli.JsonLines().format(record))["reason"] == reason

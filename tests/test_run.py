@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from helpers import REJOIN_THREADS, SAMPLES, wait_until
+from helpers import ON_TANSU, REJOIN_THREADS, SAMPLES, wait_until
 from kafka_helpers import (
     RECORDER,
     Zig,
@@ -258,7 +258,10 @@ def test_kill_9_then_restart_handles_everything_at_least_once(bootstrap_servers:
 def test_a_second_process_joins_and_partitions_split(bootstrap_servers: str, tmp_path: Path):
     topic = create_topic(bootstrap_servers, unique("join"), 4)
     delivered = produce(bootstrap_servers, topic, ((str(i).encode(), b"v") for i in range(4000)))
-    handlers(tmp_path, "import time\ndef handle(batch):\n    time.sleep(0.05)\n    record('j', batch)\n")
+    # A batch of 20 takes 0.05 s on tansu, 0.1 s on Apache Kafka (its joins are slower): the first process alone
+    # has enough work for the second to join before it is done.
+    pause = 0.05 if ON_TANSU else 0.1
+    handlers(tmp_path, f"import time\ndef handle(batch):\n    time.sleep({pause})\n    record('j', batch)\n")
     group = unique("join")
     config = write_route_config(
         tmp_path / "config.edn",

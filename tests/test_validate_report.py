@@ -35,6 +35,24 @@ def test_quiet_prints_the_problems_and_one_summary_line(tmp_path: Path):
     assert (result.exit_code, result.stdout, result.stderr) == (0, f"{valid}: valid, 1 route(s)\n", "")
 
 
+def test_librdkafka_judges_the_raw_properties_in_the_same_pass_as_zigs_own_problems(tmp_path: Path):
+    properties = {"fetch.min.bytes": "abc", "sasl.password": "hunter2"}
+    producer = {"kafka-properties": {"queue.buffering.max.kbytes": "lots"}}
+    route = batch_route(**{"thread-count": "two", "kafka-properties": properties, "producer": producer})
+    broken = write(tmp_path, flat_config(**{"batch-routes": {"orders": route}}), name="broken")
+    result = runner.invoke(app, ["validate", str(broken), "--quiet"])
+    assert result.exit_code == 2 and "hunter2" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert [line.split(": ", 2)[1] for line in lines] == [
+        "batch-routes.orders.kafka-properties",
+        "batch-routes.orders.producer.kafka-properties",
+        "batch-routes.orders.thread-count",
+        "3 problems",
+    ]
+    assert 'Invalid value for configuration property "fetch.min.bytes"' in lines[0]
+    assert 'Invalid value for configuration property "queue.buffering.max.kbytes"' in lines[1]
+
+
 def test_tables_piped_to_a_file_keep_each_value_on_one_line(tmp_path: Path):
     group = "a-consumer-group-whose-name-is-longer-than-any-terminal-is-wide-" + "x" * 60
     path = write(tmp_path, flat_config(**{"batch-routes": {"orders": batch_route(**{"consumer-group-id": group})}}))

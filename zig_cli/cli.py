@@ -377,8 +377,9 @@ class LogLevel(StrEnum):
 
 
 # The context a log call gives with extra= that becomes fields of its JSON line: where (route, topic, partition,
-# offset, or a handler's batch) and, in the periodic summary, a route's counters.
-LOG_CONTEXT = (*InHandFilter.FIELDS, *stats.COLUMNS)
+# offset, or a handler's batch), a dead letter's reason (whole: its message has it on one line) and, in the periodic
+# summary, a route's counters.
+LOG_CONTEXT = (*InHandFilter.FIELDS, "reason", *stats.COLUMNS)
 
 
 class JsonLines(logging.Formatter):
@@ -404,12 +405,12 @@ def _setup_logging(log_format: LogFormat, level: LogLevel = LogLevel.INFO) -> No
     if log_format is LogFormat.json:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonLines())
+        handler.addFilter(InHandFilter())  # a handler's own records: the route and messages of its call
     elif err.is_terminal:
         handler = RichHandler(console=err, show_path=False, rich_tracebacks=False)
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(InHandFilter())  # a handler's own records: the route and messages of its call
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.value)
@@ -572,16 +573,19 @@ class _LastError(logging.Handler):
 
 
 def _config_path(option: Path | None) -> Path:
-    """--config, else $ZIG_CONFIG, else ./config.edn; a usage error naming all three when none is there."""
+    """--config, else $ZIG_CONFIG, else ./config.edn; a usage error saying what was tried when it is not there
+    (./config.edn only when $ZIG_CONFIG is not set)."""
     if option is not None:
         return option
     named = os.environ.get("ZIG_CONFIG")
     path = Path(named or "config.edn")
     if not path.exists():
-        where = f"$ZIG_CONFIG ({named}: no such file)" if named else "$ZIG_CONFIG (not set)"
         raise typer.BadParameter(
-            f"no config file: looked for -c/--config (not given), {where} and ./config.edn"
-            + (" (no such file)" if not named else ""),
+            f"no config file: -c/--config not given, and $ZIG_CONFIG names {named!r}, which does not exist "
+            "(./config.edn is read only when $ZIG_CONFIG is not set)"
+            if named
+            else "no config file: looked for -c/--config (not given), $ZIG_CONFIG (not set) and ./config.edn "
+            "(no such file)",
             param_hint="--config",
         )
     return path
@@ -805,7 +809,10 @@ def broker(
     """Run a local Kafka-compatible broker (tansu, in memory) in the foreground; Ctrl+C stops it."""
     from zig_cli import runner
 
-    checked = preflight.load(config, os.environ) if config is not None else None
+    # Only the topics are needed: a broker may be started where the handlers' code is not importable.
+    checked = preflight.load(config, os.environ, import_handlers=False) if config is not None else None
+    log_format = checked.config.setting("log-format") if checked is not None and checked.config else "text"
+    _setup_logging(LogFormat(log_format))  # as zig run's: creating topics logs what it does and what it waits for
     stop = threading.Event()
     runner.handle_signals(stop, abort=lambda: _abort(130))
     with embedded.running_broker(port) as address:

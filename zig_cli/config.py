@@ -256,3 +256,24 @@ def _check_server_ports(findings: Findings, operations: Mapping[str, Value], roo
         join(root_path, "http-server.port"),
         f"{source}{http.value} is also {metrics_path}{other}; each server needs its own port",
     )
+
+
+def raw_client_properties(raw: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """Each route's raw `kafka-properties` maps as the file gives them (key path, client role, properties), read
+    without the rest of the config having to be valid."""
+    root_path, root = ("ziggurat", raw["ziggurat"]) if isinstance(raw.get("ziggurat"), Mapping) else ("", raw)
+    found: list[tuple[str, str, Mapping[str, Any]]] = []
+    for key, routes in root.items():
+        section = defaults.ROOT.children.get(defaults.SECTION_ALIASES.get(key, key))
+        if section is None or not section.routes or not isinstance(routes, Mapping):
+            continue
+        for name, route in routes.items():
+            if not isinstance(route, Mapping):
+                continue
+            path = join(join(root_path, key), str(name))
+            if isinstance(route.get("kafka-properties"), Mapping):
+                found.append((f"{path}.kafka-properties", "consumer", route["kafka-properties"]))
+            producer = route.get("producer")
+            if isinstance(producer, Mapping) and isinstance(producer.get("kafka-properties"), Mapping):
+                found.append((f"{path}.producer.kafka-properties", "producer", producer["kafka-properties"]))
+    return found

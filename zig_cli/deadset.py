@@ -4,7 +4,8 @@ A route's dead-letter topic is read by its own consumer group, `<group>-dead-set
 where the dead set starts: viewing reads from there without committing; deleting commits past the messages;
 replaying writes each message back (to the route's retry topic, due at once and with a fresh retry count, or to
 the origin topic when retry is off) and only then commits past it. So a replay moves each message exactly once,
-and a replay interrupted midway repeats at most the message in hand.
+and a replay interrupted midway repeats at most the message in hand; with a key or error filter, also the letters
+passed over that it wrote back to the end of the dead set before that commit (twice in the dead set, never none).
 
 A replay or delete joins the group and acts only on the partitions the coordinator assigns it, so two of them,
 in one process or several, never act on the same dead letters: the one assigned nothing answers 409. Every
@@ -41,6 +42,9 @@ READ_TIMEOUT_S = 10.0
 BROKER_TIMEOUT_S = 5.0
 METADATA_STEP_S = 0.25
 CHUNK = 100  # dead letters read at a time by a replay or delete (values may be up to a megabyte each)
+# The bytes of letters a key or error filter passed over that a replay or delete holds before it writes them back
+# and moves the start past them, without waiting for a letter that matches: its memory stays bounded.
+HELD_BYTES = 64 * 1024 * 1024
 # consume() waits this long for a full chunk; short, so that the end of a small dead set is seen at once.
 FETCH_WAIT_S = 0.1
 # The dead-set group's session: the least a Kafka broker accepts by default, so that the hold of a zig that died
@@ -123,6 +127,7 @@ class DeadSet:
         self.group = f"{self.route.group_id}-dead-set"
         self._admin = kafka.admin_properties(config, self.route)
         self.servers = self._admin["bootstrap.servers"]
+        self.held_bytes = HELD_BYTES
 
     def _props(self) -> dict[str, str]:
         return self._admin | {
@@ -181,14 +186,15 @@ class DeadSet:
             )
             reader = _Reader(consumer, {tp.partition for tp in partitions}, watch)
             letters: list[DeadLetter] = []
-            passed = _Passed()
+            passed = _PassedOver(self.held_bytes)  # counts only: a scan writes nothing back
             passed_over = 0
             while len(letters) < count and (found := reader.read(CHUNK)):
                 for raw, (letter, chosen) in zip(found, _choose(found, only, count - len(letters)), strict=False):
                     if not chosen:
-                        passed.hold(raw)
+                        if passed.hold(raw):  # where a replay or delete would write them back
+                            passed_over += passed.release_all()
                         continue
-                    passed_over += len(passed.release(letter.partition))
+                    passed_over += passed.release(letter.partition)
                     letters.append(letter)
             return Scan(letters, passed_over)
         except KafkaException as error:
@@ -200,16 +206,20 @@ class DeadSet:
         """Commit past the first `count` dead letters (that match), first writing back those passed over before
         them; returns how many were deleted."""
         deleted = 0
-        passed = _Passed()
+        passed = _Passed(self.held_bytes)
         with self._claim(only) as claim, _WriteBack(self._admin, self.topic, only) as kept:
             while deleted < count and (found := claim.read(CHUNK)):
                 released: list[Any] = []
                 moves: dict[int, tuple[int, int]] = {}  # partition -> (start, end) of what this chunk moves past
                 for raw, (letter, chosen) in zip(found, _choose(found, only, count - deleted), strict=False):
                     if not chosen:
-                        passed.hold(raw)
+                        if passed.hold(raw):  # too much held: written back with this chunk's, and moved past
+                            for partition, held in passed.take_all().items():
+                                released += held
+                                start = moves[partition][0] if partition in moves else held[0].offset()
+                                moves[partition] = (start, held[-1].offset() + 1)
                         continue
-                    before = passed.release(letter.partition)
+                    before = passed.take(letter.partition)
                     released += before
                     start = moves[letter.partition][0] if letter.partition in moves else (before or [raw])[0].offset()
                     moves[letter.partition] = (start, letter.offset + 1)
@@ -235,40 +245,24 @@ class DeadSet:
         destination = self.destination
         producer: Any = kafka.new_producer(self._admin | {"acks": "all"})
         moved = 0
-        passed = _Passed()
+        passed = _Passed(self.held_bytes)
         try:
             with self._claim(only) as claim:
                 while moved < count and (found := claim.read(CHUNK)):
                     for raw, (letter, chosen) in zip(found, _choose(found, only, count - moved), strict=False):
                         if not chosen:
-                            passed.hold(raw)
+                            if passed.hold(raw):  # too much held: written back now, and moved past
+                                _write_back(producer, self.topic, claim, passed.take_all())
                             continue
-                        before = passed.release(letter.partition)
+                        before = passed.take(letter.partition)
                         records = [_kept(self.topic, kept) for kept in before]
-                        produce_all(producer, [*records, self._record(destination, raw, letter)], 60)
+                        produce_all(producer, [*records, _replayed(self.route, destination, raw, letter)], 60)
                         after_write(letter)
                         claim.advance(letter.partition, (before or [raw])[0].offset(), letter.offset + 1)
                         moved += 1
             return moved
         finally:
             producer.flush(30)
-
-    def _record(self, destination: str, raw: Any, letter: DeadLetter) -> envelope.Record:
-        if self.route.retry.enabled:
-            error = f"replayed from the dead set: {letter.error}"
-            return envelope.forward(
-                destination,
-                letter.origin,
-                raw.key(),
-                raw.value(),
-                self.route.name,
-                0,
-                error,
-                due_ms=0,
-                group=self.route.group_id,  # the route's group now: the one whose retry worker will handle it
-            )
-        headers = [(name, data or b"") for name, data in letter.origin.headers]
-        return envelope.Record(destination, raw.key(), raw.value(), headers)
 
     @contextlib.contextmanager
     def _claim(self, only: DeadLetterFilter) -> Iterator[_Claim]:
@@ -456,23 +450,88 @@ def _choose(found: list[Any], only: DeadLetterFilter, count: int) -> list[tuple[
     return run
 
 
+def _write_back(producer: Any, topic: str, claim: _Claim, held: dict[int, list[Any]]) -> None:
+    """Write letters passed over back to the end of the dead set, then move its start past them."""
+    produce_all(producer, [_kept(topic, raw) for raws in held.values() for raw in raws], 60)
+    for partition, raws in sorted(held.items()):
+        claim.advance(partition, raws[0].offset(), raws[-1].offset() + 1)
+
+
+def _replayed(route: Route, destination: str, raw: Any, letter: DeadLetter) -> envelope.Record:
+    """A dead letter as a replay writes it: a retry due at once, or the original message when retry is off."""
+    if route.retry.enabled:
+        error = f"replayed from the dead set: {letter.error}"
+        return envelope.forward(
+            destination,
+            letter.origin,
+            raw.key(),
+            raw.value(),
+            route.name,
+            0,
+            error,
+            due_ms=0,
+            group=route.group_id,  # the route's group now: the one whose retry worker will handle it
+        )
+    headers = [(name, data or b"") for name, data in letter.origin.headers]
+    return envelope.Record(destination, raw.key(), raw.value(), headers)
+
+
 def _kept(topic: str, raw: Any) -> envelope.Record:
     """A letter a filter passed over, as it is, for the end of the dead set."""
     return envelope.Record(topic, raw.key(), raw.value(), [(name, data or b"") for name, data in raw.headers() or []])
 
 
-class _Passed:
-    """Per partition, the letters a key or error filter passed over that the dead set's start has not moved past:
-    they stay where they are, unless a chosen letter after them moves the start, and then are written back first."""
+class _PassedOver:
+    """Per partition, how many letters (and bytes) a key or error filter passed over that the dead set's start has
+    not moved past. They stay where they are, unless a chosen letter after them moves the start, or they reach
+    `limit` bytes: then they are written back (all of them, at once) and the start moves past them."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._counts: dict[int, int] = {}
+        self._sizes: dict[int, int] = {}
+        self._size = 0
+
+    def hold(self, raw: Any) -> bool:
+        """Count a letter passed over; True once those held reach the limit."""
+        partition, size = raw.partition(), len(raw.value() or b"") + len(raw.key() or b"")
+        self._counts[partition] = self._counts.get(partition, 0) + 1
+        self._sizes[partition] = self._sizes.get(partition, 0) + size
+        self._size += size
+        return self._size >= self.limit
+
+    def release(self, partition: int) -> int:
+        """Forget a partition's letters held (a chosen one after them moves the start); how many they were."""
+        self._size -= self._sizes.pop(partition, 0)
+        return self._counts.pop(partition, 0)
+
+    def release_all(self) -> int:
+        released = sum(self._counts.values())
+        self._counts, self._sizes, self._size = {}, {}, 0
+        return released
+
+
+class _Passed(_PassedOver):
+    """`_PassedOver`, holding the letters themselves, for a replay or delete to write back."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
         self._held: dict[int, list[Any]] = {}
 
-    def hold(self, raw: Any) -> None:
+    def hold(self, raw: Any) -> bool:
         self._held.setdefault(raw.partition(), []).append(raw)
+        return super().hold(raw)
 
-    def release(self, partition: int) -> list[Any]:
+    def take(self, partition: int) -> list[Any]:
+        """A partition's letters held, in order, let go of."""
+        self.release(partition)
         return self._held.pop(partition, [])
+
+    def take_all(self) -> dict[int, list[Any]]:
+        """Every partition's letters held, in order, let go of."""
+        self.release_all()
+        held, self._held = self._held, {}
+        return held
 
 
 class _WriteBack:

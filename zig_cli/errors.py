@@ -44,7 +44,7 @@ class Problem:
         else:
             where = self.file
         location = f"{where}: {self.path}:" if self.path else f"{where}:"
-        return _one_line(f"{location} {self.message}")
+        return one_line(f"{location} {self.message}")
 
 
 def shortened(text: str, limit: int) -> str:
@@ -52,7 +52,7 @@ def shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Text with unprintable characters escaped: a key holding a newline must not split its problem's line."""
     if text.isprintable():
         return text

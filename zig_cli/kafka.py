@@ -216,6 +216,22 @@ def property_problems(config: Config) -> tuple[list[Problem], list[Problem]]:
     return problems, warnings
 
 
+def raw_property_problems(file: str, clients: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[Problem]:
+    """What librdkafka refuses among the raw properties a file gives a route's clients (path, role, properties),
+    judged on their own: asked while zig's own settings have problems, so that both come in one pass. Names
+    librdkafka does not know are left out (zig reports them, with a did-you-mean)."""
+    problems: list[Problem] = []
+    for path, role, raw in clients:
+        props = {k: librdkafka.text(v) for k, v in raw.items() if isinstance(k, str) and librdkafka.knows(k)}
+        if not props:
+            continue
+        needed = {"group.id": "zig-validate"} if role == "consumer" else {}
+        error, _ = _try_client(role, needed | props)
+        if error:
+            problems.append(Problem(file, path, _masker(props)(f"librdkafka refuses the {role} config: {error}")))
+    return problems
+
+
 # How librdkafka's refusal begins, naming the kind of client: the same refusal reads alike for both kinds without it.
 _CLIENT_KIND = re.compile(r"^Failed to create (consumer|producer): ")
 # A librdkafka property name in its messages.

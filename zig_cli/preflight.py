@@ -65,6 +65,13 @@ def check_file(path: Path, environ: Mapping[str, str], import_handlers: bool = T
         refused, notes = kafka.property_problems(report.config)
         problems.extend(refused)
         warnings.extend(notes)
+    else:  # zig's own settings have problems: librdkafka still judges the raw properties, in the same pass
+        said = {problem.path for problem in problems}  # a property zig has already found fault with is left out
+        clients = [
+            (path, role, {key: value for key, value in props.items() if f"{path}.{key}" not in said})
+            for path, role, props in config.raw_client_properties(raw)
+        ]
+        problems.extend(kafka.raw_property_problems(file, clients))
 
     valid = report.config if not problems else None
     by_route = (

@@ -328,7 +328,9 @@ def build_worker(
     keeper: Keeper | None = None
     calls: Calls
     if is_async(runtime.handler):
-        batch_async = decide_split_async if runtime.split_on_error else decide_batch_async
+        batch_async: Any = (
+            functools.partial(decide_split_async, stop=stop) if runtime.split_on_error else decide_batch_async
+        )
         decide_async: DecideAsync = _decider(runtime, stop, oldest, decide_each_async, batch_async)
 
         def call_async(item: Item) -> Awaitable[Decided]:
@@ -336,7 +338,7 @@ def build_worker(
 
         calls = AsyncCalls(name, runtime.concurrency, lanes, call_async, done)
     else:
-        batch_sync = decide_split if runtime.split_on_error else decide_batch
+        batch_sync: Any = functools.partial(decide_split, stop=stop) if runtime.split_on_error else decide_batch
 
         def new_call() -> Callable[[Item], Decided]:
             decide: Decide = _decider(runtime, stop, oldest, decide_each, batch_sync)  # per thread: its own timer

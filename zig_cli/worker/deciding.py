@@ -192,6 +192,7 @@ def decide_each(
     limit = None if oldest_ms is None else _too_old_limit(batch, clock() - oldest_ms)
     timer = time.perf_counter
     in_hand = IN_HAND.get() or InHand(route, batch.raws)  # the pipeline's, which the handler's log records read
+    in_hand.mover = threading.get_ident()  # its index is the truth in this thread only
     for index, message in enumerate(batch.messages):
         if stop.is_set():
             break  # the rest is left undecided, for the next owner
@@ -235,38 +236,43 @@ async def decide_each_async(
     clock: Clock = now_ms,
     times: HandlerTimes | None = None,
 ) -> Decision | None:
-    """`decide_each` for an `async def` handler: each message awaited in turn."""
+    """`decide_each` for an `async def` handler: each message awaited in turn, with its own object in hand (the
+    tasks a handler starts take it along and may log after the next message is in hand)."""
     verdicts: dict[int, Reasoned] = {}
     decided = failures = 0
     limit = None if oldest_ms is None else _too_old_limit(batch, clock() - oldest_ms)
     timer = time.perf_counter
-    in_hand = IN_HAND.get() or InHand(route, batch.raws)
-    for index, message in enumerate(batch.messages):
-        if stop.is_set():
-            break
-        decided = index + 1
-        in_hand.index = index
-        if message is None:
-            verdicts[index] = _unhanded(batch, index)
-            continue
-        if limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
-            verdicts[index] = (Verdict.TOO_OLD, "")
-            continue
-        started = timer()
-        try:
-            value = await handler(message)
-        except Exception as error:
-            verdicts[index] = _message_raised(route, batch.raws[index], error)
-            failures += 1
-            continue
-        finally:
-            if times is not None:
-                times.observe(timer() - started)
-        if value is not SUCCESS_TEXT and (type(value) is not str or value != SUCCESS_TEXT):
-            verdict = stream_verdict(route, batch.raws[index], value)
-            if verdict is not SUCCEEDED:
-                verdicts[index] = verdict
-                failures += verdict[0] is Verdict.FAILED
+    raws = batch.raws
+    outer = IN_HAND.set(IN_HAND.get())
+    try:
+        for index, message in enumerate(batch.messages):
+            if stop.is_set():
+                break
+            decided = index + 1
+            IN_HAND.set(InHand(route, raws, index))
+            if message is None:
+                verdicts[index] = _unhanded(batch, index)
+                continue
+            if limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
+                verdicts[index] = (Verdict.TOO_OLD, "")
+                continue
+            started = timer()
+            try:
+                value = await handler(message)
+            except Exception as error:
+                verdicts[index] = _message_raised(route, batch.raws[index], error)
+                failures += 1
+                continue
+            finally:
+                if times is not None:
+                    times.observe(timer() - started)
+            if value is not SUCCESS_TEXT and (type(value) is not str or value != SUCCESS_TEXT):
+                verdict = stream_verdict(route, batch.raws[index], value)
+                if verdict is not SUCCEEDED:
+                    verdicts[index] = verdict
+                    failures += verdict[0] is Verdict.FAILED
+    finally:
+        IN_HAND.reset(outer)
     if decided == len(batch.raws) and not verdicts:
         return None
     return Decision(decided, verdicts, failures)

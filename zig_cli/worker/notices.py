@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from zig_cli import envelope
-from zig_cli.errors import shortened
+from zig_cli.errors import one_line, shortened
 from zig_cli.worker import logs
 
 logger = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ class Notices:
                 origin.offset,
                 _key(record.key),
                 record.topic,
-                reason,
-                extra=logs.at(route, origin.topic, origin.partition, origin.offset),
+                reason if reason is None else one_line(reason),  # a handler's reason may hold newlines
+                extra=logs.at(route, origin.topic, origin.partition, origin.offset) | {"reason": reason},
             )
 
     def handed_back(self, raws: Sequence[Any], origins: Sequence[envelope.Origin], group: str | None = None) -> None:
