@@ -136,6 +136,24 @@ class ConsumedMessage(Message):
 Named = Sequence[Message] | Mapping[Message, str]  # messages, or each message with the reason why
 
 
+class PlainMessage(ConsumedMessage):
+    """A first delivery whose key and value are the bytes that came (no deserializer): all read from the consumed
+    message when asked, so making one writes one slot."""
+
+    __slots__ = ()
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    @property
+    def key(self) -> Any:
+        return self._raw.key()
+
+    @property
+    def value(self) -> Any:
+        return self._raw.value()
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """A batch handler's verdict: messages to retry, to skip and to dead-letter; every other message succeeded.

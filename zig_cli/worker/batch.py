@@ -14,7 +14,7 @@ from typing import Any
 
 from zig_cli import codecs, contract, envelope
 from zig_cli.codecs import Decoder
-from zig_cli.contract import ConsumedMessage, Message
+from zig_cli.contract import ConsumedMessage, Message, PlainMessage
 from zig_cli.errors import DecodeError
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ class Builder:
         from zig's headers); without them, each message is a first delivery, whatever headers it carries."""
         decode_key = self._decode_key
         decode_value = self._decode_value
+        if known is None and decode_key is None and decode_value is None:
+            # bytes as they came (the default): nothing to decode, so nothing can fail, and each message is made in C
+            return Batch(raws, list(map(PlainMessage, raws)), {}, {})
         messages: list[Message | None] = []
         reasons: dict[int, str] = {}
         # Every message of a retry topic keeps its origin, one that does not decode too: its dead letter names where
