@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from zig_cli import contract
 from zig_cli.contract import Message, Outcome
@@ -110,7 +110,11 @@ async def decide_batch_async(
 def handed_of(batch: Batch) -> tuple[list[Message], dict[int, Reasoned]]:
     """What the handler is given, and the verdicts of what did not decode."""
     # A copy: what a handler does to its list must not change what zig applies and stores.
-    handed = [m for m in batch.messages if m is not None]
+    messages = batch.messages
+    if not batch.reasons and not batch.foreign:  # every message handed: copied in C
+        handed = cast(list[Message], messages.copy())
+    else:
+        handed = [m for m in messages if m is not None]
     verdicts = {index: (Verdict.DEAD_LETTER, reason) for index, reason in batch.reasons.items()}
     if batch.foreign:
         verdicts.update((index, _foreign(group)) for index, group in batch.foreign.items())

@@ -195,6 +195,12 @@ class Worker:
 
     def _usable(self, raw_messages: Sequence[Any]) -> list[Any]:
         """The messages, without error events (each reported; a fatal one stops the worker)."""
+        if not raw_messages:
+            return []
+        # every message's error() in C, and the list kept whole in the usual case (no error event among them)
+        errors = list(map(type(raw_messages[0]).error, raw_messages))
+        if errors.count(None) == len(errors):
+            return list(raw_messages)
         usable = [raw for raw in raw_messages if raw.error() is None]
         if len(usable) != len(raw_messages):
             for raw in raw_messages:
