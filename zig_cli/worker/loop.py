@@ -7,7 +7,9 @@ worker it runs.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import operator
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -195,20 +197,13 @@ class Worker:
 
     def _usable(self, raw_messages: Sequence[Any]) -> list[Any]:
         """The messages, without error events (each reported; a fatal one stops the worker)."""
-        if not raw_messages:
-            return []
-        # every message's error() in C, and the list kept whole in the usual case (no error event among them)
-        errors = list(map(type(raw_messages[0]).error, raw_messages))
-        if errors.count(None) == len(errors):
-            return list(raw_messages)
-        usable = [raw for raw in raw_messages if raw.error() is None]
-        if len(usable) != len(raw_messages):
-            for raw in raw_messages:
-                error = raw.error()
-                if error is not None:
-                    self._on_error(error)
-                    if self._fatal is not None:
-                        raise self._fatal
+        usable = without_error_events(raw_messages)
+        if usable is None:
+            usable = [raw for raw in raw_messages if raw.error() is None]
+            for error in [raw.error() for raw in raw_messages if raw.error() is not None]:
+                self._on_error(error)
+                if self._fatal is not None:
+                    raise self._fatal
         return usable
 
     # --- librdkafka's callbacks: the partitions that move (see assignment.py) ---
@@ -280,3 +275,13 @@ def _unpause(consumer: Any, partitions: list[TopicPartition]) -> None:
     forget it when it leaves."""
     if partitions:
         consumer.resume(partitions)
+
+
+def without_error_events(raw_messages: Sequence[Any]) -> list[Any] | None:
+    """The messages as a list of their own when none is an error event (the usual batch: every error() looked at in
+    C), else None."""
+    if not raw_messages:
+        return []
+    errors = map(type(raw_messages[0]).error, raw_messages)
+    # by identity: a KafkaError cannot be compared with None
+    return list(raw_messages) if all(map(operator.is_, errors, itertools.repeat(None))) else None
