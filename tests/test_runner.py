@@ -156,11 +156,8 @@ def test_each_consumer_joins_with_its_own_static_id():
     ]
 
 
-@pytest.mark.parametrize(("setting", "split"), [({}, False), ({"on-handler-error": "split"}, True)])
-def test_on_handler_error_reaches_the_route_s_workers(setting: dict[str, str], split: bool):
-    servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
-    raw = flat_config(**{"batch-routes": {"orders": batch_route(**setting)}}, **servers_off)
-    cfg = config.validate(raw, "c.edn", {})
+def started_with_fakes(cfg: config.Config) -> Runner:
+    """A runner on fake clients, started, whose workers end as soon as they have their consumers."""
     producer = FakeProducer()
     stop = threading.Event()
 
@@ -173,6 +170,15 @@ def test_on_handler_error_reaches_the_route_s_workers(setting: dict[str, str], s
     runner.stop = stop
     runner.start()
     assert runner.wait(10)
+    return runner
+
+
+@pytest.mark.parametrize(("setting", "split"), [({}, False), ({"on-handler-error": "split"}, True)])
+def test_on_handler_error_reaches_the_route_s_workers(setting: dict[str, str], split: bool):
+    servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
+    raw = flat_config(**{"batch-routes": {"orders": batch_route(**setting)}}, **servers_off)
+    cfg = config.validate(raw, "c.edn", {})
+    runner = started_with_fakes(cfg)
     assert [worker.runtime.split_on_error for worker in runner.workers] == [split, split]  # and the retry worker
 
 
@@ -198,19 +204,8 @@ def test_each_route_says_which_groups_it_joins_and_the_session_timeout(caplog: p
     route = batch_route(**{"thread-count": 2, "session-timeout-ms-config": 6000})
     servers_off = {"prometheus": {"enabled": False}, "http-server": {"enabled": False}}
     raw = flat_config(**{"batch-routes": {"orders": route}}, retry={"enabled": True}, **servers_off)
-    producer = FakeProducer()
-    stop = threading.Event()
-
-    def new_consumer(props: Any, callbacks: Any) -> FakeConsumer:
-        stop.set()
-        return FakeConsumer(producer)
-
-    clients = Clients(consumer=new_consumer, producer=lambda props: producer, prepare_topics=lambda *a: None)
-    runner = Runner(config.validate(raw, "c.edn", {}), {"orders": lambda batch: None}, clients=clients)
-    runner.stop = stop
     caplog.set_level(logging.INFO, logger="zig_cli.runner")
-    runner.start()
-    assert runner.wait(10)
+    started_with_fakes(config.validate(raw, "c.edn", {}))
     assert [r.getMessage() for r in caplog.records if "joining" in r.getMessage()] == [
         "route=orders joining group orders-group with 2 consumer(s) (session timeout 6000 ms)",
         "route=orders joining group orders-group-retry with its retry consumer (session timeout 6000 ms)",

@@ -25,6 +25,9 @@ from zig_cli.errors import EncodeError, KafkaFatalError, ProducerError, RecordRe
 if TYPE_CHECKING:  # prometheus_client loads only for zig run, which creates the metrics
     from zig_cli.metrics import Metrics, RouteMetrics
 
+# Headers as zig_cli.send and friends take them: a mapping, or (name, value) pairs in order.
+HeadersIn = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]]
+
 
 class ProducerLike(Protocol):
     """The part of confluent_kafka.Producer zig uses."""
@@ -147,7 +150,7 @@ class RouteProducer:
         key: Any,
         value: Any,
         partition: int | None = None,
-        headers: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]] | None = None,
+        headers: HeadersIn | None = None,
     ) -> Future[tuple[str, int, int]]:
         """Produce one message; the future resolves to (topic, partition, offset) or raises the delivery error.
 
@@ -171,7 +174,7 @@ class RouteProducer:
             else:
                 future.set_result((message.topic(), message.partition(), message.offset()))
 
-        self.produce(topic, encoded_key, encoded_value, partition, _headers(headers), report)
+        self.produce(topic, encoded_key, encoded_value, partition, encoded_headers(headers), report)
         return future
 
     def encode(self, key: Any, value: Any) -> tuple[bytes | None, bytes | None]:
@@ -184,7 +187,7 @@ class RouteProducer:
         key: bytes | None,
         value: bytes | None,
         partition: int | None,
-        headers: list[tuple[str, str | bytes | None]] | None,
+        headers: Sequence[tuple[str, str | bytes | None]] | None,
         on_delivery: Callable[[Any, Any], None],
     ) -> None:
         """Queue encoded bytes, waiting for room when the local queue is full (nothing is dropped); raises
@@ -229,9 +232,8 @@ class RouteProducer:
         return remaining
 
 
-def _headers(
-    headers: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]] | None,
-) -> list[tuple[str, str | bytes | None]]:
+def encoded_headers(headers: HeadersIn | None) -> list[tuple[str, bytes | None]]:
+    """Headers given as a mapping or as (name, value) pairs, each as librdkafka takes it (see encode_header)."""
     items = headers.items() if isinstance(headers, Mapping) else headers or ()
     return [encode_header(str(k), v) for k, v in items]
 
@@ -307,7 +309,7 @@ class Sender(Protocol):
         key: Any,
         value: Any,
         partition: int | None = None,
-        headers: Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]] | None = None,
+        headers: HeadersIn | None = None,
     ) -> Future[tuple[str, int, int]]: ...
 
 

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from zig_cli import codecs, envelope, producer
-from zig_cli.contract import Headers, Message
+from zig_cli.contract import Message
 from zig_cli.handlers import is_async
+from zig_cli.producer import HeadersIn, encoded_headers
 from zig_cli.worker.alone import decide_split, decide_split_async
 from zig_cli.worker.batch import Batch, Builder
 from zig_cli.worker.deciding import Decision, Verdict, decide_batch, decide_batch_async, decide_each, decide_each_async
@@ -44,8 +45,6 @@ __all__ = [
     "sends",
 ]
 
-HeadersIn = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes | None]]
-
 
 def message(
     value: Any,
@@ -60,7 +59,7 @@ def message(
 ) -> Message:
     """One message as a handler receives it. Without a deserializer named in `run_*`, key and value are handed over
     as they are; with one, they are what Kafka holds (bytes, or text, taken as UTF-8) and zig decodes them."""
-    return Message(topic, partition, offset, timestamp, key, value, _headers(headers), retry_count)
+    return Message(topic, partition, offset, timestamp, key, value, tuple(encoded_headers(headers)), retry_count)
 
 
 def messages(
@@ -228,11 +227,6 @@ def _build(given: Sequence[Message], key_deserializer: str, value_deserializer: 
 
 def _encoded(data: Any) -> Any:
     return data.encode("utf-8") if isinstance(data, str) else data
-
-
-def _headers(headers: HeadersIn) -> Headers:
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return tuple((str(name), _encoded(data)) for name, data in items)
 
 
 _LISTS = {
