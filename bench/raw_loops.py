@@ -21,7 +21,7 @@ from typing import Any, Literal
 from confluent_kafka import Consumer, TopicPartition
 
 from bench import handlers
-from zig_cli import kafka
+from zig_cli import kafka, runner
 from zig_cli.config import Config
 
 Settings = Literal["zig", "defaults"]
@@ -74,16 +74,24 @@ def batch_loop(
 def stream_loop(
     cfg: Config, group: str, settings: Settings, until: Callable[[], bool], on_assign: Callable[..., None]
 ) -> Consumer:
-    """poll(), the no-op handler, store the message's offset; returns the consumer, still open (closed by the
-    caller once the commits are seen)."""
+    """consume() as zig's stream route does (runner.STREAM_FETCH messages at most, waiting
+    runner.STREAM_POLL_S), the no-op
+    handler once per message in order, then store each partition's next offset; returns the consumer, still open
+    (closed by the caller once the commits are seen).
+
+    A loop that poll()s one message at a time is the other way to write it, and slower than this one by the
+    per-call overhead of poll(): the like-for-like loop takes the messages as zig does."""
     route = cfg.routes[0]
     consumer = Consumer(consumer_settings(cfg, 0, group, settings))
     consumer.subscribe([route["origin-topic"]], on_assign=on_assign)
     handler = handlers.noop_stream
     while not until():
-        message = consumer.poll(0.1)
-        if message is None or message.error() is not None:
+        messages = consumer.consume(runner.STREAM_FETCH, runner.STREAM_POLL_S)
+        good = [m for m in messages if m.error() is None]
+        if not good:
             continue
-        handler(message)
-        consumer.store_offsets(message)
+        for message in good:
+            handler(message)
+        last = {(m.topic(), m.partition()): m.offset() for m in good}
+        consumer.store_offsets(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()])
     return consumer
