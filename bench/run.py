@@ -32,16 +32,13 @@ from typing import Any, NamedTuple
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from bench import handlers, raw_consumer
+from bench import handlers, raw_loops
+from bench.raw_loops import Settings
 from zig_cli import config as config_module
-from zig_cli import defaults, embedded, kafka, runner
+from zig_cli import embedded, kafka, membership, runner
 from zig_cli import handlers as zig_handlers
 
 ROOT = Path(__file__).parent.parent
-# The raw loops get the one librdkafka setting zig's routes change from librdkafka's defaults, so a ratio measures
-# zig itself, not a setting: with librdkafka's 1000 ms, both would stall whenever the prefetch queue fills.
-_FETCH_BACKOFF = defaults.BATCH_ROUTE.setting("fetch-queue-backoff-ms")
-RAW_TUNING = {"fetch.queue.backoff.ms": _FETCH_BACKOFF.default if _FETCH_BACKOFF else 1000}
 VALUE = b"x" * 100
 PARTITIONS = 4
 
@@ -86,11 +83,15 @@ class Figure:
     # Per-key order violations the paced handlers saw in each run (scenarios that watch the order; must be 0).
     zig_violations: list[int] | None = None
     raw_violations: list[int] | None = None
+    # The same raw loop with librdkafka's defaults (consuming scenarios): what zig's defaults give an untuned user.
+    defaults: list[float] = field(default_factory=list)
 
-    def ratio(self) -> float | None:
-        if not self.zig or not self.raw or statistics.median(self.raw) == 0:
+    def ratio(self, against: list[float] | None = None) -> float | None:
+        """zig's median over the baseline's (or over `against`'s)."""
+        baseline = self.raw if against is None else against
+        if not self.zig or not baseline or statistics.median(baseline) == 0:
             return None
-        return statistics.median(self.zig) / statistics.median(self.raw)
+        return statistics.median(self.zig) / statistics.median(baseline)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +102,7 @@ class Figure:
             "zig": {"runs": self.zig, "median": _median(self.zig)},
             "raw": {"runs": self.raw, "median": _median(self.raw)},
             "ratio": self.ratio(),
+            "defaults": {"runs": self.defaults, "median": _median(self.defaults), "ratio": self.ratio(self.defaults)},
             "notes": self.notes,
             "order_violations": None
             if self.zig_violations is None
@@ -338,27 +340,21 @@ def run_zig_batch(bootstrap: str, topic: str, ends: dict[int, int], expected: in
     return run_zig(zig_config(bootstrap, topic, "noop_batch", threads=threads), bootstrap, topic, ends, expected)
 
 
-def run_raw_batch(bootstrap: str, topic: str, ends: dict[int, int], threads: int) -> Rate:
-    """The hand-written loop: consume(500), the same handler, then a synchronous commit after each batch."""
+def run_raw_batch(bootstrap: str, topic: str, ends: dict[int, int], threads: int, settings: Settings) -> Rate:
+    """The hand-written batch loop (see raw_loops) on `threads` consumers, with zig's client settings or
+    librdkafka's defaults."""
     handlers.reset()
-    group = f"raw-{uuid.uuid4().hex[:8]}"
+    cfg = zig_config(bootstrap, topic, "noop_batch", threads=threads)
+    group = raw_loops.new_group()
     expected = sum(ends.values())
     marks: list[tuple[float, int]] = []
     stop = threading.Event()
     watch = CommitWatch(bootstrap, topic, group, ends)
-
-    def loop() -> None:
-        consumer = Consumer(raw_consumer.consumer_config(bootstrap, group, RAW_TUNING, **{"enable.auto.commit": False}))
-        consumer.subscribe([topic], on_assign=lambda *_: marks.append(handlers.mark()))
-        while not stop.is_set():
-            messages = consumer.consume(500, 0.1)
-            good = [m for m in messages if m.error() is None]
-            if good:
-                handlers.noop_batch(good)
-                consumer.commit(asynchronous=False)
-        consumer.close()
-
-    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
+    on_assign = lambda *_: marks.append(handlers.mark())  # noqa: E731
+    workers = [
+        threading.Thread(target=raw_loops.batch_loop, args=(cfg, group, thread, settings, stop, on_assign), daemon=True)
+        for thread in range(threads)
+    ]
     for worker in workers:
         worker.start()
     done = watch.wait(600)
@@ -368,27 +364,16 @@ def run_raw_batch(bootstrap: str, topic: str, ends: dict[int, int], threads: int
     return steady_rate(expected, marks, done)
 
 
-def run_raw_stream(bootstrap: str, topic: str, ends: dict[int, int]) -> Rate:
-    """The hand-written per-message loop: poll(), the same handler, store_offsets; librdkafka commits what is
-    stored."""
+def run_raw_stream(bootstrap: str, topic: str, ends: dict[int, int], settings: Settings) -> Rate:
+    """The hand-written per-message loop (see raw_loops), with zig's client settings or librdkafka's defaults."""
     handlers.reset()
-    group = f"raw-{uuid.uuid4().hex[:8]}"
+    cfg = zig_config(bootstrap, topic, "noop_stream", stream=True)
+    group = raw_loops.new_group()
     expected = sum(ends.values())
     marks: list[tuple[float, int]] = []
-    consumer = Consumer(
-        raw_consumer.consumer_config(
-            bootstrap, group, RAW_TUNING, **{"enable.auto.offset.store": False, "auto.commit.interval.ms": 100}
-        )
-    )
     watch = CommitWatch(bootstrap, topic, group, ends)
-    consumer.subscribe([topic], on_assign=lambda *_: marks.append(handlers.mark()))
-    handler = handlers.noop_stream
-    while handlers.state["count"] < expected:
-        message = consumer.poll(0.1)
-        if message is None or message.error() is not None:
-            continue
-        handler(message)
-        consumer.store_offsets(message)
+    on_assign = lambda *_: marks.append(handlers.mark())  # noqa: E731
+    consumer = raw_loops.stream_loop(cfg, group, settings, lambda: handlers.state["count"] >= expected, on_assign)
     done = watch.wait(60)
     consumer.close()
     return steady_rate(expected, marks, done)
@@ -559,17 +544,9 @@ def memory_figures(bootstrap: str, tmp: Path, backlog: int) -> tuple[float, floa
         zig = peak_rss_mb([sys.executable, "-m", "zig_cli", "run", str(config)], committed, 600, stop=True)
     finally:
         committed.close()
-    raw_group = f"raw-mem-{uuid.uuid4().hex[:6]}"
+    settings = raw_loops.consumer_settings(zig_config(bootstrap, topic, "noop_batch"), 0, raw_loops.new_group(), "zig")
     raw = peak_rss_mb(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "raw_consumer.py"),
-            bootstrap,
-            topic,
-            raw_group,
-            str(backlog),
-            json.dumps(RAW_TUNING),
-        ],
+        [sys.executable, str(ROOT / "bench" / "raw_consumer.py"), topic, str(backlog), json.dumps(settings)],
         lambda: False,
         600,
     )
@@ -587,12 +564,26 @@ def run_raw_retry(bootstrap: str, topic: str, expected: int, backoff_ms: int, sa
     Seconds from the first handled message until all `expected` are handled."""
     handlers.reset()
     retry_topic = create_topic(bootstrap)
-    group = f"raw-{uuid.uuid4().hex[:8]}"
+    group = raw_loops.new_group()
     stop = threading.Event()
+    # zig's own client settings for the same route: its consumer, its retry consumer and its forwarding producer
+    cfg = zig_config(
+        bootstrap, topic, "retry_tenth_once", retry={"enabled": True, "count": 1, "backoff-ms": backoff_ms}
+    )
+    route = cfg.routes[0]
+    first_settings = raw_loops.consumer_settings(cfg, 0, group, "zig")
+    retry_settings = kafka.retry_consumer_properties(kafka.consumer_properties(cfg, route, membership.RETRY_THREAD)) | {
+        "group.id": f"{group}-retry"
+    }
+    producer_settings = kafka.forwarding_producer_properties(cfg, route)
+
+    def store(consumer: Consumer, messages: list[Any]) -> None:
+        last = {(m.topic(), m.partition()): m.offset() for m in messages}
+        consumer.store_offsets(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()])
 
     def first_delivery() -> None:
-        consumer = Consumer(raw_consumer.consumer_config(bootstrap, group, RAW_TUNING, **{"enable.auto.commit": False}))
-        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+        consumer = Consumer(first_settings)
+        producer = Producer(producer_settings)
         consumer.subscribe([topic])
         while not stop.is_set():
             messages = [m for m in consumer.consume(500, 0.1) if m.error() is None]
@@ -609,16 +600,12 @@ def run_raw_retry(bootstrap: str, topic: str, expected: int, backoff_ms: int, sa
             producer.poll(0)
             if safe and producer.flush(30):
                 raise RuntimeError("the raw retry loop's writes were not acknowledged within 30 s")
-            consumer.commit(asynchronous=False)
+            store(consumer, messages)
         producer.flush(30)
         consumer.close()
 
     def retries() -> None:
-        consumer = Consumer(
-            raw_consumer.consumer_config(
-                bootstrap, f"{group}-retry", RAW_TUNING, **{"enable.auto.commit": False, "fetch.wait.max.ms": 50}
-            )
-        )
+        consumer = Consumer(retry_settings)
         consumer.subscribe([retry_topic])
         while not stop.is_set():
             messages = [m for m in consumer.consume(500, 0.1) if m.error() is None]
@@ -628,7 +615,7 @@ def run_raw_retry(bootstrap: str, topic: str, expected: int, backoff_ms: int, sa
             if wait > 0:
                 time.sleep(wait)
             handlers.noop_batch(messages)
-            consumer.commit(asynchronous=False)
+            store(consumer, messages)
         consumer.close()
 
     loops = [threading.Thread(target=first_delivery, daemon=True), threading.Thread(target=retries, daemon=True)]
@@ -665,18 +652,24 @@ def measure(
     if "batch" in only:
         for threads in (1, 2):
             figure = Figure(f"batch route, no-op handler, thread-count {threads}", "msgs/s", True, target=">= 0.95")
-            redone = {"zig": 0, "raw": 0}
+            redone = {"zig": 0, "raw": 0, "defaults": 0}
             for _ in range(runs):
-                for side, run in (
-                    ("zig", functools.partial(run_zig_batch, bootstrap, topic, ends, n, threads)),
-                    ("raw", functools.partial(run_raw_batch, bootstrap, topic, ends, threads)),
+                for side, rates, run in (
+                    ("zig", figure.zig, functools.partial(run_zig_batch, bootstrap, topic, ends, n, threads)),
+                    ("raw", figure.raw, functools.partial(run_raw_batch, bootstrap, topic, ends, threads, "zig")),
+                    (
+                        "defaults",
+                        figure.defaults,
+                        functools.partial(run_raw_batch, bootstrap, topic, ends, threads, "defaults"),
+                    ),
                 ):
                     rate, again = all_members_from_the_start(run)
-                    (figure.zig if side == "zig" else figure.raw).append(rate)
+                    rates.append(rate)
                     redone[side] += again
             if threads > 1:
                 figure.notes.append(
-                    f"runs done again after a late group join: zig {redone['zig']}, raw {redone['raw']}"
+                    f"runs done again after a late group join: zig {redone['zig']}, raw {redone['raw']}, "
+                    f"raw with librdkafka's defaults {redone['defaults']}"
                 )
             done(figure)
 
@@ -685,7 +678,8 @@ def measure(
         for _ in range(runs):
             config = zig_config(bootstrap, topic, "noop_stream", stream=True)
             figure.zig.append(run_zig(config, bootstrap, topic, ends, n).per_second)
-            figure.raw.append(run_raw_stream(bootstrap, topic, ends).per_second)
+            figure.raw.append(run_raw_stream(bootstrap, topic, ends, "zig").per_second)
+            figure.defaults.append(run_raw_stream(bootstrap, topic, ends, "defaults").per_second)
         done(figure)
 
     if "retry" in only:
@@ -830,6 +824,10 @@ def _shown(values: list[float], unit: str) -> str:
     return f"{median} {unit} ({low}..{high})"
 
 
+def _ratio(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}"
+
+
 def _violations(counts: list[int] | None) -> str:
     """Beside a figure whose handlers watched each key's order: the violations they saw over all runs (must be 0)."""
     return "" if counts is None else f", per-key order violations: {sum(counts)}"
@@ -839,15 +837,17 @@ def markdown(figures: list[Figure], header: str) -> str:
     lines = [
         header,
         "",
-        "Scenario | zig (median, min..max) | baseline (median, min..max) | zig / baseline | target",
-        "--- | --- | --- | --- | ---",
+        "Scenario | zig (median, min..max) | baseline (median, min..max) | zig / baseline | target | "
+        "raw loop, librdkafka's defaults | zig / defaults",
+        "--- | --- | --- | --- | --- | --- | ---",
     ]
     for f in figures:
-        ratio = f.ratio()
-        shown_ratio = "n/a" if ratio is None else f"{ratio:.2f}"
         zig = _shown(f.zig, f.unit) + _violations(f.zig_violations)
         baseline = f"{_shown(f.raw, f.unit)} ({f.baseline}){_violations(f.raw_violations)}"
-        lines.append(f"{f.scenario} | {zig} | {baseline} | {shown_ratio} | {f.target}")
+        defaults = _shown(f.defaults, f.unit) if f.defaults else ""
+        by_defaults = _ratio(f.ratio(f.defaults)) if f.defaults else ""
+        shown_ratio = _ratio(f.ratio())
+        lines.append(f"{f.scenario} | {zig} | {baseline} | {shown_ratio} | {f.target} | {defaults} | {by_defaults}")
     notes = [f"- {f.scenario}: {note}" for f in figures for note in f.notes]
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 

@@ -49,6 +49,8 @@ def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp
         "peak RSS of zig run draining 1,000 messages",
         "peak RSS of zig run draining 3,000 messages",
     ]
+    for figure in report["figures"][:3]:  # the consuming scenarios: a second baseline, librdkafka's defaults
+        assert figure["defaults"]["runs"] and figure["defaults"]["ratio"] > 0, figure["scenario"]
     for figure in report["figures"]:
         assert figure["zig"]["runs"] and figure["raw"]["runs"], figure["scenario"]
         assert figure["ratio"] is not None and figure["ratio"] > 0
