@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from zig_cli.metrics import LABELS, SECONDS, Metrics
+from zig_cli.metrics import LABELS, SECONDS, HandlerTimes, Metrics
 from zig_cli.stats import BatchReport
 from zig_cli.ziggurat_metrics import ZigguratNames
 
@@ -92,3 +92,24 @@ def test_ziggurat_names_serve_zigs_counts_under_ziggurat_412s_series_labels_and_
     assert value("ziggurat_batch_consumption_offset_commit_failure", "orders", entity) == 1
     assert found[("ziggurat_msg_read_count_total", (("actor", "shop"), ("topic_name", "orders")))] == 7  # zig's own
     assert not any(name == "message_read" and ("topic_name", "orders") in labels for name, labels in found)
+
+
+def test_laps_bin_each_call_as_observing_its_duration_would():
+    # each stamp ends one call and starts the next: durations 0.0009765625, 0.0078125, 0.25, 0.001953125 (exact
+    # binary fractions)
+    stamps = [1.0, 1.0009765625, 1.0087890625, 1.2587890625, 1.2607421875]
+    laps, observed = HandlerTimes(), HandlerTimes()
+    laps.laps(stamps)
+    for start, end in zip(stamps[:-1], stamps[1:], strict=True):
+        observed.observe(end - start)
+    assert laps.counts == observed.counts
+    assert sum(laps.counts) == 4 and laps.counts[0] == 2  # two fast calls, one in the 0.01 bucket, one in 0.25
+    assert laps.total == stamps[-1] - stamps[0]
+
+
+def test_laps_of_fast_calls_all_land_in_the_first_bucket_and_one_stamp_is_no_call():
+    times = HandlerTimes()
+    times.laps([5.0])
+    assert sum(times.counts) == 0 and times.total == 0
+    times.laps([5.0, 5.001, 5.002, 5.003])
+    assert times.counts[0] == 3 and sum(times.counts) == 3

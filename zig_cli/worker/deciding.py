@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import itemgetter
 from typing import Any, cast
 
 from zig_cli import contract
@@ -185,18 +186,24 @@ def decide_each(
     times: HandlerTimes | None = None,
 ) -> Decision | None:
     """One handler call per message, in order; stops between messages once `stop` is set. Messages older than
-    `oldest_ms` by `clock` are skipped as too old. The hot loop of a stream route: the handler is called inline and
-    timed into plain lists, because a Python call per message is most of zig's own cost here."""
+    `oldest_ms` by `clock` are skipped as too old. The hot loop of a stream route: the handler is called inline, and
+    each call is timed by one clock reading at its end (the next call's start), binned once the batch is decided:
+    a Python call per message is most of zig's own cost here."""
     verdicts: dict[int, Reasoned] = {}
-    decided = failures = 0
+    messages = batch.messages
+    decided = len(messages)
+    failures = 0
     limit = None if oldest_ms is None else _too_old_limit(batch, clock() - oldest_ms)
     timer = time.perf_counter
+    laps = [timer()]
+    lap = laps.append
+    stopped = stop.is_set
     in_hand = IN_HAND.get() or InHand(route, batch.raws)  # the pipeline's, which the handler's log records read
     in_hand.mover = threading.get_ident()  # its index is the truth in this thread only
-    for index, message in enumerate(batch.messages):
-        if stop.is_set():
-            break  # the rest is left undecided, for the next owner
-        decided = index + 1
+    for index, message in enumerate(messages):
+        if stopped():
+            decided = index  # the rest is left undecided, for the next owner
+            break
         in_hand.index = index
         if message is None:
             verdicts[index] = _unhanded(batch, index)
@@ -204,17 +211,14 @@ def decide_each(
         if limit is not None and (timestamp := message.timestamp) is not None and timestamp < limit:
             verdicts[index] = (Verdict.TOO_OLD, "")
             continue
-        started = timer()
         try:
             value = handler(message)
         except Exception as error:  # counted as a failure and retried, as Ziggurat does
-            if times is not None:
-                times.observe(timer() - started)
+            lap(timer())
             verdicts[index] = _message_raised(route, batch.raws[index], error)
             failures += 1
             continue
-        if times is not None:
-            times.observe(timer() - started)
+        lap(timer())
         # The common answer first, asking nothing of the value itself: a returned object's own `!=` or truth value
         # may raise (or be an array), and only zig's reading of it may decide what happens.
         if value is not SUCCESS_TEXT and (type(value) is not str or value != SUCCESS_TEXT):
@@ -222,7 +226,9 @@ def decide_each(
             if verdict is not SUCCEEDED:
                 verdicts[index] = verdict
                 failures += verdict[0] is Verdict.FAILED
-    if decided == len(batch.raws) and not verdicts:
+    if times is not None:
+        times.laps(laps)
+    if decided == len(messages) and not verdicts:
         return None
     return Decision(decided, verdicts, failures)
 
@@ -293,9 +299,10 @@ def _message_raised(route: str, raw: Any, error: Exception) -> Reasoned:
 def _too_old_limit(batch: Batch, oldest_before_ms: int) -> int | None:
     """The timestamp below which a message is skipped as too old, or None when no message of the batch can be:
     one pass over the broker's timestamps in C saves a check per message in the common case."""
-    if batch.origins:  # forwarded messages carry their first timestamp: check each one
+    raws = batch.raws
+    if batch.origins or not raws:  # forwarded messages carry their first timestamp: check each one
         return oldest_before_ms
-    stamps = [raw.timestamp()[1] for raw in batch.raws]
+    stamps = map(itemgetter(1), map(type(raws[0]).timestamp, raws))
     return oldest_before_ms if min(stamps) < oldest_before_ms else None  # no timestamp is -1: checked
 
 
