@@ -13,19 +13,23 @@ from zig_cli.worker import batch as batches
 from zig_cli.worker.pipeline import Handled
 from zig_cli.worker.runtime import RouteRuntime
 
+# A handled item, its seconds in the handler, and the first and last message of each partition of its messages
+# when the item already knows them (None: looked up here).
+Accounted = tuple[Handled, float, dict[batches.Where, tuple[Any, Any]] | None]
 
-def account(runtime: RouteRuntime, consumer: Any, handled: list[tuple[Handled, float]], observe_delay: bool) -> None:
-    """Count handled items (each with its seconds in the handler) as one report; `observe_delay` says whether the
-    age of their messages tells the route's delay. One update per round, not per item: the route's workers share
-    the metrics' locks."""
+
+def account(runtime: RouteRuntime, consumer: Any, handled: list[Accounted], observe_delay: bool) -> None:
+    """Count handled items as one report; `observe_delay` says whether the age of their messages tells the route's
+    delay. One update per round, not per item: the route's workers share the metrics' locks."""
     if not handled:
         return
-    report = functools.reduce(operator.add, (done.report(seconds * 1000) for done, seconds in handled))
+    report = functools.reduce(operator.add, (done.report(seconds * 1000) for done, seconds, _ in handled))
     metrics = runtime.metrics
     if metrics is not None and report.consumed:
         metrics.add(report)
         now = runtime.clock()
-        for (topic, partition), (first, last) in _spans(done.raws for done, _ in handled).items():
+        known = (spans if spans is not None else batches.spans(done.raws) for done, _, spans in handled if done.raws)
+        for (topic, partition), (first, last) in _spans(known).items():
             kind, timestamp = first.timestamp()
             if kind and observe_delay:
                 metrics.delay.observe(max(now - timestamp, 0) / 1000)
@@ -38,13 +42,12 @@ def account(runtime: RouteRuntime, consumer: Any, handled: list[tuple[Handled, f
     runtime.stats.add(report)
 
 
-def _spans(items: Iterable[list[Any]]) -> dict[batches.Where, tuple[Any, int]]:
-    """Per partition, the lowest-offset message and the highest offset of the items, which finish out of order."""
+def _spans(items: Iterable[dict[batches.Where, tuple[Any, Any]]]) -> dict[batches.Where, tuple[Any, int]]:
+    """Per partition, the lowest-offset message and the highest offset of the items' spans (items finish out of
+    order)."""
     spans: dict[batches.Where, tuple[Any, int]] = {}
-    for raws in items:
-        if not raws:
-            continue
-        for where, (first, last_raw) in batches.spans(raws).items():
+    for item in items:
+        for where, (first, last_raw) in item.items():
             last = last_raw.offset()
             found = spans.get(where)
             if found is None:

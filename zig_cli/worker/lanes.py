@@ -33,6 +33,7 @@ class Item:
     lane: Hashable | None  # None: no order to keep with any other item
     firsts: dict[Where, int]  # the lowest offset of each partition in the item
     lasts: dict[Where, int] = field(default_factory=dict)  # the highest
+    spans: dict[Where, tuple[Any, Any]] = field(default_factory=dict)  # the first and last raw message of each
     consumed: float = field(default_factory=time.monotonic)
     started: float = 0.0  # monotonic, once a handler took it
     overdue: bool = False  # reported as running past handler-timeout-ms
@@ -63,13 +64,14 @@ def _item(raws: list[Any], origins: list[Any] | None, lane: Hashable | None) -> 
     return Item(raws, origins, lane, *_ends(raws))
 
 
-def _ends(raws: list[Any]) -> tuple[dict[Where, int], dict[Where, int]]:
-    """The lowest and the highest offset of each partition in `raws`. batches.spans looks at two messages for the
-    usual batch of one partition: no work per message here."""
+def _ends(raws: list[Any]) -> tuple[dict[Where, int], dict[Where, int], dict[Where, tuple[Any, Any]]]:
+    """The lowest and the highest offset of each partition in `raws`, and its first and last message (kept, so the
+    item's account does not look at its messages again)."""
     spans = batches.spans(raws)
     return (
         {where: first.offset() for where, (first, _) in spans.items()},
         {where: last.offset() for where, (_, last) in spans.items()},
+        spans,
     )
 
 
@@ -183,7 +185,7 @@ class Lanes:
                     kept_origins = None if item.origins is None else [item.origins[i] for i in indexes]
                 dropped += len(item.raws) - len(kept)
                 item.raws, item.origins = kept, kept_origins
-                item.firsts, item.lasts = _ends(kept)
+                item.firsts, item.lasts, item.spans = _ends(kept)
         return dropped
 
     def running_on(self, partitions: set[Where] | None) -> bool:

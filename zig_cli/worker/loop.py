@@ -7,9 +7,7 @@ worker it runs.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import operator
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -282,6 +280,5 @@ def without_error_events(raw_messages: Sequence[Any]) -> list[Any] | None:
     C), else None."""
     if not raw_messages:
         return []
-    errors = map(type(raw_messages[0]).error, raw_messages)
-    # by identity: a KafkaError cannot be compared with None
-    return list(raw_messages) if all(map(operator.is_, errors, itertools.repeat(None))) else None
+    # by truth: error() is None or a KafkaError, which is always true (and cannot be compared with None)
+    return None if any(map(type(raw_messages[0]).error, raw_messages)) else list(raw_messages)

@@ -12,13 +12,13 @@ from typing import Any
 
 from zig_cli.worker import batch as batches
 from zig_cli.worker import logs
-from zig_cli.worker.accounting import account
+from zig_cli.worker.accounting import Accounted, account
 from zig_cli.worker.batch import Where
 from zig_cli.worker.calls import Done
 from zig_cli.worker.deciding import Decision
 from zig_cli.worker.dispatch import Dispatch
 from zig_cli.worker.ledger import OffsetsLedger
-from zig_cli.worker.pipeline import Decided, Handled, Pipeline
+from zig_cli.worker.pipeline import Decided, Pipeline
 from zig_cli.worker.runtime import RouteRuntime
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Outcomes:
 
     def apply(self, consumer: Any, finished: list[Done]) -> None:
         """Forward, store and count finished items."""
-        handled: list[tuple[Handled, float]] = []
+        handled: list[Accounted] = []
         try:
             for done in finished:
                 self._apply(consumer, done, handled)
@@ -87,7 +87,7 @@ class Outcomes:
         self.collect(consumer, 0)
         return 0
 
-    def _apply(self, consumer: Any, done: Done, handled: list[tuple[Handled, float]]) -> None:
+    def _apply(self, consumer: Any, done: Done, handled: list[Accounted]) -> None:
         item, result, seconds = done
         if isinstance(result, BaseException):
             raise result  # what escaped the handler's call and zig's reading of its answer stops the worker
@@ -106,7 +106,8 @@ class Outcomes:
                 return
         forwarded = self._pipeline.forward(result)
         self._ledger.done(consumer, item, forwarded)
-        handled.append((forwarded, seconds))
+        # the item's spans are the handled messages' when all of them were decided (no stop came between)
+        handled.append((forwarded, seconds, item.spans if forwarded.raws is item.raws else None))
 
 
 def _without(decided: Decided, gone: set[Where]) -> Decided | None:
