@@ -19,11 +19,16 @@ def _figure(figure: dict[str, Any] | None) -> str:
     fmt = "{:,.0f}" if unit == "msgs/s" else "{:,.3f}" if unit == "s" else "{:,.1f}"
     zig, raw, ratio = figure["zig"]["median"], figure["raw"]["median"], figure["ratio"]
     shown = [fmt.format(zig) if zig is not None else "n/a", fmt.format(raw) if raw is not None else "n/a"]
-    return f"{shown[0]} / {shown[1]} {unit}: {'n/a' if ratio is None else f'{ratio:.2f}'}"
+    text = f"{shown[0]} / {shown[1]} {unit}: {'n/a' if ratio is None else f'{ratio:.2f}'}"
+    defaults = figure.get("defaults") or {}
+    if defaults.get("median") is not None and defaults.get("ratio") is not None:
+        text += f" (librdkafka's defaults: {fmt.format(defaults['median'])} {unit}, zig {defaults['ratio']:.2f}x)"
+    return text
 
 
 def table(reports: list[dict[str, Any]]) -> str:
-    """Markdown: a line per report naming it, then per scenario each report's zig / baseline medians and ratio."""
+    """Markdown: a line per report naming it, then per scenario each report's zig / baseline medians and ratio, and
+    where the scenario has one, the same raw loop with librdkafka's defaults (its median and zig's ratio to it)."""
     names = [report["broker"].split(" (")[0] for report in reports]
     lines = [
         f"- {name}: {report['date']}; {report['broker']}; {report['machine']}; {report['runs']} run(s) each"

@@ -60,3 +60,5 @@ def test_the_bench_runs_every_scenario_in_smoke_mode(bootstrap_servers: str, tmp
     combined = side_by_side.table([report, report]).splitlines()
     assert combined[0] == combined[1] and combined[0].endswith("; 1 run(s) each")
     assert [line.split(" | ")[0] for line in combined[5:]] == scenarios
+    assert all("librdkafka's defaults: " in line for line in combined[5:8]), "both baselines of the consuming ones"
+    assert "librdkafka's defaults" not in "".join(combined[8:])
