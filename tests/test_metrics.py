@@ -6,8 +6,9 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from zig_cli.metrics import LABELS, SECONDS, HandlerTimes, Metrics
+from zig_cli.metrics import LABELS, SECONDS, Metrics
 from zig_cli.stats import BatchReport
+from zig_cli.tallies import Bins
 from zig_cli.ziggurat_metrics import ZigguratNames
 
 
@@ -52,12 +53,12 @@ def _report(**counts: int) -> BatchReport:
 def test_ziggurat_names_serve_zigs_counts_under_ziggurat_412s_series_labels_and_units():
     metrics = Metrics()
     stream, batch = metrics.route("payments", "shop"), metrics.route("orders", "shop")
-    stream.add(_report(consumed=10, succeeded=6, retried=2, skipped=1, dead_lettered=1, failed=1))
+    stream.tally().add(_report(consumed=10, succeeded=6, retried=2, skipped=1, dead_lettered=1, failed=1))
     times = stream.handler_times()
     for seconds in (0.004, 0.02, 0.02):
         times.observe(seconds)
-    batch.add(_report(consumed=7, succeeded=4, retried=3, failed=3))
-    batch.batch_handler_time.observe(0.25)
+    batch.tally().add(_report(consumed=7, succeeded=4, retried=3, failed=3))
+    batch.batch_handler_times().observe(0.25)
     batch.commit(True)
     batch.commit(False)
     names = ZigguratNames(metrics, {"payments": "stream", "orders": "batch", "idle": "batch"}, "shop", "production")
@@ -98,7 +99,7 @@ def test_laps_bin_each_call_as_observing_its_duration_would():
     # each stamp ends one call and starts the next: durations 0.0009765625, 0.0078125, 0.25, 0.001953125 (exact
     # binary fractions)
     stamps = [1.0, 1.0009765625, 1.0087890625, 1.2587890625, 1.2607421875]
-    laps, observed = HandlerTimes(), HandlerTimes()
+    laps, observed = Bins(SECONDS), Bins(SECONDS)
     laps.laps(stamps)
     for start, end in zip(stamps[:-1], stamps[1:], strict=True):
         observed.observe(end - start)
@@ -108,7 +109,7 @@ def test_laps_bin_each_call_as_observing_its_duration_would():
 
 
 def test_laps_of_fast_calls_all_land_in_the_first_bucket_and_one_stamp_is_no_call():
-    times = HandlerTimes()
+    times = Bins(SECONDS)
     times.laps([5.0])
     assert sum(times.counts) == 0 and times.total == 0
     times.laps([5.0, 5.001, 5.002, 5.003])

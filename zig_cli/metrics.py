@@ -1,24 +1,19 @@
 """zig's Prometheus metrics, labelled `topic_name` (the route) and `actor` (the app-name).
 
-Ziggurat 4.12's own series are computed from these at scrape time when asked for (ziggurat_metrics). Every update
-is per batch, except a stream handler's time
-per message, which each worker keeps in plain lists of its own (HandlerTimes): prometheus_client's observe() takes
-a lock per call, which a stream worker would take for every message.
+Ziggurat 4.12's own series are computed from these at scrape time when asked for (ziggurat_metrics). What a worker
+counts for every batch (messages read, outcomes, decode failures, batch size, delay, handler times) it keeps in
+tallies of its own (zig_cli.tallies), summed at scrape: prometheus_client takes a lock per update, on which a route's
+worker threads would wait for each other.
 """
 
 from __future__ import annotations
 
-import threading
-from bisect import bisect_left
-from collections.abc import Callable, Iterator
-from operator import sub
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import HistogramMetricFamily
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from zig_cli.stats import BatchReport
+from zig_cli.tallies import Bins, Count, CounterFamily, HistogramFamily
 
 # Ziggurat's latency buckets, in seconds.
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -33,37 +28,38 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.read = Counter("ziggurat_msg_read_count", "Messages consumed, by route", LABELS, registry=r)
-        self.processed = Counter(
+        self.read = CounterFamily("ziggurat_msg_read_count", "Messages consumed, by route", LABELS)
+        self.processed = CounterFamily(
             "ziggurat_msg_processed_count",
             "Messages by outcome (code: success, retry, skip, dead_letter, too_old, failure)",
             (*LABELS, "code"),
-            registry=r,
         )
-        self.parse_failures = Counter(
-            "ziggurat_msg_parsed_failure_count", "Messages whose key or value did not decode", LABELS, registry=r
+        self.parse_failures = CounterFamily(
+            "ziggurat_msg_parsed_failure_count", "Messages whose key or value did not decode", LABELS
         )
-        self.handler_time = _HandlerTimesCollector(
-            "ziggurat_handler_fn_execution_time", "Stream handler time per message, seconds"
+        self.handler_time = HistogramFamily(
+            "ziggurat_handler_fn_execution_time", "Stream handler time per message, seconds", LABELS, SECONDS
         )
-        r.register(self.handler_time)
-        self.batch_handler_time = Histogram(
-            "ziggurat_batch_handler_fn_execution_time",
-            "Batch handler time per batch, seconds",
-            LABELS,
-            buckets=SECONDS,
-            registry=r,
+        self.batch_handler_time = HistogramFamily(
+            "ziggurat_batch_handler_fn_execution_time", "Batch handler time per batch, seconds", LABELS, SECONDS
         )
-        self.delay = Histogram(
+        self.delay = HistogramFamily(
             "ziggurat_kafka_delay_time",
             "Age of the oldest message of each batch and partition on receipt, seconds",
             LABELS,
-            buckets=AGE_SECONDS,
-            registry=r,
+            AGE_SECONDS,
         )
-        self.batch_size = Histogram(
-            "zig_batch_size", "Messages per handled batch", LABELS, buckets=BATCH_SIZES, registry=r
-        )
+        self.batch_size = HistogramFamily("zig_batch_size", "Messages per handled batch", LABELS, BATCH_SIZES)
+        for family in (
+            self.read,
+            self.processed,
+            self.parse_failures,
+            self.handler_time,
+            self.batch_handler_time,
+            self.delay,
+            self.batch_size,
+        ):
+            r.register(family)
         self.commits = Counter("zig_commits", "Offset commits (result: ok, error)", (*LABELS, "result"), registry=r)
         self.lag = Gauge(
             "zig_consumer_lag", "Messages behind the end of each partition", (*LABELS, "topic", "partition"), registry=r
@@ -105,12 +101,13 @@ class RouteMetrics:
     def __init__(self, metrics: Metrics, route: str, app: str) -> None:
         self._metrics = metrics
         self._labels = (route, app)
-        self.read = metrics.read.labels(*self._labels)
-        self.parse_failures = metrics.parse_failures.labels(*self._labels)
-        self.batch_handler_time = metrics.batch_handler_time.labels(*self._labels)
-        self.delay = metrics.delay.labels(*self._labels)
-        self.batch_size = metrics.batch_size.labels(*self._labels)
+        # shown at zero from the start, as before anything is handled (a stream handler's time only on stream routes,
+        # each outcome once it counts)
+        for family in (metrics.read, metrics.parse_failures, metrics.batch_handler_time, metrics.delay):
+            family.declare(self._labels)
+        metrics.batch_size.declare(self._labels)
         self.handler_timeouts = metrics.handler_timeouts.labels(*self._labels)
+        self._lags: dict[tuple[str, int], Gauge] = {}  # the lag gauge of each partition, labelled once
 
     def watch(
         self, in_handler: Callable[[], float], buffered: Callable[[], float], oldest: Callable[[], float]
@@ -120,93 +117,62 @@ class RouteMetrics:
         self._metrics.buffered.labels(*self._labels).set_function(buffered)
         self._metrics.oldest_in_handler.labels(*self._labels).set_function(oldest)
 
-    def handler_times(self) -> HandlerTimes:
-        """A new per-message timer for one worker thread of this route."""
-        return self._metrics.handler_time.new(self._labels)
+    def tally(self) -> RouteTally:
+        """New per-batch counts for one worker thread of this route."""
+        return RouteTally(self._metrics, self._labels)
 
-    def add(self, report: BatchReport) -> None:
-        """A handled batch's counts: messages read, outcomes by code, decode failures, batch size."""
-        self.read.inc(report.consumed)
-        outcomes = {
-            "success": report.succeeded,
-            "skip": report.skipped,
-            "too_old": report.too_old,
-            "failure": report.failed,
-            "retry": report.retried,
-            "dead_letter": report.dead_lettered,
-        }
-        for code, count in outcomes.items():
-            if count:
-                self._metrics.processed.labels(*self._labels, code).inc(count)
-        if report.decode_failures:
-            self.parse_failures.inc(report.decode_failures)
-        self.batch_size.observe(report.consumed)
+    def handler_times(self) -> Bins:
+        """A new per-message timer of a stream handler, for one thread of this route."""
+        return self._metrics.handler_time.bins(self._labels)
+
+    def batch_handler_times(self) -> Bins:
+        """A new per-call timer of a batch handler, for one thread of this route."""
+        return self._metrics.batch_handler_time.bins(self._labels)
 
     def commit(self, ok: bool) -> None:
         self._metrics.commits.labels(*self._labels, "ok" if ok else "error").inc()
 
     def lag(self, topic: str, partition: int, behind: int) -> None:
-        self._metrics.lag.labels(*self._labels, topic, str(partition)).set(max(behind, 0))
+        gauge = self._lags.get((topic, partition))
+        if gauge is None:
+            gauge = self._lags[(topic, partition)] = self._metrics.lag.labels(*self._labels, topic, str(partition))
+        gauge.set(max(behind, 0))
 
     def delivered(self, kind: str, ok: bool, count: int = 1) -> None:
         if count:
             self._metrics.deliveries.labels(*self._labels, kind, "ok" if ok else "error").inc(count)
 
 
-class HandlerTimes:
-    """Handler times of one worker thread, as histogram bucket counts in plain lists: written by that thread only,
-    so no lock; a scrape reads them as they stand."""
+class RouteTally:
+    """One worker thread's counts of a route's batches: written by that thread only (see zig_cli.tallies)."""
 
-    __slots__ = ("counts", "total")
+    __slots__ = ("_labels", "_outcomes", "_processed", "batch_size", "delay", "parse_failures", "read")
 
-    def __init__(self) -> None:
-        self.counts = [0] * (len(SECONDS) + 1)  # the last one: above every bound
-        self.total = 0.0
+    def __init__(self, metrics: Metrics, labels: tuple[str, str]) -> None:
+        self._labels = labels
+        self._processed = metrics.processed
+        self._outcomes: dict[str, Count] = {}  # by code, each made on its first count: a series shows once it counts
+        self.read = metrics.read.counter(labels)
+        self.parse_failures = metrics.parse_failures.counter(labels)
+        self.batch_size = metrics.batch_size.bins(labels)
+        self.delay = metrics.delay.bins(labels)
 
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect_left(SECONDS, seconds)] += 1
-        self.total += seconds
-
-    def laps(self, stamps: list[float]) -> None:
-        """Consecutive handler calls timed by one clock reading each: `stamps` starts with the first call's start,
-        then the end of each call (the next one's start). One pass in C finds the usual case, every call inside the
-        first bucket."""
-        if len(stamps) < 2:
-            return
-        durations = list(map(sub, stamps[1:], stamps))
-        self.total += stamps[-1] - stamps[0]
-        counts = self.counts
-        if max(durations) <= SECONDS[0]:
-            counts[0] += len(durations)
-            return
-        for seconds in durations:
-            counts[bisect_left(SECONDS, seconds)] += 1
-
-
-class _HandlerTimesCollector(Collector):
-    """Exposes the HandlerTimes of every worker as one histogram per route."""
-
-    def __init__(self, name: str, documentation: str) -> None:
-        self._name = name
-        self._documentation = documentation
-        self._lock = threading.Lock()
-        self._timers: dict[tuple[str, str], list[HandlerTimes]] = {}
-
-    def new(self, labels: tuple[str, str]) -> HandlerTimes:
-        timer = HandlerTimes()
-        with self._lock:
-            self._timers.setdefault(labels, []).append(timer)
-        return timer
-
-    def collect(self) -> Iterator[HistogramMetricFamily]:
-        family = HistogramMetricFamily(self._name, self._documentation, labels=LABELS)
-        with self._lock:
-            timers = {labels: list(found) for labels, found in self._timers.items()}
-        for labels, found in timers.items():
-            counts = [sum(timer.counts[i] for timer in found) for i in range(len(SECONDS) + 1)]
-            cumulative, buckets = 0, []
-            for bound, count in zip((*map(floatToGoString, SECONDS), "+Inf"), counts, strict=True):
-                cumulative += count
-                buckets.append((bound, cumulative))
-            family.add_metric(list(labels), buckets, sum(timer.total for timer in found))
-        yield family
+    def add(self, report: BatchReport) -> None:
+        """A handled batch's counts: messages read, outcomes by code, decode failures, batch size."""
+        self.read.value += report.consumed
+        for code, count in (
+            ("success", report.succeeded),
+            ("skip", report.skipped),
+            ("too_old", report.too_old),
+            ("failure", report.failed),
+            ("retry", report.retried),
+            ("dead_letter", report.dead_lettered),
+        ):
+            if count:
+                found = self._outcomes.get(code)
+                if found is None:
+                    found = self._outcomes[code] = self._processed.counter((*self._labels, code))
+                found.value += count
+        if report.decode_failures:
+            self.parse_failures.value += report.decode_failures
+        self.batch_size.observe(report.consumed)

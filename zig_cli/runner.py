@@ -367,7 +367,8 @@ def _decider(
     batch: Callable[..., Any],
 ) -> Any:
     """The route's decider, `each` (one message at a time) or `batch`, bound to the route. Each call makes a new
-    timer of a stream handler's time: one per thread that calls the handler, as the timers take no lock."""
+    timer of the handler's time (a stream handler's per message, a batch handler's per call): one per thread that
+    calls the handler, as the timers take no lock."""
     metrics = runtime.metrics
     if runtime.stream:
         return functools.partial(
@@ -379,7 +380,7 @@ def _decider(
             clock=runtime.clock,
             times=metrics.handler_times() if metrics is not None else None,
         )
-    observe = metrics.batch_handler_time.observe if metrics is not None else None
+    observe = metrics.batch_handler_times().observe if metrics is not None else None
     return functools.partial(batch, route=runtime.name, handler=runtime.handler, observe_time=observe)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
+from zig_cli.metrics import RouteTally
 from zig_cli.worker import batch as batches
 from zig_cli.worker.pipeline import Handled
 from zig_cli.worker.runtime import RouteRuntime
@@ -18,21 +19,24 @@ from zig_cli.worker.runtime import RouteRuntime
 Accounted = tuple[Handled, float, dict[batches.Where, tuple[Any, Any]] | None]
 
 
-def account(runtime: RouteRuntime, consumer: Any, handled: list[Accounted], observe_delay: bool) -> None:
-    """Count handled items as one report; `observe_delay` says whether the age of their messages tells the route's
-    delay. One update per round, not per item: the route's workers share the metrics' locks."""
+def account(
+    runtime: RouteRuntime, consumer: Any, handled: list[Accounted], observe_delay: bool, tally: RouteTally | None
+) -> None:
+    """Count handled items as one report, into the worker's own `tally` of the route's metrics (None: no metrics);
+    `observe_delay` says whether the age of their messages tells the route's delay. One update per round, not per
+    item: the stats table takes a lock."""
     if not handled:
         return
     report = functools.reduce(operator.add, (done.report(seconds * 1000) for done, seconds, _ in handled))
     metrics = runtime.metrics
-    if metrics is not None and report.consumed:
-        metrics.add(report)
+    if metrics is not None and tally is not None and report.consumed:
+        tally.add(report)
         now = runtime.clock()
         known = (spans if spans is not None else batches.spans(done.raws) for done, _, spans in handled if done.raws)
         for (topic, partition), (first, last) in _spans(known).items():
             kind, timestamp = first.timestamp()
             if kind and observe_delay:
-                metrics.delay.observe(max(now - timestamp, 0) / 1000)
+                tally.delay.observe(max(now - timestamp, 0) / 1000)
             try:
                 _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
             except KafkaException:

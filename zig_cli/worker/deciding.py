@@ -22,7 +22,7 @@ from zig_cli import contract
 from zig_cli.contract import Message, Outcome
 from zig_cli.errors import ContractError
 from zig_cli.inhand import IN_HAND, InHand
-from zig_cli.metrics import HandlerTimes
+from zig_cli.tallies import Bins
 from zig_cli.worker import logs
 from zig_cli.worker.batch import Batch, ranges
 from zig_cli.worker.runtime import Clock, now_ms
@@ -183,7 +183,7 @@ def decide_each(
     stop: threading.Event,
     oldest_ms: int | None = None,
     clock: Clock = now_ms,
-    times: HandlerTimes | None = None,
+    times: Bins | None = None,
 ) -> Decision | None:
     """One handler call per message, in order; stops between messages once `stop` is set. Messages older than
     `oldest_ms` by `clock` are skipped as too old. The hot loop of a stream route: the handler is called inline, and
@@ -240,7 +240,7 @@ async def decide_each_async(
     stop: threading.Event,
     oldest_ms: int | None = None,
     clock: Clock = now_ms,
-    times: HandlerTimes | None = None,
+    times: Bins | None = None,
 ) -> Decision | None:
     """`decide_each` for an `async def` handler: each message awaited in turn, with its own object in hand (the
     tasks a handler starts take it along and may log after the next message is in hand)."""

@@ -43,6 +43,7 @@ class Outcomes:
         self._dispatch = dispatch
         self._ledger = ledger
         self._observe_delay = observe_delay
+        self._tally = runtime.metrics.tally() if runtime.metrics is not None else None  # this worker's own counts
 
     def collect(self, consumer: Any, timeout: float) -> None:
         """Apply what the handlers finished, waiting up to `timeout` for a first one; store what the writes allow."""
@@ -56,7 +57,7 @@ class Outcomes:
             for done in finished:
                 self._apply(consumer, done, handled)
         finally:
-            account(self._runtime, consumer, handled, self._observe_delay)
+            account(self._runtime, consumer, handled, self._observe_delay, self._tally)
         self._ledger.settle(consumer, block=False)
 
     def wait_all(self, consumer: Any) -> None:
