@@ -1,5 +1,6 @@
 """The raw baseline as its own process (for peak memory): the like-for-like batch loop of raw_loops, with the
-librdkafka config it is given (zig's own for the route), until N messages; prints its peak RSS."""
+librdkafka config it is given (zig's own for the route) and the route's batch size and poll timeout, until N
+messages; prints its peak RSS."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from confluent_kafka import Consumer, TopicPartition
 
 def main() -> None:
     topic, count, settings = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+    size, timeout = int(sys.argv[4]), float(sys.argv[5])
     consumer = Consumer(settings)
     consumer.subscribe([topic])
     seen = 0
     while seen < count:
-        good = [m for m in consumer.consume(500, 1.0) if m.error() is None]
+        good = [m for m in consumer.consume(size, timeout) if m.error() is None]
         seen += len(good)
         last = {(m.topic(), m.partition()): m.offset() for m in good}
         if last:

@@ -35,7 +35,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from bench import handlers, raw_loops
 from bench.raw_loops import Settings
 from zig_cli import config as config_module
-from zig_cli import embedded, kafka, membership, runner
+from zig_cli import embedded, kafka, loader, membership, runner
 from zig_cli import handlers as zig_handlers
 
 ROOT = Path(__file__).parent.parent
@@ -464,7 +464,7 @@ def run_zig_bulk(config: Path, topic: str, lines: Path) -> float:
 def run_raw_bulk(config: Path, topic: str, lines: Path) -> float:
     """The same producer settings as zig's route, a plain produce loop over the same lines, in a process of its own
     (bench/raw_producer.py), as zig's is."""
-    cfg = config_module.validate(__import__("zig_cli.loader", fromlist=["load"]).load(config), "bench", {})
+    cfg = config_module.validate(loader.load(config), "bench", {})
     properties = kafka.producer_properties(cfg, cfg.route("out"))
     command = [sys.executable, str(ROOT / "bench" / "raw_producer.py"), json.dumps(properties), topic, str(lines)]
     return _reported_rate(command, r"RATE=([\d.]+)", "raw produce")
@@ -544,9 +544,18 @@ def memory_figures(bootstrap: str, tmp: Path, backlog: int) -> tuple[float, floa
         zig = peak_rss_mb([sys.executable, "-m", "zig_cli", "run", str(config)], committed, 600, stop=True)
     finally:
         committed.close()
-    settings = raw_loops.consumer_settings(zig_config(bootstrap, topic, "noop_batch"), 0, raw_loops.new_group(), "zig")
+    # the raw loop of the same route: its client settings, batch size and poll timeout
+    cfg = config_module.validate(loader.load(config), "bench", {})
+    route = cfg.routes[0]
+    settings = raw_loops.consumer_settings(cfg, 0, raw_loops.new_group(), "zig")
+    shape = [
+        str(backlog),
+        json.dumps(settings),
+        str(route["max-poll-records"]),
+        str(route["poll-timeout-ms-config"] / 1000),
+    ]
     raw = peak_rss_mb(
-        [sys.executable, str(ROOT / "bench" / "raw_consumer.py"), topic, str(backlog), json.dumps(settings)],
+        [sys.executable, str(ROOT / "bench" / "raw_consumer.py"), topic, *shape],
         lambda: False,
         600,
     )
@@ -578,15 +587,14 @@ def run_raw_retry(bootstrap: str, topic: str, expected: int, backoff_ms: int, sa
     producer_settings = kafka.forwarding_producer_properties(cfg, route)
 
     def store(consumer: Consumer, messages: list[Any]) -> None:
-        last = {(m.topic(), m.partition()): m.offset() for m in messages}
-        consumer.store_offsets(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()])
+        consumer.store_offsets(offsets=raw_loops.next_offsets(messages))
 
     def first_delivery() -> None:
         consumer = Consumer(first_settings)
         producer = Producer(producer_settings)
         consumer.subscribe([topic])
         while not stop.is_set():
-            messages = [m for m in consumer.consume(500, 0.1) if m.error() is None]
+            messages = raw_loops.usable(consumer.consume(500, 0.1))
             if not messages:
                 continue
             due = [("due-ms", b"%d" % (time.time() * 1000 + backoff_ms))]
@@ -608,7 +616,7 @@ def run_raw_retry(bootstrap: str, topic: str, expected: int, backoff_ms: int, sa
         consumer = Consumer(retry_settings)
         consumer.subscribe([retry_topic])
         while not stop.is_set():
-            messages = [m for m in consumer.consume(500, 0.1) if m.error() is None]
+            messages = raw_loops.usable(consumer.consume(500, 0.1))
             if not messages:
                 continue
             wait = max(int(m.headers()[0][1]) for m in messages) / 1000 - time.time()

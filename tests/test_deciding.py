@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -11,6 +12,9 @@ from fakes import FakeRaw
 from zig_cli import codecs
 from zig_cli.contract import Message, Outcome
 from zig_cli.errors import ContractError
+from zig_cli.metrics import SECONDS
+from zig_cli.tallies import Bins
+from zig_cli.worker import deciding
 from zig_cli.worker.batch import Builder
 from zig_cli.worker.deciding import ASKED_DEAD_LETTER, ASKED_RETRY, Decision, Verdict, decide_batch, decide_each
 
@@ -118,3 +122,29 @@ def test_a_stream_decider_skips_messages_too_old_and_stops_between_messages():
     stop.clear()
     assert decide_each(batch_of(b"1", b"2", b"3"), "orders", handle, stop) == Decision(2, {}, 0)
     assert seen == [1, 0, 1], "the handler stopped the worker at offset 1: offset 2 is left for the next owner"
+
+
+def test_a_stream_handlers_time_leaves_out_what_zig_does_after_a_failed_call(monkeypatch: pytest.MonkeyPatch):
+    now = [0.0]
+    monkeypatch.setattr(deciding.time, "perf_counter", lambda: now[0])
+
+    def handle(message: Message) -> str:
+        now[0] += 0.001  # each call takes 1 ms
+        if message.value == 2:
+            raise ValueError("no")
+        return "success"
+
+    class SlowSink(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            now[0] += 10.0  # writing the failure's log line takes 10 s: zig's time, not the next call's
+
+    sink, log = SlowSink(), logging.getLogger(deciding.__name__)
+    log.addHandler(sink)
+    times = Bins(SECONDS)
+    try:
+        decision = decide_each(batch_of(b"1", b"2", b"3", b"4"), "orders", handle, threading.Event(), times=times)
+    finally:
+        log.removeHandler(sink)
+    assert decision is not None and decision.verdicts[1][0] is Verdict.FAILED
+    assert sum(times.counts) == 4 and times.counts[0] == 4, times.counts  # four calls of 1 ms each
+    assert times.total == pytest.approx(0.004)

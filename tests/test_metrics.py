@@ -114,3 +114,21 @@ def test_laps_of_fast_calls_all_land_in_the_first_bucket_and_one_stamp_is_no_cal
     assert sum(times.counts) == 0 and times.total == 0
     times.laps([5.0, 5.001, 5.002, 5.003])
     assert times.counts[0] == 3 and sum(times.counts) == 3
+
+
+def test_per_thread_tallies_answer_filtered_scrapes_and_show_when_each_series_began():
+    metrics = Metrics()
+    route = metrics.route("orders", "shop")
+    route.tally().add(_report(consumed=5, succeeded=5))
+    wanted = ["ziggurat_msg_read_count_total", "zig_batch_size_count"]
+    lines = generate_latest(metrics.registry.restricted_registry(wanted)).decode().splitlines()
+    assert 'ziggurat_msg_read_count_total{actor="shop",topic_name="orders"} 5.0' in lines
+    assert 'zig_batch_size_count{actor="shop",topic_name="orders"} 1.0' in lines
+    every = generate_latest(metrics.registry).decode()
+    for name in (
+        "ziggurat_msg_read_count",
+        "ziggurat_msg_processed_count",
+        "zig_batch_size",
+        "ziggurat_kafka_delay_time",
+    ):
+        assert f"{name}_created{{" in every, name

@@ -8,6 +8,7 @@ each other for every batch. A scrape reads the tallies as they stand.
 from __future__ import annotations
 
 import threading
+import time
 from bisect import bisect_left
 from collections.abc import Iterator
 from operator import sub
@@ -15,6 +16,7 @@ from typing import Generic, TypeVar
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 Labels = tuple[str, ...]
@@ -69,20 +71,28 @@ class _Family(Collector, Generic[T]):
         self._labelnames = labelnames
         self._lock = threading.Lock()  # taken to add a tally or to read the list of them, never to update one
         self._series: dict[Labels, list[T]] = {}
+        self._created: dict[Labels, float] = {}  # when each series first showed, as prometheus_client's `_created`
 
     def declare(self, labels: Labels) -> None:
         """Show the series (at zero) before any thread has a tally of it, as a labelled prometheus_client metric
         does from its first labels() call."""
         with self._lock:
-            self._series.setdefault(labels, [])
+            self._series_of(labels)
 
     def _add(self, labels: Labels, tally: T) -> None:
         with self._lock:
-            self._series.setdefault(labels, []).append(tally)
+            self._series_of(labels).append(tally)
 
-    def _snapshot(self) -> dict[Labels, list[T]]:
+    def _series_of(self, labels: Labels) -> list[T]:
+        found = self._series.get(labels)
+        if found is None:
+            found = self._series[labels] = []
+            self._created[labels] = time.time()
+        return found
+
+    def _snapshot(self) -> dict[Labels, tuple[float, list[T]]]:
         with self._lock:
-            return {labels: list(found) for labels, found in self._series.items()}
+            return {labels: (self._created[labels], list(found)) for labels, found in self._series.items()}
 
 
 class CounterFamily(_Family[Count]):
@@ -94,10 +104,14 @@ class CounterFamily(_Family[Count]):
         self._add(labels, count)
         return count
 
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        """The family's name, for the registry (filtered scrapes, one name registered once)."""
+        yield CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
+
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
-        for labels, found in self._snapshot().items():
-            family.add_metric(list(labels), sum(count.value for count in found))
+        for labels, (created, found) in self._snapshot().items():
+            family.add_metric(list(labels), sum(count.value for count in found), created=created)
         yield family
 
 
@@ -114,14 +128,22 @@ class HistogramFamily(_Family[Bins]):
         self._add(labels, bins)
         return bins
 
+    def describe(self) -> Iterator[HistogramMetricFamily]:
+        """The family's name, for the registry (filtered scrapes, one name registered once)."""
+        yield HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
+
     def collect(self) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
         names = (*map(floatToGoString, self.bounds), "+Inf")
-        for labels, bins in self._snapshot().items():
+        for labels, (created, bins) in self._snapshot().items():
             counts = [sum(b.counts[i] for b in bins) for i in range(len(names))]
             cumulative, buckets = 0, []
             for bound, count in zip(names, counts, strict=True):
                 cumulative += count
                 buckets.append((bound, cumulative))
             family.add_metric(list(labels), buckets, sum(b.total for b in bins))
+            # the series' creation time, as prometheus_client's own histograms show it (add_metric takes none)
+            family.samples.append(
+                Sample(f"{self._name}_created", dict(zip(self._labelnames, labels, strict=True)), created)
+            )
         yield family
