@@ -92,6 +92,26 @@ def test_a_message_of_another_partition_filling_an_offset_gap_is_still_its_parti
     assert sorted(consumer.stored) == [("orders", 0, 21), ("orders", 1, 8)]
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_pattern_routes_batch_with_another_topic_between_one_partitions_messages_stores_both(concurrency: int):
+    # orders[0] and payments[0] interleaved: the first and the last message are both orders[0]
+    producer = FakeProducer()
+    consumer = FakeConsumer(producer)
+    seen: list[tuple[str, int]] = []
+    worker = make_worker(
+        lambda batch: seen.extend((m.topic, m.offset) for m in batch) or None,
+        producer,
+        subscription="^(orders|payments)$",
+        plain_topic=False,
+        concurrency=concurrency,
+        ordering="partition",
+    )
+    batch = [FakeRaw("orders", 0, 10, b"1"), FakeRaw("payments", 0, 5, b"2"), FakeRaw("orders", 0, 11, b"3")]
+    worker.handle(consumer, batch)
+    assert sorted(consumer.stored) == [("orders", 0, 12), ("payments", 0, 6)]
+    assert [offset for topic, offset in seen if topic == "orders"] == [10, 11], "each partition's order kept"
+
+
 def test_retry_is_written_and_acknowledged_before_offsets_are_stored():
     producer = FakeProducer()
     consumer = FakeConsumer(producer)

@@ -349,7 +349,7 @@ def build_worker(
             calls = InlineCalls(lanes, new_call(), done, keeper)
         else:
             calls = ThreadCalls(name, runtime.concurrency, lanes, new_call, done)
-    split = splitter(runtime.ordering, runtime.concurrency, runtime.stream)
+    split = splitter(runtime.ordering, runtime.concurrency, runtime.stream, kafka.is_plain_topic(source.topic))
     dispatch = Dispatch(split, lanes, calls, done, limit, one_at_a_time=runtime.stream)
     return Worker(runtime, source, gate, pipeline, dispatch, new_consumer, stop, watchdog, keeper)
 

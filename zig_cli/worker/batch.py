@@ -165,7 +165,8 @@ def _single_partition(raws: Sequence[Any]) -> Where | None:
     Every message's partition is looked at, in C: the offsets of the first and the last cannot tell, because a
     partition's offsets have gaps (a transaction's commit marker takes one) that messages of another partition can
     fill exactly, and a message the ledger did not see could have its offset committed past it. The topic is the
-    first's and the last's: a route subscribed to one topic (all but pattern routes) has no other.
+    first's and the last's: a route subscribed to one topic has no other, and a pattern route's worker puts each
+    topic's messages together before it cuts them into items (lanes.splitter), so that the two tell.
     """
     if not raws:
         return None

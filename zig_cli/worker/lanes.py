@@ -42,8 +42,18 @@ class Item:
 ORDERINGS = ("key", "partition", "none")
 
 
-def splitter(ordering: str, concurrency: int, stream: bool) -> Callable[[list[Any], list[Any] | None], list[Item]]:
-    """How a worker cuts its consumed batches into items, chosen once."""
+Split = Callable[[list[Any], list[Any] | None], list[Item]]
+
+
+def splitter(ordering: str, concurrency: int, stream: bool, one_topic: bool = True) -> Split:
+    """How a worker cuts its consumed batches into items, chosen once. A worker of several topics (a pattern route)
+    first puts each topic's messages together, in their order: the first and the last message of an item then tell
+    whether it is all one topic's (batch.spans)."""
+    split = _splitter(ordering, concurrency, stream)
+    return split if one_topic else lambda raws, origins: split(*_in_topic_runs(raws, origins))
+
+
+def _splitter(ordering: str, concurrency: int, stream: bool) -> Split:
     if concurrency == 1:
         return _whole
     if ordering == "none":
@@ -54,6 +64,15 @@ def splitter(ordering: str, concurrency: int, stream: bool) -> Callable[[list[An
     else:
         lane_of = _key_slot(concurrency) if ordering == "key" else _partition_slot(concurrency)
     return lambda raws, origins: _grouped(raws, origins, lane_of)
+
+
+def _in_topic_runs(raws: list[Any], origins: list[Any] | None) -> tuple[list[Any], list[Any] | None]:
+    """The messages sorted by topic, each topic's (and so each partition's) in the order they came."""
+    if not raws:
+        return raws, origins
+    topics = list(map(type(raws[0]).topic, raws))
+    order = sorted(range(len(raws)), key=topics.__getitem__)  # a stable sort
+    return [raws[i] for i in order], None if origins is None else [origins[i] for i in order]
 
 
 def _whole(raws: list[Any], origins: list[Any] | None) -> list[Item]:
