@@ -103,9 +103,9 @@ class RouteMetrics:
         self._labels = (route, app)
         # shown at zero from the start, as before anything is handled (a stream handler's time only on stream routes,
         # each outcome once it counts)
-        for family in (metrics.read, metrics.parse_failures, metrics.batch_handler_time, metrics.delay):
+        shown = (metrics.read, metrics.parse_failures, metrics.batch_handler_time, metrics.delay, metrics.batch_size)
+        for family in shown:
             family.declare(self._labels)
-        metrics.batch_size.declare(self._labels)
         self.handler_timeouts = metrics.handler_timeouts.labels(*self._labels)
         self._lags: dict[tuple[str, int], Gauge] = {}  # the lag gauge of each partition, labelled once
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from operator import sub
 from typing import Generic, TypeVar
 
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
@@ -94,6 +94,14 @@ class _Family(Collector, Generic[T]):
         with self._lock:
             return {labels: (self._created[labels], list(found)) for labels, found in self._series.items()}
 
+    def _empty(self) -> Metric:
+        """The family with no series yet, of the family's type."""
+        raise NotImplementedError
+
+    def describe(self) -> Iterator[Metric]:
+        """The family's name, for the registry (filtered scrapes, one name registered once)."""
+        yield self._empty()
+
 
 class CounterFamily(_Family[Count]):
     """A counter whose series are summed over per-thread Counts."""
@@ -104,12 +112,11 @@ class CounterFamily(_Family[Count]):
         self._add(labels, count)
         return count
 
-    def describe(self) -> Iterator[CounterMetricFamily]:
-        """The family's name, for the registry (filtered scrapes, one name registered once)."""
-        yield CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
+    def _empty(self) -> CounterMetricFamily:
+        return CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        family = self._empty()
         for labels, (created, found) in self._snapshot().items():
             family.add_metric(list(labels), sum(count.value for count in found), created=created)
         yield family
@@ -128,12 +135,11 @@ class HistogramFamily(_Family[Bins]):
         self._add(labels, bins)
         return bins
 
-    def describe(self) -> Iterator[HistogramMetricFamily]:
-        """The family's name, for the registry (filtered scrapes, one name registered once)."""
-        yield HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
+    def _empty(self) -> HistogramMetricFamily:
+        return HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
-        family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        family = self._empty()
         names = (*map(floatToGoString, self.bounds), "+Inf")
         for labels, (created, bins) in self._snapshot().items():
             counts = [sum(b.counts[i] for b in bins) for i in range(len(names))]
