@@ -1,6 +1,7 @@
 """The raw baseline as its own process (for peak memory): the like-for-like batch loop of raw_loops, with the
 librdkafka config it is given (zig's own for the route) and the route's batch size and poll timeout, until N
-messages; prints its peak RSS."""
+messages; prints its peak RSS. The loop is written out here rather than imported: this process imports nothing of
+zig or the bench, so its peak is the loop's own (its speed is not measured)."""
 
 from __future__ import annotations
 
